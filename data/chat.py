@@ -1,0 +1,93 @@
+"""Chat + thinking formatting shared by training, curation and inference.
+
+One template for every ponder checkpoint: Qwen's `<|im_start|>role ... <|im_end|>` turns, and an
+assistant turn that opens `<think>` (DeepSeek-R1 / Qwen3 style prefill), or an empty think block when
+`enable_thinking=False`. SFT rows are formatted by `format_prompt` + `format_completion`, so the loss
+covers exactly what the model generates after the template's prefill.
+"""
+from __future__ import annotations
+
+import string
+
+from ponder.inference.thinking import ThinkingConfig
+
+IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
+
+CHAT_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['role'] == 'assistant' and message.get('reasoning_content') -%}"
+    "{{ '<think>\\n' + message['reasoning_content'] + '\\n</think>\\n\\n' }}"
+    "{%- endif -%}"
+    "{{ message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}"
+    "{{ '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false -%}"
+    "{{ '<think>\\n\\n</think>\\n\\n' }}"
+    "{%- else -%}"
+    "{{ '<think>\\n' }}"
+    "{%- endif -%}"
+    "{%- endif -%}"
+)
+
+
+def thinking_template(thinking: ThinkingConfig) -> str:
+    """The chat template with the recipe's delimiters substituted for the defaults."""
+    return CHAT_TEMPLATE.replace("<think>", thinking.think_start).replace("</think>", thinking.think_end)
+
+
+def build_char_tokenizer(thinking: ThinkingConfig | None = None):
+    """A character-level tokenizer built in-process (no download): printable ASCII + chat specials.
+
+    Each character is one token, so thinking budgets in tokens are budgets in characters and tiny
+    models need no merges to copy digits from the prompt.
+    """
+    from tokenizers import Tokenizer, decoders, models
+    from transformers import PreTrainedTokenizerFast
+
+    thinking = thinking or ThinkingConfig()
+    specials = [PAD, IM_START, IM_END, thinking.think_start, thinking.think_end, "<unk>"]
+    vocab = {token: i for i, token in enumerate(specials + sorted(set(string.printable) - {"\x0b", "\x0c", "\r"}))}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    backend.decoder = decoders.Fuse()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        eos_token=IM_END,
+        pad_token=PAD,
+        unk_token="<unk>",
+        additional_special_tokens=[IM_START, thinking.think_start, thinking.think_end],
+    )
+    tokenizer.chat_template = thinking_template(thinking)
+    return tokenizer
+
+
+def ensure_thinking_tokens(tokenizer, thinking: ThinkingConfig) -> int:
+    """Give a hub tokenizer single-token thinking delimiters and a thinking chat template.
+
+    Returns the number of tokens added (the caller resizes the embeddings when > 0). Tokenizers that
+    already have the delimiters and a template mentioning them (Qwen3, R1 distills) are left alone.
+    """
+    vocab = tokenizer.get_vocab()
+    missing = [t for t in (thinking.think_start, thinking.think_end) if t not in vocab]
+    added = tokenizer.add_special_tokens({"additional_special_tokens": missing}) if missing else 0
+    template = tokenizer.chat_template or ""
+    if thinking.think_start not in template:
+        tokenizer.chat_template = thinking_template(thinking)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return added
+
+
+def format_prompt(tokenizer, question: str, enable_thinking: bool = True, system: str | None = None) -> str:
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking
+    )
+
+
+def format_completion(reasoning: str | None, answer: str, thinking: ThinkingConfig) -> str:
+    """What the model writes after the template's prefill; None reasoning = direct answer (think block empty)."""
+    if reasoning is None:
+        return answer
+    return f"{reasoning}\n{thinking.think_end}\n\n{answer}"

@@ -1,0 +1,171 @@
+"""Procedural reasoning tasks with verifiers and programmatic teachers (DESIGN.md section 5).
+
+Each task makes rows {id, prompt, answer, domain, difficulty} from a seed, verifies completions, and
+writes step-by-step thinking (steps joined by the step separator, so the same traces feed PRMs).
+The tasks are ones where intermediate tokens matter: a fixed-size transformer answers them directly
+at chance but step by step easily (seed 002). Prompts use fixed-width layouts (operands padded to the
+task's widest size) because that turns copying from the prompt into a constant-offset lookup, which
+tiny models learn in minutes instead of sitting on an induction-head plateau (DESIGN.md section 9).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+
+from ponder.rewards.answers import exact_match, extract_final_answer
+
+WORDS = (
+    "apple bread chair dance eagle flame grape house island jelly kite lemon mango night ocean piano queen "
+    "river stone tiger umbrella violin water xylophone yellow zebra anchor basket candle desert engine forest "
+    "garden hammer igloo jacket kettle ladder magnet needle orbit pepper quartz rabbit saddle tunnel velvet "
+    "wagon yogurt zipper cloud smoke frost bloom crane drift ember flint glove"
+).split()
+
+
+@dataclass
+class Trace:
+    steps: list
+    answer: str
+    flawed: bool = False
+
+    def text(self, separator: str = "\n\n") -> str:
+        return separator.join(self.steps)
+
+
+class Task:
+    """Base: subclasses set `name`, `difficulties` and implement `make(rng, difficulty)` and `solve`."""
+
+    name: str = ""
+    difficulties: tuple = (1, 5)
+
+    def rows(self, n: int, seed: int = 0, difficulty: tuple | None = None) -> list[dict]:
+        lo, hi = difficulty or self.difficulties
+        rng = random.Random(f"{self.name}:{seed}")
+        out = []
+        for _ in range(n):
+            level = rng.randint(lo, hi)
+            prompt, payload = self.make(rng, level)
+            answer = self.solve(payload, rng=None).answer
+            row_id = hashlib.sha1(f"{self.name}|{prompt}".encode()).hexdigest()[:12]
+            out.append({"id": row_id, "prompt": prompt, "answer": answer, "domain": self.name,
+                        "difficulty": level, "payload": json.dumps(payload)})
+        return out
+
+    def verify(self, row: dict, completion: str, think_end: str = "</think>") -> bool:
+        return exact_match(row["answer"], extract_final_answer(completion, think_end))
+
+    def teacher_trace(self, row: dict, flaw_rate: float = 0.0, rng: random.Random | None = None) -> Trace:
+        """A correct step-by-step trace, or with probability `flaw_rate` one with a wrong step that
+        carries through to a wrong answer (something real for filters and PRMs to catch)."""
+        rng = rng or random.Random(row["id"])
+        flaw = rng.random() < flaw_rate
+        return self.solve(json.loads(row["payload"]), rng=rng if flaw else None)
+
+    def make(self, rng, level):  # -> (prompt, payload)
+        raise NotImplementedError
+
+    def solve(self, payload, rng) -> Trace:  # rng given = inject one flawed step
+        raise NotImplementedError
+
+
+def _flaw_index(rng, n_steps):
+    return rng.randrange(n_steps) if rng is not None else -1
+
+
+class RunningSum(Task):
+    """Running sum mod 10 of k digits: '3729____' -> steps 3,0,2,1 -> answer 1."""
+
+    name, difficulties, width = "running_sum", (3, 8), 8
+
+    def make(self, rng, level):
+        digits = [rng.randrange(10) for _ in range(level)]
+        return "sum " + "".join(map(str, digits)).ljust(self.width, "_"), digits
+
+    def solve(self, digits, rng):
+        bad, total, steps = _flaw_index(rng, len(digits)), 0, []
+        for i, d in enumerate(digits):
+            total = (total + d) % 10
+            if i == bad:
+                total = (total + rng.randrange(1, 10)) % 10
+            steps.append(f"+{d}={total}")
+        return Trace(steps, str(total), flawed=bad >= 0)
+
+
+class Addition(Task):
+    """Multi-digit addition with carries, digit by digit from the right."""
+
+    name, difficulties, width = "addition", (2, 6), 6
+
+    def make(self, rng, level):
+        a, b = rng.randrange(10 ** (level - 1), 10**level), rng.randrange(10 ** (level - 1), 10**level)
+        return f"add {a:0{self.width}d}+{b:0{self.width}d}", [a, b, level]
+
+    def solve(self, payload, rng):
+        a, b, level = payload
+        da, db = str(a).zfill(level)[::-1], str(b).zfill(level)[::-1]
+        bad, carry, digits, steps = _flaw_index(rng, level), 0, [], []
+        for i in range(level):
+            s = int(da[i]) + int(db[i]) + carry
+            digit, carry = s % 10, s // 10
+            if i == bad:
+                digit = (digit + rng.randrange(1, 10)) % 10
+            digits.append(str(digit))
+            steps.append(f"{da[i]}+{db[i]}+{s - int(da[i]) - int(db[i])}={digit}c{carry}")
+        answer = (str(carry) if carry else "") + "".join(reversed(digits))
+        return Trace(steps, answer.lstrip("0") or "0", flawed=bad >= 0)
+
+
+class LastLetters(Task):
+    """Concatenate the last letters of k words (seed 002's example)."""
+
+    name, difficulties = "last_letters", (2, 6)
+
+    def make(self, rng, level):
+        words = [rng.choice(WORDS) for _ in range(level)]
+        return "last " + " ".join(words), words
+
+    def solve(self, words, rng):
+        bad, letters, steps = _flaw_index(rng, len(words)), [], []
+        for i, word in enumerate(words):
+            letter = word[-1]
+            if i == bad:
+                letter = rng.choice([c for c in "abcdefghijklmnopqrstuvwxyz" if c != letter])
+            letters.append(letter)
+            steps.append(f"{word}:{''.join(letters)}")
+        return Trace(steps, "".join(letters), flawed=bad >= 0)
+
+
+class LetterCount(Task):
+    """Count one letter in a word, keeping a running count letter by letter."""
+
+    name, difficulties = "letter_count", (1, 3)
+
+    def make(self, rng, level):
+        word = "".join(rng.choice(WORDS) for _ in range(level))[:16]
+        target = rng.choice(sorted(set(word)))
+        return f"count {target} {word}", [target, word]
+
+    def solve(self, payload, rng):
+        target, word = payload
+        bad, count, steps = _flaw_index(rng, len(word)), 0, []
+        for i, ch in enumerate(word):
+            count += ch == target
+            if i == bad:
+                count += 1
+            steps.append(f"{ch}{count}")
+        return Trace(steps, str(count), flawed=bad >= 0)
+
+
+TASKS = {task.name: task for task in (RunningSum(), Addition(), LastLetters(), LetterCount())}
+
+
+def get_task(name: str) -> Task:
+    if name.startswith("rg:"):
+        from ponder.data.reasoning_gym_task import ReasoningGymTask
+
+        return ReasoningGymTask(name.split(":", 1)[1])
+    if name not in TASKS:
+        raise KeyError(f"unknown task {name!r}; built-in tasks: {sorted(TASKS)}, or rg:<reasoning-gym dataset>")
+    return TASKS[name]

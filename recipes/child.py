@@ -1,0 +1,26 @@
+"""Entry point of each process of a multi-process stage (started by torchrun / accelerate launch)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from ponder.recipes.context import StageContext
+from ponder.recipes.schema import load_recipe, stage_module
+
+
+def main(spec_file: str):
+    spec = json.loads(Path(spec_file).read_text())
+    recipe = load_recipe(spec["recipe"], spec["overrides"])
+    stage = recipe.stage(spec["stage"])
+    ctx = StageContext(recipe, stage, Path(spec["workdir"]), Path(spec["run_dir"]), spec["resume"])
+    outcome = stage_module(stage.kind).main(ctx)
+    if int(os.environ.get("RANK", "0")) == 0:
+        tmp = ctx.workdir / "outcome.json.tmp"
+        tmp.write_text(json.dumps(outcome, default=str))
+        os.replace(tmp, ctx.workdir / "outcome.json")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,105 @@
+"""The `ponder` command: run, validate, ls (and generate, chat, serve from ponder.inference)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ponder import CONFIGS_DIR
+
+
+def shipped_recipes() -> list[Path]:
+    return sorted(p for p in CONFIGS_DIR.rglob("*.yaml") if "accelerate" not in p.parts)
+
+
+def resolve_recipe(name: str) -> Path:
+    """A path, or a shipped recipe named relative to the configs folder (`tiny/sft` or `configs/tiny/sft.yaml`)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    relative = name.removeprefix("configs/")
+    for candidate in (CONFIGS_DIR / relative, CONFIGS_DIR / f"{relative}.yaml"):
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def describe(path: Path) -> str:
+    import yaml
+
+    try:
+        return (yaml.safe_load(path.read_text()) or {}).get("description", "").strip().splitlines()[0]
+    except (IndexError, AttributeError):
+        return ""
+
+
+def cmd_ls(args) -> int:
+    for path in shipped_recipes():
+        print(f"{str(path.relative_to(CONFIGS_DIR.parent)):<44} {describe(path)}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from ponder.recipes.schema import RecipeError, load_recipe
+
+    paths = [resolve_recipe(p) for p in args.recipes] or shipped_recipes()
+    failures = 0
+    for path in paths:
+        try:
+            recipe = load_recipe(path, args.overrides)
+            print(f"ok    {path} ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})")
+        except RecipeError as exc:
+            failures += 1
+            print(f"FAIL  {exc}")
+    return 1 if failures else 0
+
+
+def cmd_run(args) -> int:
+    from ponder.recipes.runner import run_recipe
+    from ponder.recipes.schema import load_recipe
+
+    recipe = load_recipe(resolve_recipe(args.recipe), args.overrides)
+    run_recipe(recipe, args.overrides, from_stage=args.from_stage)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ponder", description="Train reasoning models and control their thinking.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a recipe's stages in order")
+    run.add_argument("recipe", help="recipe YAML path or shipped name (e.g. tiny/reasoner)")
+    run.add_argument("overrides", nargs="*", help="key=value edits, e.g. stages.distill.trainer.max_steps=5")
+    run.add_argument("--from", dest="from_stage", help="re-run from this stage even if it finished")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check recipes without building models (default: all shipped)")
+    validate.add_argument("recipes", nargs="*")
+    validate.add_argument("--set", dest="overrides", action="append", default=[], help="key=value override")
+    validate.set_defaults(func=cmd_validate)
+
+    ls = sub.add_parser("ls", help="list shipped recipes")
+    ls.set_defaults(func=cmd_ls)
+
+    from ponder.inference.cli import add_inference_commands
+
+    add_inference_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as exc:  # user-facing errors: one clear line, no traceback
+        from ponder.data.loading import DataError
+        from ponder.recipes.schema import RecipeError
+
+        if isinstance(exc, (RecipeError, DataError, FileNotFoundError)):
+            print(f"ponder: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""What a stage entry point receives: the recipe, its stage, its folder, and earlier stages' outputs."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ponder.recipes.schema import Recipe, Stage
+
+
+@dataclass
+class StageContext:
+    recipe: Recipe
+    stage: Stage
+    workdir: Path  # the stage writes here (runs/<name>/<stage>.partial until it finishes)
+    run_dir: Path  # runs/<name>
+    resume: bool = False
+
+    def upstream_dir(self, stage_name: str) -> Path:
+        return self.run_dir / stage_name
+
+    def upstream_result(self, stage_name: str) -> dict:
+        path = self.upstream_dir(stage_name) / "result.json"
+        if not path.exists():
+            raise FileNotFoundError(f"stage {stage_name!r} has not finished: {path} is missing")
+        return json.loads(path.read_text())
+
+    def artifact(self, stage_name: str, key: str) -> Path:
+        result = self.upstream_result(stage_name)
+        if key not in result.get("artifacts", {}):
+            raise KeyError(f"stage {stage_name!r} wrote no {key!r} artifact (it has {sorted(result.get('artifacts', {}))})")
+        return self.upstream_dir(stage_name) / result["artifacts"][key]
+
+    def model_source(self) -> str:
+        """Where this stage's model starts: an earlier stage's checkpoint, a path/hub id, or the recipe model."""
+        init = self.stage.init
+        if init and any(s.name == init for s in self.recipe.stages):
+            return str(self.artifact(init, "checkpoint"))
+        return init or self.recipe.model.name_or_path

@@ -1,0 +1,104 @@
+"""Run a recipe's stages in order into runs/<name>/<stage>/, skipping, resuming and re-running.
+
+A stage works in `<stage>.partial/`; when it finishes, `result.json` is written there last and the
+folder is renamed to `<stage>/`, so a failed or killed run never touches a finished stage's output.
+Fingerprints chain (each includes the one before), so a changed stage re-runs with everything after.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from ponder.recipes.context import StageContext
+from ponder.recipes.launch import run_multiprocess
+from ponder.recipes.schema import Recipe, stage_module
+
+
+def fingerprint(recipe: Recipe, stage, previous: str) -> str:
+    payload = json.dumps({"shared": recipe.shared_dict(), "stage": stage.to_dict(), "previous": previous},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def write_json_atomic(path: Path, data: dict):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def read_result(stage_dir: Path) -> dict | None:
+    path = stage_dir / "result.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def promote(partial: Path, final: Path):
+    """Swap the finished partial folder into place; the old output is removed only after."""
+    old = final.with_name(final.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        final.rename(old)
+    partial.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def run_recipe(recipe: Recipe, overrides: list[str] | None = None, from_stage: str | None = None) -> dict:
+    run_dir = Path(recipe.output_dir) / recipe.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if from_stage and from_stage not in [s.name for s in recipe.stages]:
+        raise ValueError(f"--from {from_stage!r}: no such stage; stages: {[s.name for s in recipe.stages]}")
+    previous, forced, results = "", False, {}
+    for index, stage in enumerate(recipe.stages, start=1):
+        fp = fingerprint(recipe, stage, previous)
+        previous = fp
+        forced = forced or stage.name == from_stage
+        final, partial = run_dir / stage.name, run_dir / f"{stage.name}.partial"
+        done = read_result(final)
+        banner = f"[{index}/{len(recipe.stages)}] {stage.name} ({stage.kind})"
+        if done and done.get("status") == "finished" and done.get("fingerprint") == fp and not forced:
+            print(f"=== {banner}: finished earlier, fingerprint {fp} unchanged: skipped", flush=True)
+            results[stage.name] = done
+            continue
+        resume = partial.exists() and (partial / "fingerprint").exists() and (partial / "fingerprint").read_text() == fp
+        if partial.exists() and not resume:
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True, exist_ok=True)
+        (partial / "fingerprint").write_text(fp)
+        (partial / "config.yaml").write_text(yaml.safe_dump(
+            {"shared": recipe.shared_dict(), "stage": stage.to_dict()}, sort_keys=False, default_flow_style=False))
+        print(f"=== {banner}{' (resuming)' if resume else ''} -> {final}", flush=True)
+        print((partial / "config.yaml").read_text(), flush=True)
+        started = time.time()
+        if stage.launcher.type == "single":
+            outcome = stage_module(stage.kind).main(StageContext(recipe, stage, partial, run_dir, resume))
+        else:
+            outcome = run_multiprocess(stage, recipe.path, overrides or [], partial, run_dir, resume)
+        result = {
+            "status": "finished",
+            "stage": stage.name,
+            "kind": stage.kind,
+            "fingerprint": fp,
+            "seconds": round(time.time() - started, 2),
+            "metrics": outcome.get("metrics", {}),
+            "artifacts": outcome.get("artifacts", {}),
+        }
+        write_json_atomic(partial / "result.json", result)
+        promote(partial, final)
+        results[stage.name] = result
+        print(f"=== {banner} finished in {result['seconds']:.1f}s: {json.dumps(result['metrics'], default=str)}", flush=True)
+    print_summary(recipe, results)
+    return results
+
+
+def print_summary(recipe: Recipe, results: dict):
+    print(f"\n=== {recipe.name}: summary", flush=True)
+    for name, result in results.items():
+        shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result["metrics"].items()}
+        print(f"  {name:<16} {result['kind']:<10} {result['seconds']:>8.1f}s  {shown}", flush=True)

@@ -1,0 +1,300 @@
+"""Recipe schema: typed dataclasses, strict keys, stage references, TRL field names.
+
+Every error names the file and the dotted key, and suggests the nearest valid name, so
+`ponder validate` tells a user exactly which line of their YAML to fix.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+
+from ponder.inference.thinking import ThinkingConfig
+
+# One explicit registry: stage kind -> module with `Options`, `TRAINER_CONFIG` and `main(ctx)`.
+STAGE_MODULES = {
+    "task_data": "ponder.recipes.task_data",
+    "sft": "ponder.recipes.sft",
+}
+DATA_STAGE_KINDS = {"task_data", "curate", "self_improve", "prm_label"}
+MODEL_STAGE_KINDS = {"sft", "grpo", "self_improve", "prm"}
+REPORT_TO = {"none", "wandb", "tensorboard", "trackio"}
+
+
+class RecipeError(ValueError):
+    """A recipe problem located by file and dotted key."""
+
+    def __init__(self, file, key: str, message: str):
+        self.file, self.key = str(file), key
+        super().__init__(f"{file}: {key}: {message}" if key else f"{file}: {message}")
+
+
+@dataclass
+class ModelSettings:
+    name_or_path: str = field(
+        default="tiny:tiny", metadata={"help": "Hub id, local checkpoint, or `tiny:<preset>` (micro, tiny, small)."}
+    )
+    dtype: str = field(default="float32", metadata={"help": "auto, float32, bfloat16 or float16. CPUs train in float32."})
+
+
+@dataclass
+class LoraSettings:
+    r: int = field(default=16, metadata={"help": "LoRA rank."})
+    alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / r)."})
+    dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input."})
+    target_modules: Union[str, list] = field(default="all-linear", metadata={"help": "Modules to adapt."})
+    load_in_4bit: bool = field(default=False, metadata={"help": "QLoRA: 4-bit base via bitsandbytes (GPU only)."})
+
+    def __post_init__(self):
+        if self.r <= 0:
+            raise ValueError(f"r={self.r} must be > 0")
+
+
+@dataclass
+class LauncherSettings:
+    type: str = field(default="single", metadata={"help": "single (in-process), torchrun or accelerate."})
+    num_processes: int = field(default=1, metadata={"help": "Processes per node for torchrun/accelerate."})
+    deepspeed: Optional[str] = field(
+        default=None, metadata={"help": "zero2, zero3, zero3_offload or a DeepSpeed JSON path (torchrun)."}
+    )
+    accelerate_config: Optional[str] = field(
+        default=None, metadata={"help": "ddp, zero2, zero3, zero3_offload or a YAML path (accelerate launch)."}
+    )
+    extra_args: list = field(default_factory=list, metadata={"help": "Extra launcher flags (multi-node, ports)."})
+
+    def __post_init__(self):
+        if self.type not in ("single", "torchrun", "accelerate"):
+            raise ValueError(f"type={self.type!r}: choose single, torchrun or accelerate")
+        if self.type == "single" and (self.num_processes != 1 or self.deepspeed):
+            raise ValueError("single runs in-process: set type: torchrun (or accelerate) for num_processes/deepspeed")
+        if self.type == "accelerate" and self.deepspeed:
+            raise ValueError("accelerate takes its DeepSpeed setup from accelerate_config, not deepspeed")
+
+
+@dataclass
+class DataSpec:
+    path: Optional[str] = field(default=None, metadata={"help": "Local JSONL, JSON, parquet or arrow file."})
+    hf_dataset: Optional[str] = field(default=None, metadata={"help": "Hub dataset id (machines with a hub)."})
+    split: str = field(default="train", metadata={"help": "Split of hf_dataset."})
+    columns: dict = field(
+        default_factory=dict, metadata={"help": "ponder column -> source column, e.g. {prompt: question}."}
+    )
+    limit: Optional[int] = field(default=None, metadata={"help": "Use at most this many rows."})
+
+    def __post_init__(self):
+        if (self.path is None) == (self.hf_dataset is None):
+            raise ValueError("give exactly one of path or hf_dataset")
+
+
+@dataclass
+class Stage:
+    name: str
+    kind: str
+    data: Any = None  # a stage name or a DataSpec
+    init: Optional[str] = None
+    launcher: LauncherSettings = field(default_factory=LauncherSettings)
+    trainer: dict = field(default_factory=dict)
+    options: Any = None  # the kind's Options instance (all other keys)
+
+    def to_dict(self) -> dict:
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "options"}
+        out.update(dataclasses.asdict(self.options) if self.options is not None else {})
+        return out
+
+
+@dataclass
+class Recipe:
+    name: str
+    stages: list
+    description: str = ""
+    model: ModelSettings = field(default_factory=ModelSettings)
+    thinking: ThinkingConfig = field(default_factory=ThinkingConfig)
+    seed: int = 0
+    output_dir: str = "runs"
+    report_to: str = "none"
+    path: Optional[str] = None
+
+    def stage(self, name: str) -> Stage:
+        return next(s for s in self.stages if s.name == name)
+
+    def shared_dict(self) -> dict:
+        return {
+            "model": dataclasses.asdict(self.model),
+            "thinking": self.thinking.to_dict(),
+            "seed": self.seed,
+            "report_to": self.report_to,
+        }
+
+
+def nearest(name: str, choices) -> str:
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def build_dataclass(cls, values, file, key: str):
+    """Instantiate `cls` from a mapping, rejecting unknown keys and locating every error."""
+    if not isinstance(values, dict):
+        raise RecipeError(file, key, f"expected a mapping, got {type(values).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    for k in values:
+        if k not in names:
+            raise RecipeError(file, f"{key}.{k}" if key else k, f"unknown key{nearest(k, names)}; valid: {sorted(names)}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for k, v in values.items():
+        target = hints.get(k)
+        sub = _dataclass_in(target)
+        kwargs[k] = build_dataclass(sub, v, file, f"{key}.{k}" if key else k) if sub and v is not None else v
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise RecipeError(file, key or cls.__name__, str(exc)) from None
+
+
+def _dataclass_in(hint):
+    if dataclasses.is_dataclass(hint):
+        return hint
+    for arg in typing.get_args(hint):
+        if dataclasses.is_dataclass(arg):
+            return arg
+    return None
+
+
+def stage_module(kind: str):
+    return importlib.import_module(STAGE_MODULES[kind])
+
+
+def trainer_field_names(config_cls) -> set:
+    return {f.name for f in dataclasses.fields(config_cls)}
+
+
+def parse_override(value: str):
+    return yaml.safe_load(value)
+
+
+def apply_overrides(raw: dict, overrides: list[str], file) -> dict:
+    """`a.b=3` and `stages.distill.trainer.max_steps=5` (stage addressed by name) edit the raw recipe."""
+    for item in overrides:
+        if "=" not in item:
+            raise RecipeError(file, item, "override must look like key=value")
+        dotted, value = item.split("=", 1)
+        parts = dotted.split(".")
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                matches = [s for s in node if isinstance(s, dict) and s.get("name") == part]
+                if not matches:
+                    raise RecipeError(file, ".".join(parts[: i + 1]), f"no stage named {part!r}")
+                node = matches[0]
+            else:
+                node = node.setdefault(part, {})
+        node[parts[-1]] = parse_override(value)
+    return raw
+
+
+def load_recipe(path, overrides: list[str] | None = None, check_files: bool = True) -> Recipe:
+    """Parse and fully validate a recipe without building any model."""
+    path = Path(path)
+    if not path.exists():
+        raise RecipeError(path, "", "no such recipe file")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RecipeError(path, "", f"not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(path, "", "a recipe is a mapping with name and stages")
+    raw = apply_overrides(raw, overrides or [], path)
+    raw_stages = raw.pop("stages", None)
+    if not raw_stages or not isinstance(raw_stages, list):
+        raise RecipeError(path, "stages", "a recipe needs a non-empty list of stages")
+    recipe = build_dataclass(Recipe, {**raw, "stages": []}, path, "")
+    if recipe.report_to not in REPORT_TO:
+        raise RecipeError(path, "report_to", f"{recipe.report_to!r} is not one of {sorted(REPORT_TO)}")
+    recipe.path = str(path)
+    seen: dict[str, Stage] = {}
+    for i, raw_stage in enumerate(raw_stages):
+        stage = build_stage(raw_stage, path, f"stages[{i}]", seen, recipe)
+        seen[stage.name] = stage
+        recipe.stages.append(stage)
+    return recipe
+
+
+def build_stage(raw: dict, file, key: str, earlier: dict, recipe: Recipe) -> Stage:
+    if not isinstance(raw, dict) or "name" not in raw or "kind" not in raw:
+        raise RecipeError(file, key, "each stage needs a name and a kind")
+    name, kind = raw["name"], raw["kind"]
+    key = f"stages.{name}"
+    if name in earlier:
+        raise RecipeError(file, key, "duplicate stage name")
+    if kind not in STAGE_MODULES:
+        raise RecipeError(file, f"{key}.kind", f"unknown kind {kind!r}{nearest(kind, STAGE_MODULES)}; known: {sorted(STAGE_MODULES)}")
+    module = stage_module(kind)
+    common = {f.name for f in dataclasses.fields(Stage)} - {"options"}
+    option_values = {k: v for k, v in raw.items() if k not in common}
+    options = build_dataclass(module.Options, option_values, file, key)
+    launcher = build_dataclass(LauncherSettings, raw.get("launcher") or {}, file, f"{key}.launcher")
+    stage = Stage(name=name, kind=kind, data=raw.get("data"), init=raw.get("init"), launcher=launcher,
+                  trainer=raw.get("trainer") or {}, options=options)
+    check_references(stage, earlier, file, key)
+    check_data(stage, file, key)
+    check_trainer(stage, module, file, key)
+    if hasattr(module, "check"):
+        module.check(stage, recipe, lambda k, msg: RecipeError(file, f"{key}.{k}", msg))
+    return stage
+
+
+def check_references(stage: Stage, earlier: dict, file, key: str):
+    if isinstance(stage.data, str):
+        ref = earlier.get(stage.data)
+        if ref is None:
+            raise RecipeError(file, f"{key}.data", f"refers to {stage.data!r}, which is not an earlier stage{nearest(stage.data, earlier)}")
+        if ref.kind not in DATA_STAGE_KINDS:
+            raise RecipeError(file, f"{key}.data", f"stage {stage.data!r} ({ref.kind}) produces no dataset")
+    if stage.init is None or stage.init.startswith("tiny:"):
+        return
+    if stage.init in earlier:
+        if earlier[stage.init].kind not in MODEL_STAGE_KINDS:
+            raise RecipeError(file, f"{key}.init", f"stage {stage.init!r} ({earlier[stage.init].kind}) produces no model")
+    elif "/" not in stage.init and not Path(stage.init).exists():
+        msg = f"{stage.init!r} is neither an earlier stage{nearest(stage.init, earlier)} nor a path or hub id"
+        raise RecipeError(file, f"{key}.init", msg)
+
+
+def check_data(stage: Stage, file, key: str):
+    if isinstance(stage.data, dict):
+        stage.data = build_dataclass(DataSpec, stage.data, file, f"{key}.data")
+        if stage.data.path is not None:
+            data_path = resolve_path(stage.data.path, file)
+            if not data_path.exists():
+                raise RecipeError(file, f"{key}.data.path", f"file not found: {data_path}")
+            stage.data.path = str(data_path)
+    elif stage.data is not None and not isinstance(stage.data, str):
+        raise RecipeError(file, f"{key}.data", "give an earlier stage's name or a mapping with path/hf_dataset")
+
+
+def resolve_path(value: str, recipe_file) -> Path:
+    """Relative data paths resolve against the working directory first, then the recipe's folder."""
+    candidate = Path(value).expanduser()
+    if candidate.is_absolute() or candidate.exists():
+        return candidate.resolve()
+    return (Path(recipe_file).resolve().parent / candidate).resolve()
+
+
+def check_trainer(stage: Stage, module, file, key: str):
+    config_cls = getattr(module, "TRAINER_CONFIG", None)
+    if config_cls is None:
+        if stage.trainer:
+            raise RecipeError(file, f"{key}.trainer", f"kind {stage.kind!r} trains nothing; remove the trainer block")
+        return
+    names = trainer_field_names(config_cls)
+    for k in stage.trainer:
+        if k not in names:
+            raise RecipeError(file, f"{key}.trainer.{k}", f"not a field of {config_cls.__name__}{nearest(k, names)}")
+    if "output_dir" in stage.trainer:
+        raise RecipeError(file, f"{key}.trainer.output_dir", "ponder sets output_dir to the stage folder; remove it")

@@ -1,0 +1,87 @@
+"""Pieces every ponder trainer stage shares: device-aware defaults, LoRA configs, merging, metrics."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ponder.trainers.modeling import save_checkpoint
+
+
+def cpu_defaults() -> dict:
+    """TRL's defaults assume a GPU; on a CPU they cost 2-3x. bf16 autocast without AMX runs slower than
+    fp32, and gradient checkpointing recomputes activations a small model never needed to drop."""
+    if torch.cuda.is_available():
+        return {}
+    return {"bf16": False, "fp16": False, "gradient_checkpointing": False, "use_cpu": True}
+
+
+def lora_config(lora, task_type: str = "CAUSAL_LM", new_token_ids: list | None = None):
+    from peft import LoraConfig
+
+    extra = {"trainable_token_indices": {"embed_tokens": new_token_ids}} if new_token_ids else {}
+    return LoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
+        task_type=task_type, **extra,
+    )
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    checkpoints = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(checkpoints[-1]) if checkpoints else None
+
+
+def log_metrics(trainer) -> dict:
+    """First/last logged values of the training curve plus the final summary, for result.json and the card."""
+    history = [h for h in trainer.state.log_history if "loss" in h]
+    summary = next((h for h in reversed(trainer.state.log_history) if "train_runtime" in h), {})
+    metrics = {"global_step": trainer.state.global_step}
+    if history:
+        metrics.update(loss_first=history[0]["loss"], loss_last=history[-1]["loss"])
+        for key in ("mean_token_accuracy", "num_tokens"):
+            if key in history[-1]:
+                metrics[key] = history[-1][key]
+    for key in ("train_runtime", "train_loss", "train_samples_per_second"):
+        if key in summary:
+            metrics[key] = summary[key]
+    evals = [h for h in trainer.state.log_history if "eval_loss" in h]
+    if evals:
+        metrics["eval_loss"] = evals[-1]["eval_loss"]
+    return metrics
+
+
+def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, metrics: dict) -> dict:
+    """Save the adapter (LoRA) or weights, then on the main process write the merged checkpoint.
+
+    The merge reloads the base from disk and applies the saved adapter, so it works the same after
+    DeepSpeed ZeRO-3 (whose `save_model` gathers the partitioned weights) as in a single process.
+    """
+    from transformers import AutoModelForCausalLM
+
+    raw_dir = ctx.workdir / ("adapter" if is_lora else "weights")
+    trainer.save_model(str(raw_dir))
+    artifacts = {"adapter": "adapter"} if is_lora else {}
+    if trainer.accelerator.is_main_process:
+        if is_lora:
+            from peft import PeftModel
+
+            base = AutoModelForCausalLM.from_pretrained(base_source, dtype=torch.float32)
+            if len(tokenizer) != base.get_input_embeddings().weight.shape[0]:
+                base.resize_token_embeddings(len(tokenizer))
+            model = PeftModel.from_pretrained(base, str(raw_dir)).merge_and_unload()
+        else:
+            model = AutoModelForCausalLM.from_pretrained(str(raw_dir), dtype=torch.float32)
+        card = {
+            "title": f"{ctx.recipe.name} / {ctx.stage.name}",
+            "stage": ctx.stage.name,
+            "recipe": ctx.recipe.path,
+            "metrics": metrics,
+            "recipe_config": {"shared": ctx.recipe.shared_dict(), "stage": ctx.stage.to_dict()},
+        }
+        save_checkpoint(model, tokenizer, ctx.workdir / "checkpoint", ctx.recipe.thinking, card)
+        if not is_lora:
+            import shutil
+
+            shutil.rmtree(raw_dir)  # the merged checkpoint holds the same weights
+    trainer.accelerator.wait_for_everyone()
+    return {**artifacts, "checkpoint": "checkpoint"}
