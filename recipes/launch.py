@@ -47,12 +47,13 @@ def resolved_accelerate_config(name_or_path: str, workdir: Path) -> Path:
 
 def launch_command(launcher, spec_file: Path) -> list[str]:
     child = ["-m", "ponder.recipes.child", str(spec_file)]
+    extra = [os.path.expandvars(arg) for arg in launcher.extra_args]  # $SLURM_NODEID etc. per node
     if launcher.type == "torchrun":
         return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={launcher.num_processes}",
-                *launcher.extra_args, *child]
+                *extra, *child]
     config = resolved_accelerate_config(launcher.accelerate_config or "ddp", spec_file.parent)
     return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
-            "--num_processes", str(launcher.num_processes), *launcher.extra_args, *child]
+            "--num_processes", str(launcher.num_processes), *extra, *child]
 
 
 def run_multiprocess(stage, recipe_path: str, overrides: list[str], workdir: Path, run_dir: Path, resume: bool) -> dict:

@@ -6,6 +6,7 @@ template (prompt = template up to the assistant's `<think>` prefill, completion 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -44,8 +45,11 @@ def main(ctx) -> dict:
     # 1. Model: an earlier stage's checkpoint, a hub id / path, or a fresh tiny model saved as the base.
     source = ctx.model_source()
     model, tokenizer = load_model_and_tokenizer(source, thinking, dtype=recipe.model.dtype, seed=recipe.seed)
-    if source.startswith("tiny:"):
-        source = str(save_checkpoint(model, tokenizer, ctx.workdir / "base", thinking, {"title": f"{source} (random init)"}))
+    if source.startswith("tiny:"):  # every rank builds the same seeded model; rank 0 keeps it for the merge
+        base_dir = ctx.workdir / "base"
+        if int(os.environ.get("RANK", "0")) == 0:
+            save_checkpoint(model, tokenizer, base_dir, thinking, {"title": f"{source} (random init)"})
+        source = str(base_dir)
     vocab_before = model.get_input_embeddings().weight.shape[0]
 
     # 2. Data: rendered with the chat template; a held-out slice for eval loss.
@@ -74,7 +78,10 @@ def main(ctx) -> dict:
         peft_config = lora_config(opts.lora, new_token_ids=new_ids)
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
                          processing_class=tokenizer, peft_config=peft_config)
-    trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir) if ctx.resume else None)
+    checkpoint = last_checkpoint(args.output_dir) if ctx.resume else None
+    if checkpoint:
+        print(f"resuming from {checkpoint}", flush=True)
+    trainer.train(resume_from_checkpoint=checkpoint)
 
     # 4. Outputs: adapter + merged checkpoint with the thinking contract and a model card.
     metrics = log_metrics(trainer)

@@ -41,7 +41,7 @@ def log_metrics(trainer) -> dict:
         for key in ("mean_token_accuracy", "num_tokens"):
             if key in history[-1]:
                 metrics[key] = history[-1][key]
-    for key in ("train_runtime", "train_loss", "train_samples_per_second"):
+    for key in ("train_runtime", "train_loss", "train_samples_per_second", "epoch"):
         if key in summary:
             metrics[key] = summary[key]
     evals = [h for h in trainer.state.log_history if "eval_loss" in h]
@@ -62,6 +62,11 @@ def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, 
     trainer.save_model(str(raw_dir))
     artifacts = {"adapter": "adapter"} if is_lora else {}
     if trainer.accelerator.is_main_process:
+        # ZeRO-3 leaves a global config that makes from_pretrained partition (and broadcast) weights
+        # across ranks; the merge is a rank-0 job on gathered files, so switch it off here.
+        from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+        unset_hf_deepspeed_config()
         if is_lora:
             from peft import PeftModel
 

@@ -74,6 +74,8 @@ def save_checkpoint(model, tokenizer, output_dir: str | os.PathLike, thinking: T
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     generation_config = model.generation_config
+    # A config marked as derived from the model config is rebuilt on load and would drop our fields.
+    generation_config._from_model_config = False
     setattr(generation_config, GENERATION_CONFIG_KEY, thinking.to_dict())
     generation_config.eos_token_id = tokenizer.eos_token_id
     generation_config.pad_token_id = tokenizer.pad_token_id

@@ -1,0 +1,41 @@
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture
+def write_recipe(tmp_path):
+    """Write a recipe YAML into tmp_path (output_dir pointed there too) and return its path."""
+
+    def write(text: str, name: str = "recipe.yaml") -> Path:
+        body = textwrap.dedent(text)
+        if "output_dir:" not in body:
+            body = f"output_dir: {tmp_path / 'runs'}\n" + body
+        path = tmp_path / name
+        path.write_text(body)
+        return path
+
+    return write
+
+
+SFT_RECIPE = """
+name: t
+model: {name_or_path: "tiny:micro"}
+stages:
+  - name: data
+    kind: task_data
+    tasks: [running_sum]
+    size: 96
+    difficulty: {running_sum: [3, 4]}
+  - name: distill
+    kind: sft
+    data: data
+    lora: {r: 8, alpha: 16}
+    trainer: {max_steps: 12, per_device_train_batch_size: 8, learning_rate: 5.0e-3, logging_steps: 2, save_steps: 6}
+"""

@@ -1,0 +1,71 @@
+"""`ponder validate`: every shipped recipe passes; each kind of mistake names the file and the key."""
+import pytest
+
+from ponder.recipes.cli import main, shipped_recipes
+from ponder.recipes.schema import RecipeError, load_recipe
+
+from conftest import SFT_RECIPE
+
+
+def test_every_shipped_recipe_validates(capsys):
+    paths = shipped_recipes()
+    assert paths, "no shipped recipes found"
+    assert main(["validate", *map(str, paths)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok ") == len(paths)
+
+
+def test_every_shipped_recipe_starts_with_its_command():
+    for path in shipped_recipes():
+        first = path.read_text().splitlines()[0]
+        assert first.startswith("# ponder run configs/") and path.name in first, f"{path}: {first!r}"
+
+
+def error_of(path) -> RecipeError:
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    return info.value
+
+
+def test_misspelled_key_names_file_key_and_suggestion(write_recipe):
+    path = write_recipe(SFT_RECIPE.replace("    size: 96", "    sise: 96"))
+    err = error_of(path)
+    assert str(path) in str(err) and err.key == "stages.data.sise" and "did you mean 'size'" in str(err)
+
+
+def test_unknown_trl_field_is_rejected_by_name(write_recipe):
+    err = error_of(write_recipe(SFT_RECIPE.replace("max_steps: 12", "max_stepz: 12")))
+    assert err.key == "stages.distill.trainer.max_stepz" and "SFTConfig" in str(err) and "max_steps" in str(err)
+
+
+def test_any_trl_field_passes_through(write_recipe):
+    recipe = load_recipe(write_recipe(SFT_RECIPE.replace("max_steps: 12", "max_steps: 12, neftune_noise_alpha: 5")))
+    assert recipe.stage("distill").trainer["neftune_noise_alpha"] == 5
+
+
+def test_reference_to_missing_stage(write_recipe):
+    err = error_of(write_recipe(SFT_RECIPE.replace("data: data", "data: dataa")))
+    assert err.key == "stages.distill.data" and "'dataa'" in str(err) and "did you mean 'data'" in str(err)
+
+
+def test_missing_data_file(write_recipe, tmp_path):
+    err = error_of(write_recipe(SFT_RECIPE.replace("data: data", "data: {path: nowhere.jsonl}")))
+    assert err.key == "stages.distill.data.path" and "nowhere.jsonl" in str(err)
+
+
+def test_unknown_stage_kind_and_bad_launcher(write_recipe):
+    assert error_of(write_recipe(SFT_RECIPE.replace("kind: sft", "kind: sfft"))).key == "stages.distill.kind"
+    bad = SFT_RECIPE.replace("    lora: {r: 8, alpha: 16}", "    launcher: {type: single, num_processes: 2}")
+    err = error_of(write_recipe(bad))
+    assert err.key == "stages.distill.launcher" and "torchrun" in str(err)
+
+
+def test_validate_cli_reports_failure(write_recipe, capsys):
+    path = write_recipe(SFT_RECIPE.replace("lora: {r: 8, alpha: 16}", "lora: {r: 8, alpah: 16}"))
+    assert main(["validate", str(path)]) == 1
+    assert "stages.distill.lora.alpah" in capsys.readouterr().out
+
+
+def test_overrides_address_stages_by_name(write_recipe):
+    recipe = load_recipe(write_recipe(SFT_RECIPE), ["stages.distill.trainer.max_steps=3", "seed=7"])
+    assert recipe.stage("distill").trainer["max_steps"] == 3 and recipe.seed == 7
