@@ -44,7 +44,8 @@ def main(ctx) -> dict:
 
     # 1. Model: an earlier stage's checkpoint, a hub id / path, or a fresh tiny model saved as the base.
     source = ctx.model_source()
-    model, tokenizer = load_model_and_tokenizer(source, thinking, dtype=recipe.model.dtype, seed=recipe.seed)
+    qlora = opts.lora is not None and opts.lora.load_in_4bit
+    model, tokenizer = load_model_and_tokenizer(source, thinking, recipe.model.dtype, recipe.seed, load_in_4bit=qlora)
     if source.startswith("tiny:"):  # every rank builds the same seeded model; rank 0 keeps it for the merge
         base_dir = ctx.workdir / "base"
         if int(os.environ.get("RANK", "0")) == 0:

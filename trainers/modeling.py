@@ -44,15 +44,24 @@ def build_tiny_model(preset: str, thinking: ThinkingConfig | None = None, seed: 
     return Qwen2ForCausalLM(config), tokenizer
 
 
-def load_model_and_tokenizer(name_or_path: str, thinking: ThinkingConfig, dtype: str = "auto", seed: int = 0):
-    """`tiny:<preset>` builds a fresh tiny model; anything else is a hub id or a local checkpoint."""
+def load_model_and_tokenizer(name_or_path: str, thinking: ThinkingConfig, dtype: str = "auto", seed: int = 0,
+                             load_in_4bit: bool = False):
+    """`tiny:<preset>` builds a fresh tiny model; anything else is a hub id or a local checkpoint.
+
+    `load_in_4bit` is QLoRA's NF4 base (bitsandbytes, GPU only)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name_or_path.startswith("tiny:"):
         return build_tiny_model(name_or_path.split(":", 1)[1], thinking, seed=seed)
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype)
+    quantization = None
+    if load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                          bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, quantization_config=quantization)
     if ensure_thinking_tokens(tokenizer, thinking):
         model.resize_token_embeddings(len(tokenizer))
     return model, tokenizer

@@ -1,0 +1,33 @@
+"""Helpers shared by the benchmarks: a matmul peak measured in the same run, and JSON output."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5, dtype=torch.float32, trials: int = 3) -> float:
+    """Best of `trials` timings of `repeats` n x n matmuls: the machine's practical peak for `dtype`."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(trials):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 * repeats / best / 1e9
+
+
+def write_results(name: str, figures: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(figures, indent=2))
+    for key, value in figures.items():
+        print(f"{key:>40}: {value}")
+    print(f"wrote {path}")
+    return path
