@@ -1,0 +1,106 @@
+"""Rewards on TRL's contract: equivalences, deadlines, None semantics, registry."""
+import time
+
+import pytest
+
+from ponder.rewards.math_answers import verify_answers
+from ponder.rewards.registry import REWARDS, get_reward
+
+TOWER = "2^{" * 12 + "2" + "}" * 12
+
+
+def test_math_equivalences_and_argument_order():
+    pairs = [("\\frac12", "0.5"), ("0.5", "\\frac{1}{2}"), ("\\{1,2\\}", "\\{2,1\\}"), ("\\boxed{3}", "3"),
+             ("3", "\\boxed{3}"), ("\\frac{1}{2}", "\\boxed{\\frac{2}{4}}"), ("12", "12.0"), ("2", "3"),
+             ("\\{1,2\\}", "\\{1,3\\}"), ("ab", "ba")]
+    assert verify_answers(pairs) == [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+
+
+def test_unparseable_gold_is_none_never_one():
+    assert verify_answers([("$$", "1"), ("", ""), ("\\text{}", "1")]) == [None, None, None]
+
+
+def test_pathological_answer_times_out_alone():
+    deadline = 1.5
+    pairs = [("1/2", TOWER), ("\\frac12", "0.5"), ("\\sqrt{4}", "2"), ("7", "7")]
+    start = time.monotonic()
+    results = verify_answers(pairs, deadline=deadline)
+    assert time.monotonic() - start < deadline + 1.0 + 1.5  # + worker start-up on first use
+    assert results == [0.0, 1.0, 1.0, 1.0]
+
+
+def conv(text):
+    return [{"role": "assistant", "content": text}]
+
+
+def trl_call(reward, completions, **columns):
+    """Call a reward exactly as GRPOTrainer does: prompts, completions, completion_ids, columns, trainer_state."""
+    n = len(completions)
+    return reward(prompts=[[{"role": "user", "content": "q"}]] * n, completions=completions,
+                  completion_ids=[[1] * (len(str(c)) // 4 + 1) for c in completions], trainer_state=object(), **columns)
+
+
+def test_accuracy_plain_and_conversational_with_extra_kwargs():
+    texts = ["+3=3\n</think>\n\nFinal Answer: 3", "thinking...\n</think>\n\n\\boxed{\\frac{1}{2}}", "no answer yet", "x</think>4"]
+    golds = ["3", "0.5", "7", "5"]
+    assert trl_call(get_reward("accuracy"), texts, answer=golds) == [1.0, 1.0, 0.0, 0.0]
+    assert trl_call(get_reward("accuracy"), [conv(t) for t in texts], answer=golds, domain=["x"] * 4) == [1.0, 1.0, 0.0, 0.0]
+    assert trl_call(get_reward("accuracy"), texts) == [None] * 4
+
+
+def test_format_rewards_accept_prefilled_think():
+    fmt, soft, tags = get_reward("format"), get_reward("soft_format"), get_reward("tag_count")
+    texts = ["reason\n</think>\n\nanswer", "<think>\nreason\n</think>\n\nanswer", "reason only", "r</think>\n\n", "a</think>b</think>c"]
+    assert fmt(texts) == [1.0, 1.0, 0.0, 0.0, 0.0]
+    assert soft(texts) == [1.0, 1.0, 0.0, 0.0, 1.0]
+    assert tags(texts) == [1.0, 1.0, 0.5, 1.0, 0.5]
+
+
+def test_cosine_prefers_short_correct_and_penalises_long_wrong_less():
+    cosine = get_reward("cosine", max_len=100)
+    ids = [[0] * 10, [0] * 90, [0] * 10, [0] * 90]
+    texts = ["a</think>1", "a</think>1", "a</think>2", "a</think>2"]
+    short_ok, long_ok, short_bad, long_bad = cosine(texts, completion_ids=ids, answer=["1"] * 4)
+    assert short_ok > long_ok > 0 > long_bad > short_bad
+
+
+def test_lcpo_moves_with_distance_to_budget():
+    think_end = 99
+    exact = get_reward("lcpo", think_end_id=think_end, mode="exact", alpha=0.01)
+    best = get_reward("lcpo", think_end_id=think_end, mode="max", alpha=0.01)
+    prompts = ["q Think for 20 tokens."] * 3 + ["no budget"]
+    ids = [[1] * 20 + [think_end, 5], [1] * 100 + [think_end, 5], [1] * 5 + [think_end, 5], [1] * 3 + [think_end]]
+    texts = ["x</think>5"] * 4
+    e = exact(prompts, texts, ids, answer=["5"] * 4)
+    assert e[0] == pytest.approx(1.0) and e[1] == pytest.approx(1.0 - 0.8) and e[2] == pytest.approx(1.0 - 0.15)
+    assert e[3] is None
+    m = best(prompts, texts, ids, answer=["5"] * 4)
+    assert m[2] == pytest.approx(0.65) and m[1] == 0.0 and m[0] == pytest.approx(0.5)
+
+
+def test_repetition_and_overlong():
+    rep = get_reward("repetition_penalty", ngram_size=2, max_penalty=-1.0)
+    out = rep(["a b c d e f", "a a a a a a a"], completion_ids=[[1, 2, 3, 4, 5, 6], [1, 1, 1, 1, 1, 1, 1]])
+    assert out[0] == 0.0 and out[1] < -0.5
+    over = get_reward("soft_overlong_punishment", max_completion_len=10, soft_punish_cache=4)
+    assert over(["x"] * 3, completion_ids=[[0] * 5, [0] * 8, [0] * 10]) == [0.0, pytest.approx(-0.5), pytest.approx(-1.0)]
+
+
+def test_code_reward_scores_fraction_and_none_without_tests():
+    code = get_reward("code", wall_seconds=5)
+    tests = [{"input": "2 3\n", "output": "5"}, {"input": "1 1\n", "output": "2"}, {"input": "0 0\n", "output": "1"}]
+    good = "</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```"
+    assert code([good, "</think> no code"], test_cases=[tests, tests]) == [pytest.approx(2 / 3), 0.0]
+    assert code([good]) == [None]
+
+
+def test_registry_names_factories_and_dotted_paths():
+    assert {"accuracy", "format", "tag_count", "reasoning_steps", "cosine", "repetition_penalty",
+            "soft_overlong_punishment", "code"} <= set(REWARDS)
+    assert get_reward("reasoning_steps").__name__ == "reasoning_steps"
+    assert get_reward("ponder.rewards.functions.format_reward") is REWARDS["format"]
+    assert get_reward("ponder.rewards.functions:tag_count_reward") is REWARDS["tag_count"]
+    with pytest.raises(ValueError, match="known: .*accuracy"):
+        get_reward("acuracy")
+    with pytest.raises(ValueError, match="takes no parameters"):
+        get_reward("format", strict=True)
