@@ -7,8 +7,6 @@ covers exactly what the model generates after the template's prefill.
 """
 from __future__ import annotations
 
-import string
-
 from ponder.inference.thinking import ThinkingConfig
 
 IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
@@ -38,26 +36,21 @@ def thinking_template(thinking: ThinkingConfig) -> str:
 
 
 def build_char_tokenizer(thinking: ThinkingConfig | None = None):
-    """A character-level tokenizer built in-process (no download): printable ASCII + chat specials.
+    """A byte-level tokenizer built in-process (no download): Qwen2's tokenizer class with one token per
+    byte and no merges, plus the chat and thinking special tokens.
 
-    Each character is one token, so thinking budgets in tokens are budgets in characters and tiny
+    Being a real `Qwen2Tokenizer`, it saves and reloads through `AutoTokenizer` like Qwen's own, and
+    each character is one token, so thinking budgets in tokens are budgets in characters and tiny
     models need no merges to copy digits from the prompt.
     """
-    from tokenizers import Tokenizer, decoders, models
-    from transformers import PreTrainedTokenizerFast
+    from transformers import Qwen2Tokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     thinking = thinking or ThinkingConfig()
-    specials = [PAD, IM_START, IM_END, thinking.think_start, thinking.think_end, "<unk>"]
-    vocab = {token: i for i, token in enumerate(specials + sorted(set(string.printable) - {"\x0b", "\x0c", "\r"}))}
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    backend.decoder = decoders.Fuse()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        eos_token=IM_END,
-        pad_token=PAD,
-        unk_token="<unk>",
-        additional_special_tokens=[IM_START, thinking.think_start, thinking.think_end],
-    )
+    byte_chars = bytes_to_unicode()
+    vocab = {byte_chars[b]: b for b in range(256)}
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=[], unk_token=None, bos_token=None, eos_token=IM_END, pad_token=PAD)
+    tokenizer.add_special_tokens({"additional_special_tokens": [IM_START, thinking.think_start, thinking.think_end]})
     tokenizer.chat_template = thinking_template(thinking)
     return tokenizer
 
@@ -87,7 +80,11 @@ def format_prompt(tokenizer, question: str, enable_thinking: bool = True, system
 
 
 def format_completion(reasoning: str | None, answer: str, thinking: ThinkingConfig) -> str:
-    """What the model writes after the template's prefill; None reasoning = direct answer (think block empty)."""
+    """What the model writes after the template's prefill; None reasoning = direct answer (think block empty).
+
+    The answer follows the answer prefix ("Final Answer: 7"), the same prefix budget forcing writes
+    after a forced stop, so a forced stop stays in the distribution the model was trained on."""
+    final = f"{thinking.answer_prefix} {answer}" if thinking.answer_prefix else answer
     if reasoning is None:
-        return answer
-    return f"{reasoning}\n{thinking.think_end}\n\n{answer}"
+        return final
+    return f"{reasoning}\n{thinking.think_end}\n\n{final}"

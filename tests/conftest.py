@@ -39,3 +39,17 @@ stages:
     lora: {r: 8, alpha: 16}
     trainer: {max_steps: 12, per_device_train_batch_size: 8, learning_rate: 5.0e-3, logging_steps: 2, save_steps: 6}
 """
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A real checkpoint from the sft stage (tiny model, running-sum traces), trained once per session."""
+    from ponder.recipes.runner import run_recipe
+    from ponder.recipes.schema import load_recipe
+
+    root = tmp_path_factory.mktemp("tiny_ckpt")
+    path = root / "recipe.yaml"
+    path.write_text(f"output_dir: {root / 'runs'}\n" + textwrap.dedent(SFT_RECIPE).replace(
+        "lora: {r: 8, alpha: 16}", "lora: null").replace("max_steps: 12", "max_steps: 60"))
+    run_recipe(load_recipe(path))
+    return root / "runs" / "t" / "distill" / "checkpoint"

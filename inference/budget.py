@@ -1,0 +1,96 @@
+"""s1 budget forcing as a per-row stateful `LogitsProcessor` for HF `generate`.
+
+Each row moves before-think -> thinking -> answering, read off the tokens it actually produced:
+- max budget B: once a row has B thinking tokens, force `</think>` (the special token id, never its
+  text pieces), then the answer-prefix tokens ("\\n\\nFinal Answer:" by default);
+- min budget m: while a row has fewer than m thinking tokens, `</think>` and EOS are forbidden, and
+  when the model *wants* to end (its top-scoring token is `</think>` or EOS), the extension tokens
+  ("\\nWait") are forced instead;
+- budget 0 closes thinking at once.
+`<think>` may be prefilled by the chat template or generated; budgets are per row. Forced tokens count
+as thinking tokens, as in s1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from transformers import LogitsProcessor
+
+BEFORE, THINKING, ANSWERING, DONE = "before", "thinking", "answering", "done"
+
+
+@dataclass
+class RowState:
+    phase: str = BEFORE
+    prompt_phase: str = BEFORE  # where the prompt left the row (THINKING = `<think>` prefilled)
+    min_tokens: int = 0
+    max_tokens: int | None = None
+    thinking_tokens: int = 0
+    extensions: int = 0
+    forced_stop: bool = False
+    queue: list = field(default_factory=list)
+
+
+class BudgetForcingProcessor(LogitsProcessor):
+    def __init__(self, think_start_id: int, think_end_id: int, eos_ids, extension_ids: list[int],
+                 answer_prefix_ids: list[int], min_tokens: list[int], max_tokens: list):
+        self.start_id, self.end_id = think_start_id, think_end_id
+        self.eos_ids = [eos_ids] if isinstance(eos_ids, int) else list(eos_ids)
+        self.extension_ids, self.answer_prefix_ids = list(extension_ids), list(answer_prefix_ids)
+        for lo, hi in zip(min_tokens, max_tokens):
+            if lo < 0 or (hi is not None and (hi < 0 or hi < lo)):
+                raise ValueError(f"thinking budget min={lo}, max={hi}: need 0 <= min <= max")
+        self.rows = [RowState(min_tokens=lo, max_tokens=hi) for lo, hi in zip(min_tokens, max_tokens)]
+        self.prompt_length: int | None = None
+
+    def _start(self, input_ids: torch.LongTensor):
+        """First call: the prompt tells whether thinking is already open (template prefill)."""
+        self.prompt_length = input_ids.shape[1]
+        for row, ids in zip(self.rows, input_ids.tolist()):
+            starts = [i for i, t in enumerate(ids) if t == self.start_id]
+            ends = [i for i, t in enumerate(ids) if t == self.end_id]
+            if starts and (not ends or ends[-1] < starts[-1]):
+                row.phase = THINKING
+            elif starts:
+                row.phase = ANSWERING  # enable_thinking=False: an empty think block in the prompt
+            row.prompt_phase = row.phase
+
+    def _observe(self, row: RowState, token: int):
+        if row.phase == DONE:
+            return
+        if token in self.eos_ids and row.phase != THINKING:
+            row.phase = DONE
+        elif row.phase == BEFORE and token == self.start_id:
+            row.phase = THINKING
+        elif row.phase == THINKING:
+            if token == self.end_id:
+                row.phase = ANSWERING
+            else:
+                row.thinking_tokens += 1
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.prompt_length is None:
+            self._start(input_ids)
+        else:
+            for row, token in zip(self.rows, input_ids[:, -1].tolist()):
+                self._observe(row, token)
+        ends = [self.end_id, *self.eos_ids]
+        for i, row in enumerate(self.rows):
+            if row.phase == DONE:
+                continue
+            if not row.queue and row.phase == THINKING:
+                if row.max_tokens is not None and row.thinking_tokens >= row.max_tokens:
+                    row.queue = [self.end_id, *self.answer_prefix_ids]
+                    row.forced_stop = True
+                elif row.thinking_tokens < row.min_tokens:
+                    if int(scores[i].argmax()) in ends:  # the model wants to stop thinking: "Wait"
+                        row.queue = list(self.extension_ids)
+                        row.extensions += 1
+                    else:
+                        scores[i, ends] = float("-inf")
+            if row.queue:
+                forced = row.queue.pop(0)
+                scores[i] = float("-inf")
+                scores[i, forced] = 0.0
+        return scores

@@ -1,0 +1,56 @@
+"""A scripted causal LM for budget-forcing tests: it "wants" to close thinking after k thinking tokens.
+
+Only the logits are scripted; generation runs through the real HF `generate` and ponder's processor.
+After `<think>` (and the template's newline), it prefers "a" until k thinking tokens, then `</think>`; after `</think>` it writes
+"42" and then EOS. Before any `<think>` it opens one.
+"""
+import torch
+from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
+from transformers.modeling_outputs import CausalLMOutput
+
+
+class ScriptedConfig(PretrainedConfig):
+    model_type = "ponder-scripted"
+
+    def __init__(self, vocab_size=100, think_start_id=3, think_end_id=4, eos_id=2, k=5, letter_id=10,
+                 answer_ids=(20, 21), newline_id=1, **kwargs):
+        kwargs.setdefault("num_hidden_layers", 1)
+        kwargs.setdefault("use_cache", False)
+        super().__init__(**kwargs)
+        self.vocab_size, self.k = vocab_size, k
+        self.think_start_id, self.think_end_id, self.eos_id = think_start_id, think_end_id, eos_id
+        self.letter_id, self.answer_ids, self.newline_id = letter_id, list(answer_ids), newline_id
+
+
+class ScriptedThinker(PreTrainedModel, GenerationMixin):
+    config_class = ScriptedConfig
+    _supports_cache_class = False
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def next_token(self, ids: list[int]) -> int:
+        c = self.config
+        if c.think_start_id not in ids:
+            return c.think_start_id
+        after = ids[len(ids) - 1 - ids[::-1].index(c.think_start_id) + 1:]
+        if after and after[0] == c.newline_id:  # the template's "<think>\n" prefill is not thinking
+            after = after[1:]
+        if c.think_end_id not in after:
+            return c.think_end_id if len(after) >= c.k else c.letter_id
+        answer = after[after.index(c.think_end_id) + 1:]
+        written = [t for t in answer if t in c.answer_ids]
+        return c.answer_ids[len(written)] if len(written) < len(c.answer_ids) else c.eos_id
+
+    def forward(self, input_ids=None, attention_mask=None, **kwargs):
+        logits = torch.full((*input_ids.shape, self.config.vocab_size), -10.0)
+        for b, row in enumerate(input_ids.tolist()):
+            if attention_mask is not None:
+                row = [t for t, m in zip(row, attention_mask[b].tolist()) if m]
+            logits[b, -1, self.next_token(row)] = 10.0
+            logits[b, -1, self.config.letter_id] = max(logits[b, -1, self.config.letter_id].item(), 5.0)
+        return CausalLMOutput(logits=logits)
+
+    def prepare_inputs_for_generation(self, input_ids, attention_mask=None, **kwargs):
+        return {"input_ids": input_ids, "attention_mask": attention_mask}

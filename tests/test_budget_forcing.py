@@ -1,0 +1,99 @@
+"""Budget forcing: exact counts on a scripted model, then the same budgets on a real sft checkpoint."""
+import pytest
+import torch
+
+from ponder.data.chat import build_char_tokenizer
+from ponder.inference.generate import generate
+from ponder.inference.thinking import ThinkingConfig
+
+from scripted_model import ScriptedConfig, ScriptedThinker
+
+THINKING = ThinkingConfig()
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_char_tokenizer(THINKING)
+
+
+def scripted(tokenizer, k):
+    ids = tokenizer.convert_tokens_to_ids
+    config = ScriptedConfig(vocab_size=len(tokenizer), think_start_id=ids("<think>"), think_end_id=ids("</think>"),
+                            eos_id=tokenizer.eos_token_id, k=k, letter_id=ids("a"), answer_ids=(ids("4"), ids("2")),
+                            newline_id=tokenizer("\n", add_special_tokens=False)["input_ids"][0])
+    model = ScriptedThinker(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+MESSAGES = [{"role": "user", "content": "q"}]
+
+
+def think_end_count(tokenizer, generation):
+    return tokenizer(generation.text, add_special_tokens=False)["input_ids"].count(tokenizer.convert_tokens_to_ids("</think>"))
+
+
+@pytest.mark.parametrize("budget", [0, 1, 16, 64])
+def test_max_budget_is_exact(tokenizer, budget):
+    k = 20
+    (g,) = generate(scripted(tokenizer, k), tokenizer, MESSAGES, max_thinking_tokens=budget, max_new_tokens=120)
+    assert g.thinking_tokens == min(budget, k)
+    assert think_end_count(tokenizer, g) == 1
+    assert g.answer and g.forced_stop == (budget < k)
+    if budget < k:
+        assert g.answer.startswith("Final Answer:")
+
+
+def test_min_budget_extends_with_wait(tokenizer):
+    (g,) = generate(scripted(tokenizer, 5), tokenizer, MESSAGES, min_thinking_tokens=50, max_new_tokens=200)
+    assert g.thinking_tokens >= 50 and g.extensions >= 1 and "Wait" in g.reasoning
+    assert think_end_count(tokenizer, g) == 1 and g.answer == "42"
+
+
+def test_mixed_budgets_in_one_batch(tokenizer):
+    batch = [MESSAGES, [{"role": "user", "content": "a longer question"}], MESSAGES, MESSAGES]
+    out = generate(scripted(tokenizer, 10), tokenizer, batch, min_thinking_tokens=[0, 0, 30, 0],
+                   max_thinking_tokens=[3, None, None, 0], max_new_tokens=120)
+    assert [g.thinking_tokens for g in out][:2] == [3, 10] and out[2].thinking_tokens >= 30 and out[3].thinking_tokens == 0
+    assert [g.forced_stop for g in out] == [True, False, False, True]
+    assert all(think_end_count(tokenizer, g) == 1 and g.answer for g in out)
+
+
+def test_think_generated_by_the_model_not_prefilled(tokenizer):
+    """A template without the prefill: the model opens <think> itself and the budget still holds."""
+    plain = build_char_tokenizer(THINKING)
+    plain.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    (g,) = generate(scripted(plain, 12), plain, MESSAGES, max_thinking_tokens=7, max_new_tokens=80)
+    assert g.text.startswith("<think>") and g.thinking_tokens == 7 and g.forced_stop
+    (g,) = generate(scripted(plain, 12), plain, MESSAGES, min_thinking_tokens=20, max_new_tokens=120)
+    assert g.thinking_tokens >= 20 and g.extensions >= 1
+
+
+def test_sampling_respects_budgets(tokenizer):
+    torch.manual_seed(0)
+    out = generate(scripted(tokenizer, 8), tokenizer, [MESSAGES] * 3, max_thinking_tokens=4, do_sample=True,
+                   temperature=1.0, max_new_tokens=60)
+    assert all(g.thinking_tokens == 4 for g in out)
+
+
+def test_bad_budgets_are_rejected(tokenizer):
+    with pytest.raises(ValueError, match="min"):
+        generate(scripted(tokenizer, 3), tokenizer, MESSAGES, min_thinking_tokens=10, max_thinking_tokens=5)
+    with pytest.raises(ValueError):
+        generate(scripted(tokenizer, 3), tokenizer, MESSAGES, max_thinking_tokens=-1)
+
+
+def test_real_sft_checkpoint_obeys_budgets(tiny_checkpoint):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint)
+    tok = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    questions = [[{"role": "user", "content": f"sum {d}_____"}] for d in ("123", "905", "4417")]
+    for budget in (0, 3, 8):
+        for g in generate(model, tok, questions, max_thinking_tokens=budget, max_new_tokens=40):
+            assert g.thinking_tokens <= budget
+            if g.forced_stop:
+                assert g.thinking_tokens == budget and think_end_count(tok, g) == 1
+                assert g.answer.startswith("Final Answer:")
+    for g in generate(model, tok, questions, min_thinking_tokens=40, max_new_tokens=120):
+        assert g.thinking_tokens >= 40 or think_end_count(tok, g) == 0  # cut by max_new_tokens only
