@@ -1,6 +1,90 @@
-"""`ponder generate`, `ponder chat`, `ponder serve` (filled in by the inference issue)."""
+"""`ponder generate`, `ponder chat`, `ponder serve`: inference with thinking budgets from the shell."""
 from __future__ import annotations
+
+import json
+import sys
+
+
+def add_budget_args(parser):
+    parser.add_argument("checkpoint", help="a ponder checkpoint folder (or any HF model with thinking tokens)")
+    parser.add_argument("--max-thinking-tokens", type=int, default=None, help="force </think> after this many")
+    parser.add_argument("--min-thinking-tokens", type=int, default=None, help="say 'Wait' until this many")
+    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    parser.add_argument("--no-think", action="store_true", help="enable_thinking=False: answer directly")
 
 
 def add_inference_commands(sub):
-    return sub
+    gen = sub.add_parser("generate", help="answer one prompt with thinking budgets")
+    add_budget_args(gen)
+    gen.add_argument("--prompt", required=True)
+    gen.add_argument("--json", action="store_true", help="print the full result as JSON")
+    gen.set_defaults(func=cmd_generate)
+
+    chat = sub.add_parser("chat", help="interactive chat with thinking budgets (empty line or EOF ends)")
+    add_budget_args(chat)
+    chat.set_defaults(func=cmd_chat)
+
+    serve = sub.add_parser("serve", help="OpenAI-compatible server with thinking budgets")
+    serve.add_argument("checkpoint")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--served-model-name", default=None, help="default: the checkpoint folder's path")
+    serve.set_defaults(func=cmd_serve)
+
+
+def _answer(args, model, tokenizer, thinking, messages):
+    from ponder.inference.generate import generate
+
+    (result,) = generate(model, tokenizer, messages, min_thinking_tokens=args.min_thinking_tokens,
+                         max_thinking_tokens=args.max_thinking_tokens, max_new_tokens=args.max_new_tokens,
+                         do_sample=args.temperature > 0, temperature=max(args.temperature, 1e-5),
+                         enable_thinking=not args.no_think, thinking=thinking)
+    return result
+
+
+def cmd_generate(args) -> int:
+    from dataclasses import asdict
+
+    from ponder.inference.loading import load_for_inference
+
+    model, tokenizer, thinking = load_for_inference(args.checkpoint)
+    result = _answer(args, model, tokenizer, thinking, [{"role": "user", "content": args.prompt}])
+    if args.json:
+        print(json.dumps(asdict(result), indent=2))
+    else:
+        print(f"{thinking.think_start}\n{result.reasoning}\n{thinking.think_end}\n{result.answer}")
+        print(f"[thinking tokens: {result.thinking_tokens}, extensions: {result.extensions}, "
+              f"forced stop: {result.forced_stop}]", file=sys.stderr)
+    return 0
+
+
+def cmd_chat(args) -> int:
+    from ponder.inference.loading import load_for_inference
+
+    model, tokenizer, thinking = load_for_inference(args.checkpoint)
+    history = []
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            return 0
+        if not line:
+            return 0
+        history.append({"role": "user", "content": line})
+        result = _answer(args, model, tokenizer, thinking, history)
+        print(f"[thinking, {result.thinking_tokens} tokens] {result.reasoning}")
+        print(f"assistant> {result.answer}")
+        history.append({"role": "assistant", "content": result.answer})
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from ponder.inference.loading import load_for_inference
+    from ponder.inference.server import create_app
+
+    model, tokenizer, thinking = load_for_inference(args.checkpoint)
+    app = create_app(model, tokenizer, thinking, args.served_model_name or args.checkpoint)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0

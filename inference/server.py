@@ -1,0 +1,209 @@
+"""An OpenAI-compatible chat server with thinking budgets: `ponder serve CHECKPOINT --port P`.
+
+Request extras (vLLM's names where vLLM has them): `thinking_token_budget` (max thinking tokens),
+`min_thinking_tokens`, `reasoning_effort` (low/medium/high -> the checkpoint's `effort_budgets`), and
+`chat_template_kwargs.enable_thinking`. Responses carry `reasoning_content` beside `content` and
+`usage.completion_tokens_details.reasoning_tokens`. Requests are served one at a time (a lock around
+the model); concurrent clients queue.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+import time
+import uuid
+from typing import Any, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from ponder.inference.generate import generate
+
+
+class ChatRequest(BaseModel):
+    model: str
+    messages: list[dict[str, Any]]
+    max_tokens: Optional[int] = Field(default=None, ge=1)
+    max_completion_tokens: Optional[int] = Field(default=None, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    stream: bool = False
+    stream_options: Optional[dict] = None
+    n: int = 1
+    seed: Optional[int] = None
+    thinking_token_budget: Optional[int] = None
+    min_thinking_tokens: Optional[int] = None
+    reasoning_effort: Optional[str] = None
+    chat_template_kwargs: dict = Field(default_factory=dict)
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def error_response(message: str, param: str | None = None, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}},
+                        status_code=status)
+
+
+def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512) -> FastAPI:
+    app = FastAPI(title="ponder")
+    lock = threading.Lock()
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request, exc):
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first.get("loc", [])[1:])
+        return error_response(f"{param}: {first.get('msg')}", param)
+
+    @app.exception_handler(BadRequest)
+    async def on_bad_request(request, exc):
+        return error_response(str(exc))
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "ponder", "created": 0}]}
+
+    def budgets(req: ChatRequest) -> tuple[int, Optional[int], bool]:
+        if req.model != model_name:
+            raise BadRequest(f"unknown model {req.model!r}; this server serves {model_name!r}")
+        if req.n != 1:
+            raise BadRequest("n must be 1")
+        enable = req.chat_template_kwargs.get("enable_thinking", True)
+        high = req.thinking_token_budget
+        if high is None and req.reasoning_effort is not None:
+            if req.reasoning_effort not in thinking.effort_budgets:
+                raise BadRequest(f"reasoning_effort must be one of {sorted(thinking.effort_budgets)}")
+            high = thinking.effort_budgets[req.reasoning_effort]
+        if high is None:
+            high = thinking.max_thinking_tokens
+        low = thinking.min_thinking_tokens if req.min_thinking_tokens is None else req.min_thinking_tokens
+        if high is not None and high < 0:
+            raise BadRequest(f"thinking_token_budget must be >= 0, got {high}")
+        if low < 0:
+            raise BadRequest(f"min_thinking_tokens must be >= 0, got {low}")
+        if high is not None and low > high:
+            raise BadRequest(f"min_thinking_tokens ({low}) > thinking_token_budget ({high})")
+        return low, high, enable
+
+    def run(req: ChatRequest, streamer=None):
+        low, high, enable = budgets(req)
+        import torch
+
+        with lock:
+            if req.seed is not None:
+                torch.manual_seed(req.seed)
+            (result,) = generate(
+                model, tokenizer, req.messages, min_thinking_tokens=low, max_thinking_tokens=high,
+                max_new_tokens=req.max_completion_tokens or req.max_tokens or default_max_tokens,
+                do_sample=req.temperature > 0, temperature=max(req.temperature, 1e-5), top_p=req.top_p,
+                enable_thinking=enable, thinking=thinking, streamer=streamer,
+            )
+        return result
+
+    def finish_reason(result, req) -> str:
+        limit = req.max_completion_tokens or req.max_tokens or default_max_tokens
+        return "length" if result.completion_tokens >= limit and tokenizer.eos_token not in result.text else "stop"
+
+    def usage(result, prompt_tokens: int) -> dict:
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": result.completion_tokens,
+                "total_tokens": prompt_tokens + result.completion_tokens,
+                "completion_tokens_details": {"reasoning_tokens": result.thinking_tokens}}
+
+    def prompt_length(req: ChatRequest) -> int:
+        enable = req.chat_template_kwargs.get("enable_thinking", True)
+        text = tokenizer.apply_chat_template(req.messages, tokenize=False, add_generation_prompt=True, enable_thinking=enable)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    @app.post("/v1/chat/completions")
+    async def chat(req: ChatRequest):
+        budgets(req)  # reject bad requests before any streaming starts
+        created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        if not req.stream:
+            result = await run_in_threadpool(run, req)
+            message = {"role": "assistant", "content": result.answer, "reasoning_content": result.reasoning}
+            return {"id": rid, "object": "chat.completion", "created": created, "model": model_name,
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(result, req)}],
+                    "usage": usage(result, prompt_length(req))}
+        return StreamingResponse(stream(req, rid, created), media_type="text/event-stream")
+
+    async def stream(req: ChatRequest, rid: str, created: int):
+        pieces: queue.Queue = queue.Queue()
+        streamer = DeltaStreamer(tokenizer, thinking, pieces)
+        holder: dict = {}
+
+        def work():
+            try:
+                holder["result"] = run(req, streamer)
+            finally:
+                pieces.put(None)
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+
+        def chunk(delta: dict, finish=None, extra: dict | None = None) -> str:
+            body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model_name,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **(extra or {})}
+            return f"data: {json.dumps(body)}\n\n"
+
+        yield chunk({"role": "assistant", "content": ""})
+        while True:
+            item = await asyncio.to_thread(pieces.get)
+            if item is None:
+                break
+            yield chunk({item[0]: item[1]})
+        thread.join()
+        result = holder["result"]
+        yield chunk({}, finish_reason(result, req))
+        if (req.stream_options or {}).get("include_usage"):
+            body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model_name,
+                    "choices": [], "usage": usage(result, prompt_length(req))}
+            yield f"data: {json.dumps(body)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return app
+
+
+class DeltaStreamer:
+    """An HF streamer that turns generated token ids into (field, text) deltas: `reasoning_content`
+    before `</think>`, `content` after. Text is decoded per part and emitted as it grows, so the
+    deltas join to exactly what the non-streamed response holds (leading/trailing space aside)."""
+
+    def __init__(self, tokenizer, thinking, out: queue.Queue):
+        self.tokenizer, self.out = tokenizer, out
+        self.end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
+        self.start_id = tokenizer.convert_tokens_to_ids(thinking.think_start)
+        self.skip = set(tokenizer.all_special_ids)
+        self.prompt_seen = False
+        self.part, self.ids, self.sent = "reasoning_content", [], ""
+
+    def put(self, value):
+        if not self.prompt_seen:  # generate() first sends the prompt
+            self.prompt_seen = True
+            return
+        for token in value.reshape(-1).tolist():
+            if token == self.end_id:
+                self._flush(final=True)
+                self.part, self.ids, self.sent = "content", [], ""
+                continue
+            if token in self.skip:
+                continue
+            self.ids.append(token)
+            self._flush()
+
+    def _flush(self, final: bool = False):
+        # Trailing whitespace is held back until more text follows: the non-streamed parts are stripped.
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True).strip()
+        if not final and text.endswith("\ufffd"):
+            return  # half of a multi-byte character
+        if len(text) > len(self.sent) and text.startswith(self.sent):
+            self.out.put((self.part, text[len(self.sent):]))
+            self.sent = text
+
+    def end(self):
+        self._flush(final=True)

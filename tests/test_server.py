@@ -1,0 +1,107 @@
+"""`ponder serve` answered by the official openai client on 127.0.0.1."""
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import openai
+import pytest
+import uvicorn
+
+from ponder.inference.generate import generate
+from ponder.inference.loading import load_for_inference
+from ponder.inference.server import create_app
+
+QUESTION = [{"role": "user", "content": "sum 3407_____"}]
+
+
+@pytest.fixture(scope="module")
+def served(tiny_checkpoint):
+    model, tokenizer, thinking = load_for_inference(str(tiny_checkpoint))
+    app = create_app(model, tokenizer, thinking, "tiny", default_max_tokens=80)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=60)
+    yield client, model, tokenizer, thinking
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_models_and_budgeted_completion_match_direct_generation(served):
+    client, model, tokenizer, thinking = served
+    assert [m.id for m in client.models.list().data] == ["tiny"]
+    for budget in (0, 5, 12):
+        response = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=60,
+                                                  extra_body={"thinking_token_budget": budget})
+        (direct,) = generate(model, tokenizer, QUESTION, max_thinking_tokens=budget, max_new_tokens=60, thinking=thinking)
+        message = response.choices[0].message
+        assert message.content == direct.answer and message.reasoning_content == direct.reasoning
+        details = response.usage.completion_tokens_details
+        assert details.reasoning_tokens == direct.thinking_tokens <= budget
+        assert response.usage.completion_tokens == direct.completion_tokens
+
+
+def test_reasoning_effort_and_min_tokens(served):
+    client, _, _, thinking = served
+    low = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=120, reasoning_effort="low")
+    assert low.usage.completion_tokens_details.reasoning_tokens <= thinking.effort_budgets["low"]
+    long = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=150,
+                                          extra_body={"min_thinking_tokens": 60})
+    assert long.usage.completion_tokens_details.reasoning_tokens >= 60
+
+
+def test_enable_thinking_false_gives_no_reasoning(served):
+    client = served[0]
+    response = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=40,
+                                              extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+    assert response.choices[0].message.reasoning_content == ""
+    assert response.usage.completion_tokens_details.reasoning_tokens == 0
+
+
+def test_streaming_reassembles_to_the_same_text(served):
+    client = served[0]
+    kwargs = dict(model="tiny", messages=QUESTION, max_tokens=60, extra_body={"thinking_token_budget": 10})
+    whole = client.chat.completions.create(**kwargs).choices[0].message
+    reasoning, content, usage = "", "", None
+    for chunk in client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs):
+        if chunk.usage:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            reasoning += getattr(choice.delta, "reasoning_content", None) or ""
+            content += choice.delta.content or ""
+    assert reasoning == whole.reasoning_content and content == whole.content
+    assert usage.completion_tokens_details.reasoning_tokens <= 10
+
+
+@pytest.mark.parametrize("extra, model, needle", [
+    ({"thinking_token_budget": -1}, "tiny", "thinking_token_budget"),
+    ({"min_thinking_tokens": 9, "thinking_token_budget": 3}, "tiny", "min_thinking_tokens"),
+    ({}, "gpt-5", "unknown model"),
+    ({"reasoning_effort": "extreme"}, "tiny", "reasoning_effort"),
+    ({"max_tokens": 0}, "tiny", "max_tokens"),
+])
+def test_bad_parameters_are_400(served, extra, model, needle):
+    client = served[0]
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=model, messages=QUESTION, extra_body=extra)
+    assert needle in str(info.value)
+
+
+def test_concurrent_requests_are_all_answered(served):
+    client = served[0]
+
+    def ask(i):
+        return client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": f"sum {i}12_____"}],
+                                              max_tokens=30, extra_body={"thinking_token_budget": 8})
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(ask, range(8)))
+    assert all(r.choices[0].finish_reason in ("stop", "length") for r in responses)
+    assert all(r.usage.completion_tokens_details.reasoning_tokens <= 8 for r in responses)
