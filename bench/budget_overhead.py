@@ -1,0 +1,105 @@
+"""Budget forcing overhead and server throughput.
+
+    python bench/budget_overhead.py
+
+1. tokens/s of `ponder.inference.generate` (budget processor on, max budget 64 so it forces a stop)
+   vs plain HF `generate` on the same tiny model (preset `tiny`, random init), the same 8 prompts,
+   greedy, 128 new tokens, in one run; best of 3 repeats each. Target ratio >= 0.95.
+2. The OpenAI-compatible server on 127.0.0.1: 8 concurrent clients, 48 requests; requests/s, p50/p95.
+"""
+from __future__ import annotations
+
+import socket
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_results  # noqa: E402
+
+NEW_TOKENS = 128
+PROMPTS = [f"sum {i}{i + 3}{i * 7 % 10}_____" for i in range(8)]
+
+
+def best_of(fn, repeats=3):
+    best = None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tokens = fn()
+        rate = tokens / (time.perf_counter() - start)
+        best = rate if best is None else max(best, rate)
+    return best
+
+
+def main():
+    import torch
+
+    from ponder.inference.generate import generate
+    from ponder.inference.server import create_app
+    from ponder.inference.thinking import ThinkingConfig
+    from ponder.trainers.modeling import build_tiny_model
+
+    torch.manual_seed(0)
+    thinking = ThinkingConfig()
+    model, tokenizer = build_tiny_model("tiny", thinking)
+    model.eval()
+    messages = [[{"role": "user", "content": p}] for p in PROMPTS]
+    texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
+    tokenizer.padding_side = "left"
+    inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+
+    def plain():
+        with torch.no_grad():
+            out = model.generate(**inputs, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id)
+        return (out.shape[1] - inputs["input_ids"].shape[1]) * len(PROMPTS)
+
+    def budgeted():
+        results = generate(model, tokenizer, messages, max_thinking_tokens=64, max_new_tokens=NEW_TOKENS,
+                           min_new_tokens=NEW_TOKENS, thinking=thinking)
+        return sum(r.completion_tokens for r in results)
+
+    plain(), budgeted()  # warm-up
+    plain_rate, budget_rate = best_of(plain), best_of(budgeted)
+    figures = {"prompts": len(PROMPTS), "new_tokens": NEW_TOKENS, "plain_tokens_per_s": round(plain_rate, 1),
+               "budget_tokens_per_s": round(budget_rate, 1),
+               "budget_vs_plain_tokens_per_s_ratio": round(budget_rate / plain_rate, 3)}
+
+    import openai
+    import uvicorn
+
+    app = create_app(model, tokenizer, thinking, "tiny", default_max_tokens=64)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0)
+
+    def request(i):
+        start = time.perf_counter()
+        client.chat.completions.create(model="tiny", messages=messages[i % len(messages)], max_tokens=64,
+                                       extra_body={"thinking_token_budget": 32})
+        return time.perf_counter() - start
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        latencies = sorted(pool.map(request, range(48)))
+    elapsed = time.perf_counter() - start
+    server.should_exit = True
+    figures.update({
+        "server_clients": 8, "server_requests": 48,
+        "server_requests_per_s": round(48 / elapsed, 2),
+        "server_p50_s": round(statistics.median(latencies), 3),
+        "server_p95_s": round(latencies[int(0.95 * len(latencies)) - 1], 3),
+    })
+    write_results("budget_overhead", figures)
+
+
+if __name__ == "__main__":
+    main()
