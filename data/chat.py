@@ -50,9 +50,20 @@ def build_char_tokenizer(thinking: ThinkingConfig | None = None):
     byte_chars = bytes_to_unicode()
     vocab = {byte_chars[b]: b for b in range(256)}
     tokenizer = Qwen2Tokenizer(vocab=vocab, merges=[], unk_token=None, bos_token=None, eos_token=IM_END, pad_token=PAD)
-    tokenizer.add_special_tokens({"additional_special_tokens": [IM_START, thinking.think_start, thinking.think_end]})
+    tokenizer.add_special_tokens({"additional_special_tokens": [IM_START]})
+    add_thinking_tokens(tokenizer, thinking)
     tokenizer.chat_template = thinking_template(thinking)
     return tokenizer
+
+
+def add_thinking_tokens(tokenizer, thinking: ThinkingConfig) -> int:
+    """The delimiters as single added tokens that decoding keeps (special=False, as in Qwen3/R1):
+    TRL decodes completions with skip_special_tokens=True, and format rewards must still see them."""
+    from tokenizers import AddedToken
+
+    vocab = tokenizer.get_vocab()
+    missing = [t for t in (thinking.think_start, thinking.think_end) if t not in vocab]
+    return tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in missing])
 
 
 def ensure_thinking_tokens(tokenizer, thinking: ThinkingConfig) -> int:
@@ -61,9 +72,7 @@ def ensure_thinking_tokens(tokenizer, thinking: ThinkingConfig) -> int:
     Returns the number of tokens added (the caller resizes the embeddings when > 0). Tokenizers that
     already have the delimiters and a template mentioning them (Qwen3, R1 distills) are left alone.
     """
-    vocab = tokenizer.get_vocab()
-    missing = [t for t in (thinking.think_start, thinking.think_end) if t not in vocab]
-    added = tokenizer.add_special_tokens({"additional_special_tokens": missing}) if missing else 0
+    added = add_thinking_tokens(tokenizer, thinking)
     template = tokenizer.chat_template or ""
     if thinking.think_start not in template:
         tokenizer.chat_template = thinking_template(thinking)

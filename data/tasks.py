@@ -75,13 +75,18 @@ def _flaw_index(rng, n_steps):
 
 
 class RunningSum(Task):
-    """Running sum mod 10 of k digits: '3729____' -> steps 3,0,2,1 -> answer 1."""
+    """Running sum mod 10 of k digits: 'sum 3  7  2  9  _ ...' -> steps 3,0,2,1 -> answer 1.
+
+    The prompt's digits sit at the same stride as the trace's steps (one digit + the two-character
+    step separator), so trace step j reads prompt digit j at one constant distance: the lookup a
+    tiny transformer learns in minutes, where a drifting distance keeps it on a copying plateau."""
 
     name, difficulties, width = "running_sum", (3, 8), 8
 
     def make(self, rng, level):
         digits = [rng.randrange(10) for _ in range(level)]
-        return "sum " + "".join(map(str, digits)).ljust(self.width, "_"), digits
+        slots = [str(d) for d in digits] + ["_"] * (self.width - level)
+        return "sum " + "  ".join(slots), digits
 
     def solve(self, digits, rng):
         bad, total, steps = _flaw_index(rng, len(digits)), 0, []
@@ -89,7 +94,7 @@ class RunningSum(Task):
             total = (total + d) % 10
             if i == bad:
                 total = (total + rng.randrange(1, 10)) % 10
-            steps.append(f"+{d}={total}")
+            steps.append(str(total))
         return Trace(steps, str(total), flawed=bad >= 0)
 
 

@@ -178,7 +178,7 @@ class DeltaStreamer:
         self.tokenizer, self.out = tokenizer, out
         self.end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
         self.start_id = tokenizer.convert_tokens_to_ids(thinking.think_start)
-        self.skip = set(tokenizer.all_special_ids)
+        self.skip = set(tokenizer.all_special_ids) | {self.start_id}
         self.prompt_seen = False
         self.part, self.ids, self.sent = "reasoning_content", [], ""
 

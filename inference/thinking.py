@@ -26,6 +26,9 @@ class ThinkingConfig:
         default=None, metadata={"help": "Default maximum thinking budget; None = unlimited."}
     )
     step_separator: str = field(default="\n\n", metadata={"help": "Separates reasoning steps (PRMs, beam search)."})
+    budget_prompt: Optional[str] = field(
+        default=None, metadata={"help": "Prompt suffix the checkpoint was RL-trained to obey (L1/LCPO), e.g. 'Think for {n} tokens.'"}
+    )
     effort_budgets: dict = field(
         default_factory=lambda: {"low": 16, "medium": 64, "high": 256},
         metadata={"help": "reasoning_effort -> max thinking tokens, used by `ponder serve`."},

@@ -35,3 +35,25 @@ def test_sft_under_deepspeed_two_processes(write_recipe, tmp_path, zero, monkeyp
     AutoModelForCausalLM.from_pretrained(stage / "checkpoint")
     assert GenerationConfig.from_pretrained(stage / "checkpoint").thinking["think_end"] == "</think>"
     assert (stage / "adapter" / "adapter_config.json").exists()
+
+
+GRPO_RECIPE = """
+name: dsrl
+model: {name_or_path: "tiny:micro"}
+stages:
+  - name: rl
+    kind: grpo
+    tasks: [running_sum]
+    size: 32
+    lora: {r: 8, alpha: 16}
+    launcher: {type: torchrun, num_processes: 2, deepspeed: zero2}
+    trainer: {max_steps: 3, per_device_train_batch_size: 4, num_generations: 4, max_completion_length: 16,
+              log_completions: false, learning_rate: 1.0e-3}
+"""
+
+
+def test_grpo_under_deepspeed_zero2_two_processes(write_recipe, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    metrics = run_recipe(load_recipe(write_recipe(GRPO_RECIPE)))["rl"]["metrics"]
+    assert metrics["global_step"] == 3 and "accuracy_first" in metrics
+    assert (tmp_path / "runs" / "dsrl" / "rl" / "checkpoint" / "model.safetensors").exists()

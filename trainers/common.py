@@ -53,7 +53,8 @@ def log_metrics(trainer) -> dict:
     return metrics
 
 
-def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, metrics: dict) -> dict:
+def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, metrics: dict, note: str = "",
+                      thinking=None) -> dict:
     """Save the adapter (LoRA) or weights, then on the main process write the merged checkpoint.
 
     The merge reloads the base from disk and applies the saved adapter, so it works the same after
@@ -85,8 +86,9 @@ def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, 
             "recipe": ctx.recipe.path,
             "metrics": metrics,
             "recipe_config": {"shared": ctx.recipe.shared_dict(), "stage": ctx.stage.to_dict()},
+            "thinking_note": note,
         }
-        save_checkpoint(model, tokenizer, ctx.workdir / "checkpoint", ctx.recipe.thinking, card)
+        save_checkpoint(model, tokenizer, ctx.workdir / "checkpoint", thinking or ctx.recipe.thinking, card)
         if not is_lora:
             import shutil
 

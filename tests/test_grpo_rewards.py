@@ -1,0 +1,65 @@
+"""GRPO reward plumbing: errors name the reward and completion, all-None warns once, validate checks batches."""
+import pytest
+
+from ponder.recipes.schema import RecipeError, load_recipe
+from ponder.trainers.rewards import RewardError, build_rewards, guarded
+
+from conftest import SFT_RECIPE
+
+
+def test_raising_reward_names_itself_and_the_completion():
+    def picky(prompts, completions, **kwargs):
+        return [1.0 / (len(c) - 5) for c in completions]  # ZeroDivisionError on a 5-character completion
+
+    reward = guarded(picky, "picky")
+    with pytest.raises(RewardError, match=r"reward 'picky' raised ZeroDivisionError.*completion 1: 'abcde'"):
+        reward(prompts=["p", "p"], completions=["long enough", "abcde"], completion_ids=[[1], [2]])
+
+
+def test_all_none_reward_warns_once_and_passes_none_through():
+    reward = guarded(lambda prompts, completions, **kw: [None] * len(completions), "absent")
+    with pytest.warns(UserWarning, match="'absent' returned None for every completion"):
+        assert reward(prompts=["p"], completions=["c"]) == [None]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reward(prompts=["p"], completions=["c"])  # no second warning
+
+
+def test_none_is_skipped_not_zeroed_by_trl_aggregation():
+    """TRL turns None into NaN and sums with nansum: a None row adds nothing, unlike 0 * weight... or a 0."""
+    import torch
+
+    functions, weights = build_rewards([], think_end_id=5)
+    assert weights == [0.0, 0.0]  # accuracy and thinking length are metrics only
+    acc = functions[0](prompts=["p"] * 2, completions=["x</think>1", "x</think>2"], completion_ids=[[1], [2]])
+    assert acc == [None, None]  # no `answer` column: not applicable
+    rewards = torch.tensor([[float("nan"), 1.0], [0.5, 1.0]])
+    assert torch.nansum(rewards * torch.tensor([1.0, 1.0]), dim=1).tolist() == [1.0, 1.5]
+
+
+GRPO = SFT_RECIPE + """
+  - name: rl
+    kind: grpo
+    init: distill
+    tasks: [running_sum]
+    rewards: [{name: accuracy}, {name: cosine, weight: 0.5, params: {max_len: 64}}]
+    trainer: {per_device_train_batch_size: 6, num_generations: 4}
+"""
+
+
+def test_validate_explains_batch_not_divisible_by_generations(write_recipe):
+    with pytest.raises(RecipeError) as info:
+        load_recipe(write_recipe(GRPO))
+    message = str(info.value)
+    assert "stages.rl.trainer" in message and "generation batch 6" in message and "num_generations 4" in message
+
+
+def test_validate_rejects_unknown_reward_and_bad_params(write_recipe):
+    with pytest.raises(RecipeError, match="unknown reward 'acuracy'"):
+        load_recipe(write_recipe(GRPO.replace("{name: accuracy}", "{name: acuracy}").replace("size: 6", "size: 8")))
+    with pytest.raises(RecipeError, match="max_lenn"):
+        load_recipe(write_recipe(GRPO.replace("max_len:", "max_lenn:").replace("batch_size: 6", "batch_size: 8")))
+    recipe = load_recipe(write_recipe(GRPO.replace("batch_size: 6", "batch_size: 8")))
+    assert recipe.stage("rl").options.rewards[1].params == {"max_len": 64}
