@@ -22,6 +22,7 @@ STAGE_MODULES = {
     "task_data": "ponder.recipes.task_data",
     "sft": "ponder.recipes.sft",
     "grpo": "ponder.recipes.grpo",
+    "curate": "ponder.recipes.curate",
 }
 DATA_STAGE_KINDS = {"task_data", "curate", "self_improve", "prm_label"}
 MODEL_STAGE_KINDS = {"sft", "grpo", "self_improve", "prm"}

@@ -1,0 +1,68 @@
+"""s1-style selection (quality -> difficulty -> diversity), a random baseline, and n-gram decontamination.
+
+s1 went from 59k questions to 1k: drop API errors and formatting problems; drop questions the judge
+models answer correctly; then repeatedly pick a domain uniformly and a question in it with probability
+~ 2^-rank by trace length (longer reasoning = harder = preferred).
+"""
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+
+
+def quality_problem(row: dict) -> str | None:
+    """Why a traced row is unusable, or None."""
+    if row.get("error"):
+        return "api_error" if row["error"] != "truncated" else "truncated"
+    for key in ("prompt", "answer", "reasoning"):
+        if not str(row.get(key) or "").strip():
+            return f"missing_{key}"
+    if not row.get("verified"):
+        return "wrong_answer"
+    return None
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+|[^\w\s]", text.lower())
+
+
+def ngrams(text: str, n: int) -> set:
+    tokens = words(text)
+    if len(tokens) < n:
+        return {tuple(tokens)} if tokens else set()
+    return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def contaminated(questions: list[str], eval_questions: list[str], n: int = 8) -> list[bool]:
+    """True where a question shares an n-gram (word level, open-r1 uses 8) with any eval question."""
+    index = set()
+    for q in eval_questions:
+        index |= ngrams(q, n)
+    return [bool(ngrams(q, n) & index) for q in questions]
+
+
+def diversity_select(rows: list[dict], target: int, seed: int = 0) -> list[dict]:
+    """s1's diversity sampling: a uniform domain, then a question in it with weight 2^-rank (rank by
+    trace length, longest first), without replacement, until `target` rows or the pool runs out."""
+    rng = random.Random(seed)
+    by_domain = defaultdict(list)
+    for row in rows:
+        by_domain[row["domain"]].append(row)
+    for domain_rows in by_domain.values():
+        domain_rows.sort(key=lambda r: len(r["reasoning"]), reverse=True)
+    chosen = []
+    while len(chosen) < target and by_domain:
+        domain = rng.choice(sorted(by_domain))
+        pool = by_domain[domain]
+        weights = [2.0 ** -rank for rank in range(len(pool))]
+        index = rng.choices(range(len(pool)), weights=weights)[0]
+        chosen.append(pool.pop(index))
+        if not pool:
+            del by_domain[domain]
+    return chosen
+
+
+def random_select(rows: list[dict], target: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    return rng.sample(rows, min(target, len(rows)))

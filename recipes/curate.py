@@ -1,0 +1,204 @@
+"""`curate` stage: teacher traces -> verification -> s1 selection (quality, difficulty, diversity).
+
+Questions come from tasks (a synthetic pool) or a data file / earlier stage with prompt + answer
+(+ domain). Teachers: the task's program, a local HF model, or an OpenAI-compatible endpoint; every
+generated sample is cached in the stage folder, so an interrupted run resumes without regenerating.
+result.json counts the rows at every filter step.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+TRAINER_CONFIG = None
+CHUNK = 16  # questions per teacher call: the unit of caching (and a model teacher's batch)
+
+
+@dataclass
+class TeacherSettings:
+    kind: str = field(default="programmatic", metadata={"help": "programmatic, model or endpoint."})
+    model: Optional[str] = field(default=None, metadata={"help": "model: checkpoint/hub id ('base' = recipe model); endpoint: served model name."})
+    base_url: Optional[str] = field(default=None, metadata={"help": "endpoint: e.g. http://127.0.0.1:8000/v1"})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "endpoint: environment variable with the key."})
+    samples: int = field(default=1, metadata={"help": "Traces per question (k)."})
+    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature (model/endpoint)."})
+    max_tokens: int = field(default=512, metadata={"help": "Max new tokens per trace."})
+    flaw_rate: float = field(default=0.0, metadata={"help": "programmatic: share of deliberately flawed traces."})
+    concurrency: int = field(default=8, metadata={"help": "endpoint: requests in flight."})
+    retries: int = field(default=3, metadata={"help": "endpoint: retries per request (exponential backoff)."})
+    timeout: float = field(default=60.0, metadata={"help": "endpoint: seconds per request."})
+    backoff: float = field(default=0.5, metadata={"help": "endpoint: first retry delay in seconds."})
+
+    def __post_init__(self):
+        if self.kind not in ("programmatic", "model", "endpoint"):
+            raise ValueError(f"kind={self.kind!r}: choose programmatic, model or endpoint")
+        if self.kind == "endpoint" and not (self.base_url and self.model):
+            raise ValueError("an endpoint teacher needs base_url and model")
+        if self.kind == "model" and not self.model:
+            raise ValueError("a model teacher needs model (a path, hub id, or 'base')")
+
+
+@dataclass
+class Options:
+    tasks: list = field(default_factory=list, metadata={"help": "Task names for a synthetic question pool."})
+    pool_size: int = field(default=2000, metadata={"help": "Questions per task in the pool."})
+    difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
+    teacher: TeacherSettings = field(default_factory=TeacherSettings)
+    target: int = field(default=1000, metadata={"help": "Rows to select (s1: 1,000)."})
+    selection: str = field(default="s1", metadata={"help": "s1 (quality -> difficulty -> diversity) or random."})
+    judges: list = field(default_factory=list, metadata={"help": "Difficulty judges: [{kind: programmatic, flaw_rate}] or [{kind: model, model: base}]."})
+    judge_samples: int = field(default=1, metadata={"help": "Samples per judge per question (k)."})
+    judge_max_correct: int = field(default=1, metadata={"help": "Drop a question a judge answers correctly this many times (j of k)."})
+    diversity: bool = field(default=True, metadata={"help": "s1 domain-uniform, long-trace-preferring sampling."})
+    decontaminate: list = field(default_factory=list, metadata={"help": "Eval sets to drop n-gram overlaps with: [{task, size, seed}]."})
+    ngram: int = field(default=8, metadata={"help": "n for decontamination (open-r1: 8)."})
+
+    def __post_init__(self):
+        if isinstance(self.teacher, dict):
+            self.teacher = TeacherSettings(**self.teacher)
+        if self.selection not in ("s1", "random"):
+            raise ValueError(f"selection={self.selection!r}: choose s1 or random")
+        self.judges = [j if isinstance(j, TeacherSettings) else TeacherSettings(**j) for j in self.judges]
+
+
+def check(stage, recipe, error):
+    if stage.data is None and not stage.options.tasks:
+        raise error("tasks", "curate needs questions: `tasks:` or `data:` (prompt + answer columns)")
+
+
+def main(ctx) -> dict:
+    import datasets
+
+    from ponder.data.curation import contaminated, diversity_select, quality_problem, random_select
+    from ponder.data.loading import save_dataset
+    from ponder.data.teachers import TraceCache
+
+    recipe, opts = ctx.recipe, ctx.stage.options
+    pool = question_pool(ctx)
+    rows = list({r["id"]: r for r in pool}.values())  # the same question twice is one question
+    counts = {"pool": len(pool), "dropped_duplicate": len(pool) - len(rows)}
+
+    # 1. Traces (cached), verified against the gold answers.
+    cache = TraceCache(ctx.workdir / "traces.jsonl")
+    todo = cache.missing([r["id"] for r in rows])
+    failed = {}
+    for start in range(0, len(todo), CHUNK):  # cached chunk by chunk: a kill loses at most one chunk
+        chunk = [rows[i] for i in todo[start:start + CHUNK]]
+        for row, samples in zip(chunk, sample(ctx, opts.teacher, chunk)):
+            if any(s["error"] and s["error"] != "truncated" for s in samples):
+                failed[row["id"]] = samples  # API errors are counted now and retried on the next run
+            else:
+                cache.add([row["id"]], [samples])
+    counts["generated_now"], counts["from_cache"] = len(todo), len(rows) - len(todo)
+    traced = [first_verified(row, cache.entries.get(row["id"]) or failed[row["id"]], recipe.thinking) for row in rows]
+
+    # 2. Quality: drop errors, truncation, missing fields, wrong answers (counted by reason).
+    kept = []
+    for row in traced:
+        problem = quality_problem(row)
+        if problem:
+            counts[f"dropped_{problem}"] = counts.get(f"dropped_{problem}", 0) + 1
+        else:
+            kept.append(row)
+    counts["after_quality"] = len(kept)
+
+    # 3. Decontamination against the recipe's eval sets.
+    if opts.decontaminate:
+        eval_questions = [r["prompt"] for spec in opts.decontaminate for r in eval_rows(spec)]
+        flags = contaminated([r["prompt"] for r in kept], eval_questions, opts.ngram)
+        counts["dropped_contaminated"] = sum(flags)
+        kept = [r for r, bad in zip(kept, flags) if not bad]
+
+    # 4. Difficulty (judges), then diversity -- or a random sample of the same size as the baseline.
+    if opts.selection == "s1":
+        for j, judge in enumerate(opts.judges):
+            solved = judge_solves(ctx, judge, kept, opts.judge_samples, opts.judge_max_correct)
+            counts[f"dropped_judge{j}_solved"] = sum(solved)
+            kept = [r for r, easy in zip(kept, solved) if not easy]
+        counts["after_difficulty"] = len(kept)
+        chosen = diversity_select(kept, opts.target, recipe.seed) if opts.diversity else kept[: opts.target]
+    else:
+        chosen = random_select(kept, opts.target, recipe.seed)
+    counts["selected"] = len(chosen)
+    counts["selected_domains"] = len({r["domain"] for r in chosen})
+    counts["mean_trace_chars_pool"] = round(sum(len(r["reasoning"]) for r in traced) / max(len(traced), 1), 2)
+    counts["mean_trace_chars_selected"] = round(sum(len(r["reasoning"]) for r in chosen) / max(len(chosen), 1), 2)
+    columns = ("id", "prompt", "answer", "reasoning", "domain", "difficulty")
+    dataset = datasets.Dataset.from_list([{k: r[k] for k in columns} for r in chosen])
+    return {"metrics": counts, "artifacts": save_dataset(dataset, ctx.workdir)}
+
+
+def question_pool(ctx) -> list[dict]:
+    from ponder.data.loading import load_dataset_from_spec, load_stage_dataset
+    from ponder.data.tasks import get_task
+
+    stage, opts, seed = ctx.stage, ctx.stage.options, ctx.recipe.seed
+    if stage.data is None:
+        return [r for name in opts.tasks for r in get_task(name).rows(opts.pool_size, seed, opts.difficulty.get(name))]
+    loaded = (load_stage_dataset(ctx.upstream_dir(stage.data), ("prompt", "answer"), ("domain", "id"))
+              if isinstance(stage.data, str) else load_dataset_from_spec(stage.data, ("prompt", "answer"), ("domain", "id")))
+    import hashlib
+
+    return [{"id": r.get("id") or hashlib.sha1(r["prompt"].encode()).hexdigest()[:12], "domain": r.get("domain") or "default",
+             "difficulty": r.get("difficulty", 0), "prompt": r["prompt"], "answer": str(r["answer"]), "payload": r.get("payload", "")}
+            for r in loaded]
+
+
+def sample(ctx, teacher, rows: list[dict]) -> list[list[dict]]:
+    import os
+
+    from ponder.data.tasks import get_task
+    from ponder.data.teachers import EndpointTeacher, model_samples, programmatic_samples
+
+    thinking, seed = ctx.recipe.thinking, ctx.recipe.seed
+    if teacher.kind == "programmatic":
+        out = []
+        for row in rows:  # rows may mix tasks
+            out += programmatic_samples(get_task(row["domain"]), [row], teacher.samples, teacher.flaw_rate,
+                                        hash((seed, row["id"])) & 0xFFFF, thinking.step_separator)
+        return out
+    questions = [r["prompt"] for r in rows]
+    if teacher.kind == "endpoint":
+        client = EndpointTeacher(teacher.base_url, teacher.model, os.environ.get(teacher.api_key_env, "none"),
+                                 teacher.concurrency, teacher.retries, teacher.timeout, teacher.backoff, thinking)
+        return client.samples(questions, teacher.samples, teacher.temperature, teacher.max_tokens)
+    model, tokenizer = load_teacher(ctx, teacher.model)
+    return model_samples(model, tokenizer, thinking, questions, teacher.samples, teacher.temperature, teacher.max_tokens)
+
+
+def load_teacher(ctx, name: str):
+    from ponder.trainers.modeling import load_model_and_tokenizer
+
+    source = ctx.recipe.model.name_or_path if name == "base" else name
+    return load_model_and_tokenizer(source, ctx.recipe.thinking, ctx.recipe.model.dtype, ctx.recipe.seed)
+
+
+def verify(row: dict, sample: dict, thinking) -> bool:
+    from ponder.rewards.math_answers import verify_answers
+    from ponder.rewards.answers import extract_final_answer
+
+    if sample.get("error") or not sample.get("answer_text"):
+        return False
+    predicted = extract_final_answer(f"{thinking.think_end}{sample['answer_text']}", thinking.think_end, thinking.answer_prefix)
+    return verify_answers([(row["answer"], predicted)])[0] == 1.0
+
+
+def first_verified(row: dict, samples: list[dict], thinking) -> dict:
+    """The row with its first verified sample (k > 1 keeps one trace per question), else its first sample."""
+    for s in samples:
+        if verify(row, s, thinking):
+            return {**row, **s, "verified": True}
+    return {**row, **samples[0], "verified": False}
+
+
+def judge_solves(ctx, judge, rows: list[dict], k: int, max_correct: int) -> list[bool]:
+    """Whether the judge answers each question correctly at least `max_correct` times in k samples."""
+    samples = sample(ctx, TeacherSettings(**{**judge.__dict__, "samples": k}), rows)
+    return [sum(verify(row, s, ctx.recipe.thinking) for s in row_samples) >= max_correct
+            for row, row_samples in zip(rows, samples)]
+
+
+def eval_rows(spec: dict) -> list[dict]:
+    from ponder.data.tasks import get_task
+
+    return get_task(spec["task"]).rows(spec.get("size", 200), spec.get("seed", 10_000), spec.get("difficulty"))

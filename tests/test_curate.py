@@ -1,0 +1,146 @@
+"""curate: s1 selection statistics, an HTTP endpoint teacher that fails, and resuming from the cache."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ponder.data.tasks import get_task
+from ponder.recipes.runner import run_recipe
+from ponder.recipes.schema import load_recipe
+
+CURATE = """
+name: c
+stages:
+  - name: curate
+    kind: curate
+    tasks: [running_sum, addition, last_letters, letter_count]
+    pool_size: 5000
+    target: 1000
+    teacher: {kind: programmatic, flaw_rate: 0.1}
+    judges: [{kind: programmatic, flaw_rate: 0.5}]
+    judge_samples: 2
+    judge_max_correct: 2
+"""
+
+
+def test_s1_selection_on_a_20k_pool(write_recipe, tmp_path):
+    result = run_recipe(load_recipe(write_recipe(CURATE)))["curate"]
+    m = result["metrics"]
+    assert m["pool"] == 20000 and m["selected"] == 1000 and m["selected_domains"] == 4
+    assert m["dropped_wrong_answer"] > 1000 and m["dropped_judge0_solved"] > 2000
+    assert m["mean_trace_chars_selected"] > 1.3 * m["mean_trace_chars_pool"]
+    rows = [json.loads(line) for line in (tmp_path / "runs/c/curate/data.jsonl").read_text().splitlines()]
+    assert len(rows) == 1000 and len({r["id"] for r in rows}) == 1000
+    domains = {d: sum(r["domain"] == d for r in rows) for d in {r["domain"] for r in rows}}
+    assert min(domains.values()) >= 150  # domain-uniform sampling
+    payloads = {r["id"]: r["payload"] for name in domains for r in get_task(name).rows(5000, 0)}
+    for row in rows:  # every selected trace is the correct one; none is a deliberately flawed one
+        task = get_task(row["domain"])
+        assert row["reasoning"] == task.teacher_trace({**row, "payload": payloads[row["id"]]}).text()
+    # Judge-solved questions are gone: re-judging the selected set with the same judge solves none.
+    random_rows = run_recipe(load_recipe(write_recipe(CURATE + "    selection: random\n", "r.yaml")))["curate"]["metrics"]
+    assert random_rows["selected"] == 1000
+
+
+class FlakyTeacher(BaseHTTPRequestHandler):
+    """An OpenAI-compatible endpoint that answers correctly, but fails every 4th request with a 500 and
+    stalls every 9th past the client's timeout."""
+
+    answers: dict = {}
+    count = 0
+    lock = threading.Lock()
+    log: list = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        question = body["messages"][-1]["content"]
+        with FlakyTeacher.lock:
+            FlakyTeacher.count += 1
+            n = FlakyTeacher.count
+            FlakyTeacher.log.append(question)
+        if n % 4 == 0:
+            self.send_response(500)
+            self.end_headers()
+            return
+        if n % 9 == 0:
+            time.sleep(1.5)
+        reply = {"choices": [{"message": {"role": "assistant", "reasoning_content": "step\n\nstep",
+                                          "content": f"Final Answer: {FlakyTeacher.answers[question]}"}}]}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # clients that timed out leave broken pipes behind: expected here
+
+
+@pytest.fixture
+def flaky_server():
+    FlakyTeacher.answers = {r["prompt"]: r["answer"] for r in get_task("addition").rows(60, 0)}
+    FlakyTeacher.count, FlakyTeacher.log = 0, []
+    server = QuietServer(("127.0.0.1", 0), FlakyTeacher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+ENDPOINT = """
+name: e
+stages:
+  - name: curate
+    kind: curate
+    tasks: [addition]
+    pool_size: 60
+    target: 60
+    teacher: {{kind: endpoint, base_url: "{url}", model: teacher, concurrency: 4, retries: {retries}, timeout: 0.5, backoff: 0.01}}
+"""
+
+
+def test_endpoint_teacher_retries_and_loses_nothing(write_recipe, flaky_server):
+    m = run_recipe(load_recipe(write_recipe(ENDPOINT.format(url=flaky_server, retries=4))))["curate"]["metrics"]
+    unique = 60 - m["dropped_duplicate"]
+    assert m["pool"] == 60 and m["selected"] == m["after_quality"] == unique  # every question recovered
+    assert FlakyTeacher.count > 60  # retries happened
+    assert set(FlakyTeacher.log) == set(FlakyTeacher.answers)
+
+
+def test_endpoint_failures_are_counted_not_lost(write_recipe, flaky_server):
+    m = run_recipe(load_recipe(write_recipe(ENDPOINT.format(url=flaky_server, retries=0))))["curate"]["metrics"]
+    assert m["dropped_api_error"] > 0 and m["dropped_api_error"] + m["after_quality"] + m["dropped_duplicate"] == 60
+
+
+def test_interrupted_curate_resumes_from_cache(write_recipe, tmp_path, flaky_server):
+    path = write_recipe(ENDPOINT.format(url=flaky_server, retries=5).replace("pool_size: 60", "pool_size: 60")
+                        .replace("concurrency: 4", "concurrency: 1"))
+    cache = tmp_path / "runs/e/curate.partial/traces.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "ponder.recipes.cli", "run", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while (not cache.exists() or not cache.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    cached = {json.loads(line)["id"] for line in cache.read_text().splitlines() if line.strip()}
+    unique = len({r["id"] for r in get_task("addition").rows(60, 0)})
+    assert 0 < len(cached) < unique
+    asked_before = set(FlakyTeacher.log)
+    FlakyTeacher.log = []
+    m = run_recipe(load_recipe(path))["curate"]["metrics"]
+    assert m["from_cache"] == len(cached) and m["generated_now"] == unique - len(cached)
+    cached_questions = {r["prompt"] for r in get_task("addition").rows(60, 0) if r["id"] in cached}
+    assert not cached_questions & set(FlakyTeacher.log), "cached traces were generated again"
+    assert asked_before | set(FlakyTeacher.log) == set(FlakyTeacher.answers)
