@@ -8,7 +8,6 @@ tokens.") and adds the LCPO reward, so the checkpoint learns to follow budgets s
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -89,20 +88,14 @@ def main(ctx) -> dict:
     from ponder.data.prompts import render_prompts
     from ponder.data.tasks import get_task
     from ponder.trainers.common import cpu_defaults, export_checkpoint, last_checkpoint, log_metrics, lora_config
-    from ponder.trainers.modeling import load_model_and_tokenizer, save_checkpoint
     from ponder.trainers.rewards import build_rewards
+    from ponder.trainers.sft import deepspeed_args, prepare_model
 
     recipe, stage, opts = ctx.recipe, ctx.stage, ctx.stage.options
     thinking = recipe.thinking
 
     # 1. Model: usually an sft stage's merged checkpoint.
-    source = ctx.model_source()
-    model, tokenizer = load_model_and_tokenizer(source, thinking, recipe.model.dtype, recipe.seed)
-    if source.startswith("tiny:"):
-        base_dir = ctx.workdir / "base"
-        if int(os.environ.get("RANK", "0")) == 0:
-            save_checkpoint(model, tokenizer, base_dir, thinking, {"title": f"{source} (random init)"})
-        source = str(base_dir)
+    model, tokenizer, source = prepare_model(ctx, ctx.model_source(), ctx.workdir)
 
     # 2. Prompts: templated text ending in the `<think>` prefill, with gold answers (and LCPO budgets).
     if isinstance(stage.data, str):
@@ -122,12 +115,10 @@ def main(ctx) -> dict:
     think_end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
     reward_funcs, weights = build_rewards(specs, think_end_id)
 
-    from ponder.recipes.sft import deepspeed_args
-
     args = GRPOConfig(**{
         "logging_steps": 1, "save_steps": 25, "save_total_limit": 2, "seed": recipe.seed, "report_to": recipe.report_to,
         "max_completion_length": 128, "log_completions": True, "num_completions_to_print": 2,
-        **cpu_defaults(), **deepspeed_args(stage), **stage.trainer,
+        **cpu_defaults(), **deepspeed_args(stage.launcher), **stage.trainer,
         "reward_weights": weights, "output_dir": str(ctx.workdir / "trainer"),
     })
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,

@@ -23,6 +23,7 @@ STAGE_MODULES = {
     "sft": "ponder.recipes.sft",
     "grpo": "ponder.recipes.grpo",
     "curate": "ponder.recipes.curate",
+    "self_improve": "ponder.recipes.self_improve",
 }
 DATA_STAGE_KINDS = {"task_data", "curate", "self_improve", "prm_label"}
 MODEL_STAGE_KINDS = {"sft", "grpo", "self_improve", "prm"}

@@ -144,3 +144,48 @@ def test_interrupted_curate_resumes_from_cache(write_recipe, tmp_path, flaky_ser
     cached_questions = {r["prompt"] for r in get_task("addition").rows(60, 0) if r["id"] in cached}
     assert not cached_questions & set(FlakyTeacher.log), "cached traces were generated again"
     assert asked_before | set(FlakyTeacher.log) == set(FlakyTeacher.answers)
+
+
+SELF_IMPROVE = """
+name: si
+model: {name_or_path: "tiny:micro"}
+stages:
+  - name: data
+    kind: task_data
+    tasks: [running_sum]
+    size: 256
+    difficulty: {running_sum: [1, 1]}
+  - name: distill
+    kind: sft
+    data: data
+    lora: null
+    trainer: {max_steps: 80, per_device_train_batch_size: 32, learning_rate: 5.0e-3, logging_steps: 20, save_steps: 1000}
+  - name: star
+    kind: self_improve
+    init: distill
+    tasks: [running_sum]
+    difficulty: {running_sum: [1, 2]}
+    size: 48
+    heldout_size: 32
+    rounds: 2
+    samples: 4
+    max_new_tokens: 40
+    lora: null
+    trainer: {max_steps: 10, per_device_train_batch_size: 16, learning_rate: 1.0e-3, logging_steps: 5, save_steps: 1000}
+"""
+
+
+def test_self_improve_two_rounds_logs_and_keeps_only_verified(write_recipe, tmp_path):
+    m = run_recipe(load_recipe(write_recipe(SELF_IMPROVE)))["star"]["metrics"]
+    for r in (1, 2):
+        assert 0.0 <= m[f"round{r}_sample_pass_rate"] <= 1.0 and f"round{r}_heldout_accuracy" in m
+    assert "final_heldout_accuracy" in m and m["round1_kept"] > 0
+    kept = [json.loads(line) for line in (tmp_path / "runs/si/star/data.jsonl").read_text().splitlines()]
+    task = get_task("running_sum")
+    for row in kept:  # the kept set holds verified solutions only: the model's own answer checks out
+        assert task.verify(row, f"{row['reasoning']}\n</think>\n\n{row['model_answer']}")
+    per_problem = {}
+    for row in kept:
+        per_problem.setdefault((row["round"], row["prompt"]), set()).add(row["reasoning"])
+    assert all(len(v) <= 2 for v in per_problem.values())
+    assert (tmp_path / "runs/si/star" / json.loads((tmp_path / "runs/si/star/result.json").read_text())["artifacts"]["checkpoint"]).exists()

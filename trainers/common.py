@@ -54,7 +54,7 @@ def log_metrics(trainer) -> dict:
 
 
 def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, metrics: dict, note: str = "",
-                      thinking=None) -> dict:
+                      thinking=None, out_dir: Path | None = None) -> dict:
     """Save the adapter (LoRA) or weights, then on the main process write the merged checkpoint.
 
     The merge reloads the base from disk and applies the saved adapter, so it works the same after
@@ -62,7 +62,8 @@ def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, 
     """
     from transformers import AutoModelForCausalLM
 
-    raw_dir = ctx.workdir / ("adapter" if is_lora else "weights")
+    out_dir = out_dir or ctx.workdir
+    raw_dir = out_dir / ("adapter" if is_lora else "weights")
     trainer.save_model(str(raw_dir))
     artifacts = {"adapter": "adapter"} if is_lora else {}
     if trainer.accelerator.is_main_process:
@@ -88,10 +89,11 @@ def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, 
             "recipe_config": {"shared": ctx.recipe.shared_dict(), "stage": ctx.stage.to_dict()},
             "thinking_note": note,
         }
-        save_checkpoint(model, tokenizer, ctx.workdir / "checkpoint", thinking or ctx.recipe.thinking, card)
+        save_checkpoint(model, tokenizer, out_dir / "checkpoint", thinking or ctx.recipe.thinking, card)
         if not is_lora:
             import shutil
 
             shutil.rmtree(raw_dir)  # the merged checkpoint holds the same weights
     trainer.accelerator.wait_for_everyone()
-    return {**artifacts, "checkpoint": "checkpoint"}
+    prefix = f"{out_dir.relative_to(ctx.workdir)}/" if out_dir != ctx.workdir else ""
+    return {k: prefix + v for k, v in {**artifacts, "checkpoint": "checkpoint"}.items()}
