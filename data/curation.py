@@ -55,8 +55,10 @@ def diversity_select(rows: list[dict], target: int, seed: int = 0) -> list[dict]
     while len(chosen) < target and by_domain:
         domain = rng.choice(sorted(by_domain))
         pool = by_domain[domain]
-        weights = [2.0 ** -rank for rank in range(len(pool))]
-        index = rng.choices(range(len(pool)), weights=weights)[0]
+        # 2^-rank past rank 64 is below double precision next to the top weights: sampling the head
+        # of the ranking is the same distribution, at O(1) instead of O(pool) per pick.
+        head = min(len(pool), 64)
+        index = rng.choices(range(head), weights=[2.0 ** -rank for rank in range(head)])[0]
         chosen.append(pool.pop(index))
         if not pool:
             del by_domain[domain]

@@ -6,7 +6,8 @@ Each row moves before-think -> thinking -> answering, read off the tokens it act
 - min budget m: while a row has fewer than m thinking tokens, `</think>` and EOS are forbidden, and
   when the model *wants* to end (its top-scoring token is `</think>` or EOS), the extension tokens
   ("\\nWait") are forced instead;
-- budget 0 closes thinking at once.
+- budget 0 closes thinking at once;
+- once thinking is closed, the delimiters are forbidden, so each answer has exactly one `</think>`.
 `<think>` may be prefilled by the chat template or generated; budgets are per row. Forced tokens count
 as thinking tokens, as in s1.
 """
@@ -89,6 +90,8 @@ class BudgetForcingProcessor(LogitsProcessor):
                         row.extensions += 1
                     else:
                         scores[i, ends] = float("-inf")
+            if row.phase == ANSWERING:  # thinking is closed for good: no second think block
+                scores[i, [self.start_id, self.end_id]] = float("-inf")
             if row.queue:
                 forced = row.queue.pop(0)
                 scores[i] = float("-inf")
