@@ -189,3 +189,22 @@ def test_self_improve_two_rounds_logs_and_keeps_only_verified(write_recipe, tmp_
         per_problem.setdefault((row["round"], row["prompt"]), set()).add(row["reasoning"])
     assert all(len(v) <= 2 for v in per_problem.values())
     assert (tmp_path / "runs/si/star" / json.loads((tmp_path / "runs/si/star/result.json").read_text())["artifacts"]["checkpoint"]).exists()
+
+
+def test_local_model_teacher_and_judge(write_recipe, tiny_checkpoint):
+    recipe = f"""
+name: m
+stages:
+  - name: curate
+    kind: curate
+    tasks: [running_sum]
+    pool_size: 24
+    target: 10
+    teacher: {{kind: model, model: "{tiny_checkpoint}", samples: 2, temperature: 0.8, max_tokens: 48}}
+    judges: [{{kind: model, model: "{tiny_checkpoint}", temperature: 0.0, max_tokens: 48}}]
+"""
+    m = run_recipe(load_recipe(write_recipe(recipe)))["curate"]["metrics"]
+    unique = 24 - m["dropped_duplicate"]
+    dropped = sum(v for k, v in m.items() if k.startswith("dropped_") and k != "dropped_duplicate" and "judge" not in k)
+    assert m["generated_now"] == unique and dropped + m["after_quality"] == unique
+    assert m["selected"] <= min(10, m["after_difficulty"])
