@@ -129,7 +129,7 @@ def main(ctx) -> dict:
     trainer.train(resume_from_checkpoint=checkpoint)
 
     # 4. Metrics: the reward curve's first and last windows, and the checkpoint with its contract.
-    metrics = {**log_metrics(trainer), **reward_curve(trainer.state.log_history), "prompts": len(dataset)}
+    metrics = {**log_metrics(trainer, ctx.workdir), **reward_curve(trainer.state.log_history), "prompts": len(dataset)}
     from ponder.data.prompts import LCPO_SUFFIX
 
     contract = dataclasses.replace(thinking, budget_prompt=LCPO_SUFFIX) if lcpo else thinking

@@ -17,6 +17,7 @@ import yaml
 
 from ponder.recipes.context import StageContext
 from ponder.recipes.launch import run_multiprocess
+from ponder.recipes.report import write_report
 from ponder.recipes.schema import Recipe, stage_module
 
 
@@ -94,6 +95,7 @@ def run_recipe(recipe: Recipe, overrides: list[str] | None = None, from_stage: s
         results[stage.name] = result
         print(f"=== {banner} finished in {result['seconds']:.1f}s: {json.dumps(result['metrics'], default=str)}", flush=True)
     print_summary(recipe, results)
+    print(f"report: {write_report(recipe, results, run_dir)}", flush=True)
     return results
 
 

@@ -24,6 +24,7 @@ STAGE_MODULES = {
     "grpo": "ponder.recipes.grpo",
     "curate": "ponder.recipes.curate",
     "self_improve": "ponder.recipes.self_improve",
+    "eval": "ponder.recipes.eval",
 }
 DATA_STAGE_KINDS = {"task_data", "curate", "self_improve", "prm_label"}
 MODEL_STAGE_KINDS = {"sft", "grpo", "self_improve", "prm"}

@@ -34,8 +34,13 @@ def last_checkpoint(output_dir: Path) -> str | None:
     return str(checkpoints[-1]) if checkpoints else None
 
 
-def log_metrics(trainer) -> dict:
-    """First/last logged values of the training curve plus the final summary, for result.json and the card."""
+def log_metrics(trainer, out_dir: Path | None = None) -> dict:
+    """First/last logged values of the training curve plus the final summary, for result.json and the card;
+    the whole curve goes to `<out_dir>/log_history.json` for the run report."""
+    if out_dir is not None and trainer.accelerator.is_main_process:
+        import json
+
+        (Path(out_dir) / "log_history.json").write_text(json.dumps(trainer.state.log_history))
     history = [h for h in trainer.state.log_history if "loss" in h]
     summary = next((h for h in reversed(trainer.state.log_history) if "train_runtime" in h), {})
     metrics = {"global_step": trainer.state.global_step}

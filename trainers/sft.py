@@ -62,6 +62,6 @@ def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, 
         print(f"resuming from {checkpoint}", flush=True)
     trainer.train(resume_from_checkpoint=checkpoint)
 
-    metrics = {**log_metrics(trainer), "train_rows": len(dataset)}
+    metrics = {**log_metrics(trainer, out_dir), "train_rows": len(dataset)}
     artifacts = export_checkpoint(trainer, ctx, source, tokenizer, lora is not None, metrics, out_dir=out_dir)
     return {"metrics": metrics, "artifacts": artifacts}

@@ -1,0 +1,82 @@
+"""`eval` stage: held-out accuracy of a checkpoint, direct vs thinking, under thinking budgets.
+
+Per task: direct answers (`enable_thinking=False`), pass@1 over k samples and majority vote, then
+greedy accuracy and mean thinking tokens for each maximum budget (s1 budget forcing) and, as a second
+curve, each minimum budget ("Wait" extensions); s1's Control / Scaling / Performance over the budgets.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+TRAINER_CONFIG = None
+
+
+@dataclass
+class Options:
+    tasks: list = field(default_factory=lambda: ["running_sum"], metadata={"help": "Held-out tasks."})
+    size: int = field(default=100, metadata={"help": "Held-out questions per task."})
+    difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
+    seed: int = field(default=10_000, metadata={"help": "Question seed, far from training seeds."})
+    budgets: list = field(default_factory=lambda: [0, 8, 16, 32, 64, None], metadata={"help": "Max thinking budgets (null = unlimited)."})
+    min_budgets: list = field(default_factory=lambda: [16, 32, 64], metadata={"help": "Min thinking budgets ('Wait' curve)."})
+    samples: int = field(default=4, metadata={"help": "k for pass@1 and majority vote (sampled, unlimited budget)."})
+    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for the k samples."})
+    max_new_tokens: int = field(default=160, metadata={"help": "Max new tokens per answer."})
+
+    def __post_init__(self):
+        if any(b is not None and b < 0 for b in self.budgets) or any(m < 0 for m in self.min_budgets):
+            raise ValueError("budgets must be >= 0")
+
+
+def check(stage, recipe, error):
+    if stage.init is None:
+        raise error("init", "eval needs the model to evaluate: an earlier model stage, a path or hub id")
+
+
+def main(ctx) -> dict:
+    import json
+
+    from ponder.data.s1_metrics import control, performance, scaling
+    from ponder.data.sampling import accuracy, sample_and_verify
+    from ponder.data.tasks import get_task
+    from ponder.inference.loading import load_for_inference
+
+    opts, thinking = ctx.stage.options, ctx.recipe.thinking
+    model, tokenizer, _ = load_for_inference(ctx.model_source())
+    rows = [r for t in opts.tasks for r in get_task(t).rows(opts.size, opts.seed, opts.difficulty.get(t))]
+
+    def run(**kwargs):
+        return sample_and_verify(model, tokenizer, thinking, rows, max_new_tokens=opts.max_new_tokens, **kwargs)
+
+    metrics = {"questions": len(rows), "direct_accuracy": accuracy(run(enable_thinking=False))}
+    sampled = run(k=opts.samples, temperature=opts.temperature)
+    metrics["pass@1"] = accuracy(sampled)
+    metrics["majority_vote_accuracy"] = sum(majority_correct(s) for s in sampled) / len(sampled)
+    curve, lengths = {}, {}
+    for budget in opts.budgets:
+        out = run(max_thinking_tokens=budget)
+        curve[budget] = accuracy(out)
+        lengths[budget] = [s["thinking_tokens"] for row in out for s in row]
+        metrics[f"accuracy@{budget if budget is not None else 'inf'}"] = curve[budget]
+        metrics[f"thinking_tokens@{budget if budget is not None else 'inf'}"] = sum(lengths[budget]) / len(lengths[budget])
+    wait_curve = {}
+    for low in opts.min_budgets:
+        out = run(min_thinking_tokens=low)
+        wait_curve[low] = accuracy(out)
+        metrics[f"accuracy@min{low}"] = wait_curve[low]
+        metrics[f"control@min{low}"] = control({None: [s["thinking_tokens"] for r in out for s in r]}, low)
+    metrics.update(s1_control=control(lengths), s1_scaling=scaling(curve), s1_performance=performance(curve))
+    (ctx.workdir / "curves.json").write_text(json.dumps({
+        "max_budget": [[b, curve[b], sum(lengths[b]) / len(lengths[b])] for b in opts.budgets],
+        "min_budget": [[m, wait_curve[m]] for m in opts.min_budgets]}))
+    return {"metrics": metrics, "artifacts": {"curves": "curves.json"}}
+
+
+def majority_correct(samples: list[dict]) -> bool:
+    """Majority vote over the k final answers (ties: first seen); correct if the winner is."""
+    answers = Counter(s["answer_text"].strip() for s in samples if s["answer_text"].strip())
+    if not answers:
+        return False
+    winner = answers.most_common(1)[0][0]
+    return any(s["correct"] for s in samples if s["answer_text"].strip() == winner)

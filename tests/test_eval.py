@@ -1,0 +1,50 @@
+"""eval: s1 metrics by hand, and the eval stage + run report on a real tiny checkpoint."""
+import json
+
+import pytest
+
+from ponder.data.s1_metrics import control, performance, scaling
+from ponder.recipes.eval import majority_correct
+from ponder.recipes.runner import run_recipe
+from ponder.recipes.schema import load_recipe
+
+
+def test_s1_metrics_by_hand():
+    assert control({4: [1, 4, 5], None: [100]}) == pytest.approx(3 / 4)
+    assert control({None: [10, 20]}, min_tokens=15) == 0.5
+    # slopes: (0.5-0.2)/10 = 0.03, (0.6-0.2)/30 = 0.01333, (0.6-0.5)/20 = 0.005 -> mean 0.016111
+    assert scaling({0: 0.2, 10: 0.5, 30: 0.6, None: 0.9}) == pytest.approx((0.03 + 0.4 / 30 + 0.005) / 3)
+    assert scaling({0: 0.5, 8: 0.3}) < 0
+    assert performance({0: 0.2, 10: 0.7, None: 0.5}) == 0.7
+
+
+def test_majority_vote_can_disagree_with_pass_at_1():
+    samples = [{"answer_text": "Final Answer: 3", "correct": False}] * 2 + [{"answer_text": "Final Answer: 4", "correct": True}]
+    assert not majority_correct(samples)
+    assert majority_correct(samples[1:] + samples[2:] * 2)
+
+
+def test_eval_stage_and_report(write_recipe, tmp_path, tiny_checkpoint):
+    recipe = f"""
+name: ev
+stages:
+  - name: eval
+    kind: eval
+    init: "{tiny_checkpoint}"
+    tasks: [running_sum]
+    size: 12
+    budgets: [0, 4, 16, null]
+    min_budgets: [24]
+    samples: 2
+    max_new_tokens: 60
+"""
+    m = run_recipe(load_recipe(write_recipe(recipe)))["eval"]["metrics"]
+    assert m["s1_control"] == 1.0 and m["thinking_tokens@0"] == 0 and m["thinking_tokens@4"] <= 4
+    assert m["control@min24"] == 1.0
+    for key in ("direct_accuracy", "pass@1", "majority_vote_accuracy", "accuracy@16", "accuracy@inf", "s1_scaling"):
+        assert key in m
+    report = (tmp_path / "runs/ev/report.md").read_text()
+    assert "s1_control" in report and "accuracy_vs_budget.png" in report
+    assert (tmp_path / "runs/ev/eval/accuracy_vs_budget.png").stat().st_size > 1000
+    curves = json.loads((tmp_path / "runs/ev/eval/curves.json").read_text())
+    assert [b for b, _, _ in curves["max_budget"]] == [0, 4, 16, None]
