@@ -40,6 +40,10 @@ def quick_verdict(gold: str, prediction: str):
         return 1.0 if gn == pn else 0.0
     if WORD.match(g) or not p or len(p) > MAX_ANSWER_CHARS:
         return 0.0
+    if gn is not None and re.search(r"[a-z]", re.sub(r"\\[a-z]+", "", p)):
+        # A numeric gold against prose ("fianswer: 1"): Math-Verify would fish the last number out of
+        # it, which an RL policy learns to exploit. Numbers must be answered as numbers (or LaTeX).
+        return 0.0
     return None
 
 

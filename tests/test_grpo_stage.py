@@ -1,53 +1,10 @@
-"""GRPO for real on CPU: accuracy rises after a brief SFT; LCPO pulls thinking length toward the budget."""
-import json
+"""GRPO for real on CPU: LCPO pulls thinking length toward the budget stated in the prompt, LoRA moves."""
 
 import torch
 import trl
 
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
-
-RISE = """
-name: rise
-model: {name_or_path: "tiny:tiny"}
-stages:
-  - name: data
-    kind: task_data
-    tasks: [letter_count]
-    size: 256
-    difficulty: {letter_count: [1, 1]}
-  - name: distill
-    kind: sft
-    data: data
-    lora: null
-    trainer: {max_steps: 200, per_device_train_batch_size: 32, learning_rate: 3.0e-3, logging_steps: 20, save_steps: 1000}
-  - name: rl
-    kind: grpo
-    init: distill
-    tasks: [letter_count]
-    size: 256
-    difficulty: {letter_count: [1, 1]}
-    lora: null
-    rewards: [{name: accuracy}]
-    trainer: {max_steps: 40, per_device_train_batch_size: 16, num_generations: 8, max_completion_length: 96,
-              learning_rate: 1.0e-3, logging_steps: 1, log_completions: false}
-"""
-
-
-def accuracy_curve(tmp_path, name):
-    state = next((tmp_path / "runs" / name / "rl" / "trainer").glob("checkpoint-*/trainer_state.json"), None)
-    history = json.loads(state.read_text())["log_history"] if state else []
-    return [h["rewards/accuracy/mean"] for h in history if "rewards/accuracy/mean" in h]
-
-
-def test_grpo_raises_accuracy_after_brief_sft(write_recipe, tmp_path):
-    metrics = run_recipe(load_recipe(write_recipe(RISE), ["stages.rl.trainer.save_steps=40"]))["rl"]["metrics"]
-    curve = accuracy_curve(tmp_path, "rise")
-    assert len(curve) == 40
-    first, last = sum(curve[:10]) / 10, sum(curve[-10:]) / 10
-    assert last > first + 0.15, (first, last, curve)
-    assert metrics["accuracy_last"] > metrics["accuracy_first"]
-
 
 LCPO = """
 name: lcpo

@@ -104,3 +104,10 @@ def test_registry_names_factories_and_dotted_paths():
         get_reward("acuracy")
     with pytest.raises(ValueError, match="takes no parameters"):
         get_reward("format", strict=True)
+
+
+def test_numeric_gold_is_not_fished_out_of_prose():
+    """Math-Verify finds the last number in anything; an RL policy learned to emit garbage ending in the
+    most common answer. A numeric gold answer needs a numeric (or LaTeX) prediction."""
+    assert verify_answers([("1", "FiAnAnswer: 1"), ("1", "ans 1"), ("0.5", "\\frac{1}{2}"), ("2", "\\sqrt{4}")]) == \
+        [0.0, 0.0, 1.0, 1.0]
