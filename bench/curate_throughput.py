@@ -26,13 +26,13 @@ def main():
     from ponder.trainers.modeling import build_tiny_model
 
     figures = {}
+    thinking = ThinkingConfig()
     rows = [r for name in TASKS for r in get_task(name).rows(5000, 0)]
     start = time.perf_counter()
     for name in TASKS:
-        programmatic_samples(get_task(name), [r for r in rows if r["domain"] == name], 1, 0.0, 0, "\n\n")
+        programmatic_samples(get_task(name), [r for r in rows if r["domain"] == name], 1, 0.0, 0, thinking)
     figures["programmatic_traces_per_s"] = round(len(rows) / (time.perf_counter() - start))
 
-    thinking = ThinkingConfig()
     model, tokenizer = build_tiny_model("tiny", thinking)
     model.eval()
     questions = [r["prompt"] for r in rows[:64]]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_results  # noqa: E402
+from common import run_one_stage, write_results  # noqa: E402
 
 FIELDS = dict(per_device_train_batch_size=16, num_generations=8, max_completion_length=48, learning_rate=1e-4,
               logging_steps=1, log_completions=False, save_strategy="no", report_to="none", seed=0)
@@ -64,17 +64,8 @@ def timed_run(fn, steps):
 
 
 def run_ponder(out: Path, steps: int):
-    from ponder.recipes.runner import run_recipe
-    from ponder.recipes.schema import load_recipe
-
     fields = ", ".join(f"{k}: {v}" for k, v in {**FIELDS, "max_steps": steps}.items() if k != "save_strategy")
-    path = out / "grpo.yaml"
-    path.write_text(f"""
-name: bench
-output_dir: {out / 'runs'}
-model: {{name_or_path: "tiny:tiny"}}
-stages:
-  - name: rl
+    run_one_stage(out, "tiny:tiny", f"""  - name: rl
     kind: grpo
     tasks: [running_sum]
     size: 256
@@ -82,7 +73,6 @@ stages:
     rewards: [{{name: accuracy}}, {{name: format, weight: 0.2}}]
     trainer: {{{fields}, save_steps: 100000}}
 """)
-    run_recipe(load_recipe(path))
 
 
 def run_trl(out: Path, steps: int):

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import matmul_peak_gflops, write_results  # noqa: E402
+from common import matmul_peak_gflops, run_one_stage, write_results  # noqa: E402
 
 
 def make_rows(path: Path):
@@ -36,24 +36,14 @@ def make_rows(path: Path):
 
 
 def run_ponder(data: Path, out: Path, steps: int) -> dict:
-    from ponder.recipes.runner import run_recipe
-    from ponder.recipes.schema import load_recipe
+    from ponder.trainers.common import cpu_defaults
 
-    recipe_path = out / "bench.yaml"
-    recipe_path.write_text(f"""
-name: bench
-output_dir: {out / 'runs'}
-model: {{name_or_path: "tiny:small"}}
-stages:
-  - name: sft
+    metrics = run_one_stage(out, "tiny:small", f"""  - name: sft
     kind: sft
     data: {{path: {data}}}
     lora: null
     trainer: {{max_steps: {steps}, per_device_train_batch_size: 16, learning_rate: 1.0e-4, logging_steps: 5, save_steps: 100000}}
 """)
-    from ponder.trainers.common import cpu_defaults
-
-    metrics = run_recipe(load_recipe(recipe_path))["sft"]["metrics"]
     return metrics, "bf16" if cpu_defaults().get("bf16", True) else "fp32"
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 import random
 
 from ponder.data.chat import format_prompt
-
-LCPO_SUFFIX = "Think for {n} tokens."
+from ponder.rewards.functions import LCPO_SUFFIX
 
 
 def render_prompts(rows: list[dict], tokenizer, enable_thinking: bool = True, lcpo_range=None, seed: int = 0):

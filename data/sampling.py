@@ -7,21 +7,28 @@ from ponder.rewards.answers import extract_final_answer
 from ponder.rewards.math_answers import verify_answers
 
 
+def generate_samples(model, tokenizer, thinking, questions: list[str], k: int = 1, temperature: float = 0.0,
+                     max_new_tokens: int = 128, batch_size: int = 32, **budgets) -> list[list]:
+    """Per question, k `Generation`s, generated in batches with the thinking template."""
+    out = []
+    for start in range(0, len(questions), batch_size):
+        chunk = questions[start:start + batch_size]
+        results = generate(model, tokenizer, [[{"role": "user", "content": q}] for q in chunk],
+                           max_new_tokens=max_new_tokens, do_sample=temperature > 0,
+                           temperature=max(temperature, 1e-5), num_return_sequences=k, thinking=thinking, **budgets)
+        out += [results[i * k:(i + 1) * k] for i in range(len(chunk))]
+    return out
+
+
 def sample_and_verify(model, tokenizer, thinking, rows: list[dict], k: int = 1, temperature: float = 0.0,
                       max_new_tokens: int = 128, batch_size: int = 32, **budgets) -> list[list[dict]]:
     """Per row, k samples as {reasoning, answer_text, thinking_tokens, correct}."""
-    out = []
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        results = generate(model, tokenizer, [[{"role": "user", "content": r["prompt"]}] for r in chunk],
-                           max_new_tokens=max_new_tokens, do_sample=temperature > 0,
-                           temperature=max(temperature, 1e-5), num_return_sequences=k, thinking=thinking, **budgets)
-        verdicts = verify_rows([r for r in chunk for _ in range(k)], [g.answer for g in results], thinking)
-        for i in range(len(chunk)):
-            out.append([{"reasoning": g.reasoning, "answer_text": g.answer, "thinking_tokens": g.thinking_tokens,
-                         "correct": verdicts[i * k + j]}
-                        for j, g in enumerate(results[i * k:(i + 1) * k])])
-    return out
+    generations = generate_samples(model, tokenizer, thinking, [r["prompt"] for r in rows], k, temperature,
+                                   max_new_tokens, batch_size, **budgets)
+    flat = [g for row_generations in generations for g in row_generations]
+    verdicts = iter(verify_rows([r for r in rows for _ in range(k)], [g.answer for g in flat], thinking))
+    return [[{"reasoning": g.reasoning, "answer_text": g.answer, "thinking_tokens": g.thinking_tokens,
+              "correct": next(verdicts)} for g in row_generations] for row_generations in generations]
 
 
 def verify_rows(rows: list[dict], answers: list[str], thinking) -> list[bool]:

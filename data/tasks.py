@@ -166,6 +166,11 @@ class LetterCount(Task):
 TASKS = {task.name: task for task in (RunningSum(), Addition(), LastLetters(), LetterCount())}
 
 
+def task_rows(names: list[str], size: int, seed: int, difficulty: dict | None = None) -> list[dict]:
+    """`size` rows of each named task (difficulty: task -> [lo, hi], default the task's range)."""
+    return [r for name in names for r in get_task(name).rows(size, seed, (difficulty or {}).get(name))]
+
+
 def get_task(name: str) -> Task:
     if name.startswith("rg:"):
         from ponder.data.reasoning_gym_task import ReasoningGymTask

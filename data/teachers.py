@@ -13,29 +13,24 @@ from concurrent.futures import ThreadPoolExecutor
 from ponder.inference.thinking import ThinkingConfig, split_reasoning
 
 
-def programmatic_samples(task, rows, k: int, flaw_rate: float, seed: int, separator: str) -> list[list[dict]]:
+def programmatic_samples(task, rows, k: int, flaw_rate: float, seed, thinking: ThinkingConfig) -> list[list[dict]]:
     rng = random.Random(seed)
     out = []
     for row in rows:
         traces = [task.teacher_trace(row, flaw_rate=flaw_rate, rng=rng) for _ in range(k)]
-        out.append([{"reasoning": t.text(separator), "answer_text": f"Final Answer: {t.answer}", "error": None} for t in traces])
+        out.append([{"reasoning": t.text(thinking.step_separator), "answer_text": f"{thinking.answer_prefix} {t.answer}",
+                     "error": None} for t in traces])
     return out
 
 
 def model_samples(model, tokenizer, thinking: ThinkingConfig, questions: list[str], k: int, temperature: float,
                   max_tokens: int, batch_size: int = 16) -> list[list[dict]]:
     """Batched generation with the thinking template (budget defaults from the checkpoint)."""
-    from ponder.inference.generate import generate
+    from ponder.data.sampling import generate_samples
 
-    out = []
-    for start in range(0, len(questions), batch_size):
-        batch = [[{"role": "user", "content": q}] for q in questions[start:start + batch_size]]
-        results = generate(model, tokenizer, batch, max_new_tokens=max_tokens, do_sample=temperature > 0,
-                           temperature=max(temperature, 1e-5), num_return_sequences=k, thinking=thinking)
-        for i in range(len(batch)):
-            out.append([{"reasoning": r.reasoning, "answer_text": r.answer,
-                         "error": None if r.answer else "truncated"} for r in results[i * k:(i + 1) * k]])
-    return out
+    generations = generate_samples(model, tokenizer, thinking, questions, k, temperature, max_tokens, batch_size)
+    return [[{"reasoning": g.reasoning, "answer_text": g.answer, "error": None if g.answer else "truncated"}
+             for g in row] for row in generations]
 
 
 class EndpointTeacher:
@@ -51,14 +46,12 @@ class EndpointTeacher:
         self.model, self.concurrency, self.retries, self.backoff = model, concurrency, retries, backoff
         self.thinking = thinking or ThinkingConfig()
         self.client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {api_key}"})
-        self.attempts = 0
 
     def _one(self, question: str, temperature: float, max_tokens: int) -> dict:
         body = {"model": self.model, "messages": [{"role": "user", "content": question}],
                 "temperature": temperature, "max_tokens": max_tokens}
         error = None
         for attempt in range(self.retries + 1):
-            self.attempts += 1
             try:
                 response = self.client.post(self.url, json=body)
                 if response.status_code == 200:
@@ -106,9 +99,9 @@ class TraceCache:
     def missing(self, ids: list[str]) -> list[int]:
         return [i for i, row_id in enumerate(ids) if row_id not in self.entries]
 
-    def add(self, ids: list[str], samples: list[list[dict]]):
+    def add(self, samples_by_id: dict[str, list[dict]]):
+        """Append one chunk's samples with a single write."""
+        self.entries.update(samples_by_id)
+        lines = "".join(json.dumps({"id": row_id, "samples": s}) + "\n" for row_id, s in samples_by_id.items())
         with open(self.path, "a") as handle:
-            for row_id, row_samples in zip(ids, samples):
-                self.entries[row_id] = row_samples
-                handle.write(json.dumps({"id": row_id, "samples": row_samples}) + "\n")
-                handle.flush()
+            handle.write(lines)

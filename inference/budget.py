@@ -43,11 +43,11 @@ class BudgetForcingProcessor(LogitsProcessor):
             if lo < 0 or (hi is not None and (hi < 0 or hi < lo)):
                 raise ValueError(f"thinking budget min={lo}, max={hi}: need 0 <= min <= max")
         self.rows = [RowState(min_tokens=lo, max_tokens=hi) for lo, hi in zip(min_tokens, max_tokens)]
-        self.prompt_length: int | None = None
+        self.started = False
 
     def _start(self, input_ids: torch.LongTensor):
         """First call: the prompt tells whether thinking is already open (template prefill)."""
-        self.prompt_length = input_ids.shape[1]
+        self.started = True
         for row, ids in zip(self.rows, input_ids.tolist()):
             starts = [i for i, t in enumerate(ids) if t == self.start_id]
             ends = [i for i, t in enumerate(ids) if t == self.end_id]
@@ -71,7 +71,7 @@ class BudgetForcingProcessor(LogitsProcessor):
                 row.thinking_tokens += 1
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self.prompt_length is None:
+        if not self.started:
             self._start(input_ids)
         else:
             for row, token in zip(self.rows, input_ids[:, -1].tolist()):

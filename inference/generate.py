@@ -17,6 +17,7 @@ class Generation:
     extensions: int
     forced_stop: bool
     completion_tokens: int
+    prompt_tokens: int
     text: str  # everything generated, special tokens included
 
 
@@ -32,9 +33,8 @@ def budget_processor(tokenizer, thinking: ThinkingConfig, min_tokens: list[int],
     end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
     if start_id == tokenizer.unk_token_id or end_id == tokenizer.unk_token_id or start_id is None or end_id is None:
         raise ValueError(f"the tokenizer has no single tokens for {thinking.think_start!r}/{thinking.think_end!r}")
-    eos = tokenizer.eos_token_id
     return BudgetForcingProcessor(
-        start_id, end_id, eos if isinstance(eos, list) else [eos],
+        start_id, end_id, tokenizer.eos_token_id,
         extension_ids=ids(f"\n{thinking.extension}"), answer_prefix_ids=ids(f"\n\n{thinking.answer_prefix}"),
         min_tokens=min_tokens, max_tokens=max_tokens,
     )
@@ -58,25 +58,26 @@ def generate(model, tokenizer, messages, min_thinking_tokens=None, max_thinking_
     prompts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True,
                                              enable_thinking=enable_thinking) for m in batch]
     prompts = [p for p in prompts for _ in range(num_return_sequences)]
-    n = len(prompts)
     lo = _per_row(thinking.min_thinking_tokens if min_thinking_tokens is None else min_thinking_tokens, len(batch))
     hi = _per_row(thinking.max_thinking_tokens if max_thinking_tokens is None else max_thinking_tokens, len(batch))
     lo = [v for v in lo for _ in range(num_return_sequences)]
     hi = [v for v in hi for _ in range(num_return_sequences)]
     processor = budget_processor(tokenizer, thinking, [v or 0 for v in lo], hi)
 
-    tokenizer.padding_side = "left"
-    inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left",
+                       add_special_tokens=False).to(model.device)
     sampling = {"temperature": temperature, "top_p": top_p} if do_sample else {}
     output = model.generate(
         **inputs, max_new_tokens=max_new_tokens, do_sample=do_sample, logits_processor=[processor],
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **sampling, **generate_kwargs,
     )
     new = output[:, inputs["input_ids"].shape[1]:]
-    return [split_generation(tokenizer, thinking, ids.tolist(), processor.rows[i]) for i, ids in enumerate(new)]
+    prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+    return [split_generation(tokenizer, thinking, ids.tolist(), processor.rows[i], prompt_tokens[i])
+            for i, ids in enumerate(new)]
 
 
-def split_generation(tokenizer, thinking: ThinkingConfig, ids: list[int], state) -> Generation:
+def split_generation(tokenizer, thinking: ThinkingConfig, ids: list[int], state, prompt_tokens: int) -> Generation:
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
     while ids and ids[-1] == pad and pad != eos:
         ids = ids[:-1]
@@ -101,5 +102,6 @@ def split_generation(tokenizer, thinking: ThinkingConfig, ids: list[int], state)
         extensions=state.extensions,
         forced_stop=state.forced_stop,
         completion_tokens=completion_tokens,
+        prompt_tokens=prompt_tokens,
         text=tokenizer.decode(ids, skip_special_tokens=False),
     )

@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Any, Optional
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -91,8 +91,7 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
             raise BadRequest(f"min_thinking_tokens ({low}) > thinking_token_budget ({high})")
         return low, high, enable
 
-    def run(req: ChatRequest, streamer=None):
-        low, high, enable = budgets(req)
+    def run(req: ChatRequest, low: int, high: Optional[int], enable: bool, streamer=None):
         import torch
 
         with lock:
@@ -110,36 +109,31 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
         limit = req.max_completion_tokens or req.max_tokens or default_max_tokens
         return "length" if result.completion_tokens >= limit and tokenizer.eos_token not in result.text else "stop"
 
-    def usage(result, prompt_tokens: int) -> dict:
-        return {"prompt_tokens": prompt_tokens, "completion_tokens": result.completion_tokens,
-                "total_tokens": prompt_tokens + result.completion_tokens,
+    def usage(result) -> dict:
+        return {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+                "total_tokens": result.prompt_tokens + result.completion_tokens,
                 "completion_tokens_details": {"reasoning_tokens": result.thinking_tokens}}
-
-    def prompt_length(req: ChatRequest) -> int:
-        enable = req.chat_template_kwargs.get("enable_thinking", True)
-        text = tokenizer.apply_chat_template(req.messages, tokenize=False, add_generation_prompt=True, enable_thinking=enable)
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     @app.post("/v1/chat/completions")
     async def chat(req: ChatRequest):
-        budgets(req)  # reject bad requests before any streaming starts
+        settings = budgets(req)  # bad requests are rejected here, before any streaming starts
         created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if not req.stream:
-            result = await run_in_threadpool(run, req)
+            result = await run_in_threadpool(run, req, *settings)
             message = {"role": "assistant", "content": result.answer, "reasoning_content": result.reasoning}
             return {"id": rid, "object": "chat.completion", "created": created, "model": model_name,
                     "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(result, req)}],
-                    "usage": usage(result, prompt_length(req))}
-        return StreamingResponse(stream(req, rid, created), media_type="text/event-stream")
+                    "usage": usage(result)}
+        return StreamingResponse(stream(req, settings, rid, created), media_type="text/event-stream")
 
-    async def stream(req: ChatRequest, rid: str, created: int):
+    async def stream(req: ChatRequest, settings: tuple, rid: str, created: int):
         pieces: queue.Queue = queue.Queue()
         streamer = DeltaStreamer(tokenizer, thinking, pieces)
         holder: dict = {}
 
         def work():
             try:
-                holder["result"] = run(req, streamer)
+                holder["result"] = run(req, *settings, streamer=streamer)
             finally:
                 pieces.put(None)
 
@@ -162,7 +156,7 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
         yield chunk({}, finish_reason(result, req))
         if (req.stream_options or {}).get("include_usage"):
             body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model_name,
-                    "choices": [], "usage": usage(result, prompt_length(req))}
+                    "choices": [], "usage": usage(result)}
             yield f"data: {json.dumps(body)}\n\n"
         yield "data: [DONE]\n\n"
 

@@ -31,6 +31,15 @@ class StageContext:
             raise KeyError(f"stage {stage_name!r} wrote no {key!r} artifact (it has {sorted(result.get('artifacts', {}))})")
         return self.upstream_dir(stage_name) / result["artifacts"][key]
 
+    def dataset(self, required: tuple, optional: tuple = ()):
+        """The stage's `data:`: an earlier stage's dataset or a DataSpec, with ponder's column names."""
+        from ponder.data.loading import load_dataset_from_spec, load_stage_dataset
+
+        data = self.stage.data
+        if isinstance(data, str):
+            return load_stage_dataset(self.upstream_dir(data), required, optional)
+        return load_dataset_from_spec(data, required, optional)
+
     def model_source(self) -> str:
         """Where this stage's model starts: an earlier stage's checkpoint, a path/hub id, or the recipe model."""
         init = self.stage.init

@@ -46,7 +46,7 @@ class Options:
     teacher: TeacherSettings = field(default_factory=TeacherSettings)
     target: int = field(default=1000, metadata={"help": "Rows to select (s1: 1,000)."})
     selection: str = field(default="s1", metadata={"help": "s1 (quality -> difficulty -> diversity) or random."})
-    judges: list = field(default_factory=list, metadata={"help": "Difficulty judges: [{kind: programmatic, flaw_rate}] or [{kind: model, model: base}]."})
+    judges: list[TeacherSettings] = field(default_factory=list, metadata={"help": "Difficulty judges: [{kind: programmatic, flaw_rate}] or [{kind: model, model: base}]."})
     judge_samples: int = field(default=1, metadata={"help": "Samples per judge per question (k)."})
     judge_max_correct: int = field(default=1, metadata={"help": "Drop a question a judge answers correctly this many times (j of k)."})
     diversity: bool = field(default=True, metadata={"help": "s1 domain-uniform, long-trace-preferring sampling."})
@@ -54,11 +54,8 @@ class Options:
     ngram: int = field(default=8, metadata={"help": "n for decontamination (open-r1: 8)."})
 
     def __post_init__(self):
-        if isinstance(self.teacher, dict):
-            self.teacher = TeacherSettings(**self.teacher)
         if self.selection not in ("s1", "random"):
             raise ValueError(f"selection={self.selection!r}: choose s1 or random")
-        self.judges = [j if isinstance(j, TeacherSettings) else TeacherSettings(**j) for j in self.judges]
 
 
 def check(stage, recipe, error):
@@ -84,11 +81,11 @@ def main(ctx) -> dict:
     failed = {}
     for start in range(0, len(todo), CHUNK):  # cached chunk by chunk: a kill loses at most one chunk
         chunk = [rows[i] for i in todo[start:start + CHUNK]]
-        for row, samples in zip(chunk, sample(ctx, opts.teacher, chunk)):
-            if any(s["error"] and s["error"] != "truncated" for s in samples):
-                failed[row["id"]] = samples  # API errors are counted now and retried on the next run
-            else:
-                cache.add([row["id"]], [samples])
+        done = {}
+        for row, samples in zip(chunk, sample(ctx, opts.teacher, chunk, "teacher")):
+            api_error = any(s["error"] and s["error"] != "truncated" for s in samples)
+            (failed if api_error else done)[row["id"]] = samples  # API errors are retried on the next run
+        cache.add(done)
     counts["generated_now"], counts["from_cache"] = len(todo), len(rows) - len(todo)
     traced = [first_verified(row, cache.entries.get(row["id"]) or failed[row["id"]], recipe.thinking) for row in rows]
 
@@ -112,7 +109,7 @@ def main(ctx) -> dict:
     # 4. Difficulty (judges), then diversity -- or a random sample of the same size as the baseline.
     if opts.selection == "s1":
         for j, judge in enumerate(opts.judges):
-            solved = judge_solves(ctx, judge, kept, opts.judge_samples, opts.judge_max_correct)
+            solved = judge_solves(ctx, judge, kept, opts.judge_samples, opts.judge_max_correct, f"judge{j}")
             counts[f"dropped_judge{j}_solved"] = sum(solved)
             kept = [r for r, easy in zip(kept, solved) if not easy]
         counts["after_difficulty"] = len(kept)
@@ -129,34 +126,30 @@ def main(ctx) -> dict:
 
 
 def question_pool(ctx) -> list[dict]:
-    from ponder.data.loading import load_dataset_from_spec, load_stage_dataset
-    from ponder.data.tasks import get_task
-
-    stage, opts, seed = ctx.stage, ctx.stage.options, ctx.recipe.seed
-    if stage.data is None:
-        return [r for name in opts.tasks for r in get_task(name).rows(opts.pool_size, seed, opts.difficulty.get(name))]
-    loaded = (load_stage_dataset(ctx.upstream_dir(stage.data), ("prompt", "answer"), ("domain", "id"))
-              if isinstance(stage.data, str) else load_dataset_from_spec(stage.data, ("prompt", "answer"), ("domain", "id")))
     import hashlib
 
+    from ponder.data.tasks import task_rows
+
+    stage, opts = ctx.stage, ctx.stage.options
+    if stage.data is None:
+        return task_rows(opts.tasks, opts.pool_size, ctx.recipe.seed, opts.difficulty)
     return [{"id": r.get("id") or hashlib.sha1(r["prompt"].encode()).hexdigest()[:12], "domain": r.get("domain") or "default",
              "difficulty": r.get("difficulty", 0), "prompt": r["prompt"], "answer": str(r["answer"]), "payload": r.get("payload", "")}
-            for r in loaded]
+            for r in ctx.dataset(("prompt", "answer"), ("domain", "id"))]
 
 
-def sample(ctx, teacher, rows: list[dict]) -> list[list[dict]]:
+def sample(ctx, teacher, rows: list[dict], role: str) -> list[list[dict]]:
+    """k samples per row from the teacher (or a judge: `role` keeps their random draws independent)."""
     import os
 
     from ponder.data.tasks import get_task
     from ponder.data.teachers import EndpointTeacher, model_samples, programmatic_samples
 
-    thinking, seed = ctx.recipe.thinking, ctx.recipe.seed
+    thinking = ctx.recipe.thinking
     if teacher.kind == "programmatic":
-        out = []
-        for row in rows:  # rows may mix tasks
-            out += programmatic_samples(get_task(row["domain"]), [row], teacher.samples, teacher.flaw_rate,
-                                        hash((seed, row["id"])) & 0xFFFF, thinking.step_separator)
-        return out
+        # A string seed per row: reproducible across processes (hash() of a str is salted per process).
+        return [programmatic_samples(get_task(row["domain"]), [row], teacher.samples, teacher.flaw_rate,
+                                     f"{ctx.recipe.seed}:{role}:{row['id']}", thinking)[0] for row in rows]
     questions = [r["prompt"] for r in rows]
     if teacher.kind == "endpoint":
         client = EndpointTeacher(teacher.base_url, teacher.model, os.environ.get(teacher.api_key_env, "none"),
@@ -173,32 +166,31 @@ def load_teacher(ctx, name: str):
     return load_model_and_tokenizer(source, ctx.recipe.thinking, ctx.recipe.model.dtype, ctx.recipe.seed)
 
 
-def verify(row: dict, sample: dict, thinking) -> bool:
-    from ponder.rewards.math_answers import verify_answers
-    from ponder.rewards.answers import extract_final_answer
+def verify(rows: list[dict], samples: list[dict], thinking) -> list[bool]:
+    """Each sample against its row's gold answer: the task's own verifier where there is one."""
+    from ponder.data.sampling import verify_rows
 
-    if sample.get("error") or not sample.get("answer_text"):
-        return False
-    predicted = extract_final_answer(f"{thinking.think_end}{sample['answer_text']}", thinking.think_end, thinking.answer_prefix)
-    return verify_answers([(row["answer"], predicted)])[0] == 1.0
+    usable = [not s.get("error") and bool(s.get("answer_text")) for s in samples]
+    verdicts = verify_rows(rows, [s.get("answer_text") or "" for s in samples], thinking)
+    return [ok and v for ok, v in zip(usable, verdicts)]
 
 
 def first_verified(row: dict, samples: list[dict], thinking) -> dict:
     """The row with its first verified sample (k > 1 keeps one trace per question), else its first sample."""
-    for s in samples:
-        if verify(row, s, thinking):
-            return {**row, **s, "verified": True}
-    return {**row, **samples[0], "verified": False}
+    verdicts = verify([row] * len(samples), samples, thinking)
+    best = verdicts.index(True) if True in verdicts else 0
+    return {**row, **samples[best], "verified": verdicts[best]}
 
 
-def judge_solves(ctx, judge, rows: list[dict], k: int, max_correct: int) -> list[bool]:
+def judge_solves(ctx, judge, rows: list[dict], k: int, max_correct: int, role: str) -> list[bool]:
     """Whether the judge answers each question correctly at least `max_correct` times in k samples."""
-    samples = sample(ctx, TeacherSettings(**{**judge.__dict__, "samples": k}), rows)
-    return [sum(verify(row, s, ctx.recipe.thinking) for s in row_samples) >= max_correct
-            for row, row_samples in zip(rows, samples)]
+    import dataclasses
+
+    samples = sample(ctx, dataclasses.replace(judge, samples=k), rows, role)
+    return [sum(verify([row] * len(s), s, ctx.recipe.thinking)) >= max_correct for row, s in zip(rows, samples)]
 
 
 def eval_rows(spec: dict) -> list[dict]:
-    from ponder.data.tasks import get_task
+    from ponder.data.tasks import task_rows
 
-    return get_task(spec["task"]).rows(spec.get("size", 200), spec.get("seed", 10_000), spec.get("difficulty"))
+    return task_rows([spec["task"]], spec.get("size", 200), spec.get("seed", 10_000), {spec["task"]: spec.get("difficulty")})

@@ -39,12 +39,12 @@ def main(ctx) -> dict:
 
     from ponder.data.s1_metrics import control, performance, scaling
     from ponder.data.sampling import accuracy, sample_and_verify
-    from ponder.data.tasks import get_task
+    from ponder.data.tasks import task_rows
     from ponder.inference.loading import load_for_inference
 
     opts, thinking = ctx.stage.options, ctx.recipe.thinking
     model, tokenizer, _ = load_for_inference(ctx.model_source())
-    rows = [r for t in opts.tasks for r in get_task(t).rows(opts.size, opts.seed, opts.difficulty.get(t))]
+    rows = task_rows(opts.tasks, opts.size, opts.seed, opts.difficulty)
 
     def run(**kwargs):
         return sample_and_verify(model, tokenizer, thinking, rows, max_new_tokens=opts.max_new_tokens, **kwargs)

@@ -42,8 +42,8 @@ class LcpoSettings:
 
 @dataclass
 class Options:
-    rewards: list = field(default_factory=lambda: [{"name": "accuracy", "weight": 1.0}, {"name": "format", "weight": 0.2}],
-                          metadata={"help": "Rewards: [{name, weight, params}]."})
+    rewards: list[RewardSpec] = field(default_factory=lambda: [RewardSpec("accuracy", 1.0), RewardSpec("format", 0.2)],
+                                      metadata={"help": "Rewards: [{name, weight, params}]."})
     lora: Optional[LoraSettings] = field(default_factory=LoraSettings, metadata={"help": "`lora: null` = full."})
     tasks: list = field(default_factory=list, metadata={"help": "Task names for prompts when `data` is not given."})
     size: int = field(default=256, metadata={"help": "Prompts per task (with `tasks`)."})
@@ -51,16 +51,11 @@ class Options:
     lcpo: Optional[LcpoSettings] = field(default=None, metadata={"help": "Length-controlled RL (L1/LCPO)."})
 
     def __post_init__(self):
-        from ponder.recipes.schema import build_dataclass
         from ponder.rewards.registry import get_reward
 
-        self.rewards = [r if isinstance(r, RewardSpec) else build_dataclass(RewardSpec, r, "<grpo>", f"rewards[{i}]")
-                        for i, r in enumerate(self.rewards)]
         for spec in self.rewards:
-            if spec.name != "lcpo":
+            if spec.name != "lcpo":  # lcpo needs the tokenizer's </think> id, known only at train time
                 get_reward(spec.name, **spec.params)  # unknown names and bad parameters fail in validate
-        if isinstance(self.lcpo, dict):
-            self.lcpo = LcpoSettings(**self.lcpo)
 
 
 def check(stage, recipe, error):
@@ -84,12 +79,11 @@ def main(ctx) -> dict:
     import datasets
     from trl import GRPOTrainer
 
-    from ponder.data.loading import load_dataset_from_spec, load_stage_dataset
     from ponder.data.prompts import render_prompts
-    from ponder.data.tasks import get_task
-    from ponder.trainers.common import cpu_defaults, export_checkpoint, last_checkpoint, log_metrics, lora_config
+    from ponder.data.tasks import task_rows
+    from ponder.trainers.common import (cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint,
+                                        log_metrics, lora_config, prepare_model)
     from ponder.trainers.rewards import build_rewards
-    from ponder.trainers.sft import deepspeed_args, prepare_model
 
     recipe, stage, opts = ctx.recipe, ctx.stage, ctx.stage.options
     thinking = recipe.thinking
@@ -98,12 +92,8 @@ def main(ctx) -> dict:
     model, tokenizer, source = prepare_model(ctx, ctx.model_source(), ctx.workdir)
 
     # 2. Prompts: templated text ending in the `<think>` prefill, with gold answers (and LCPO budgets).
-    if isinstance(stage.data, str):
-        rows = load_stage_dataset(ctx.upstream_dir(stage.data), ("prompt", "answer")).to_list()
-    elif stage.data is not None:
-        rows = load_dataset_from_spec(stage.data, ("prompt", "answer")).to_list()
-    else:
-        rows = [r for name in opts.tasks for r in get_task(name).rows(opts.size, recipe.seed + 1, opts.difficulty.get(name))]
+    rows = (ctx.dataset(("prompt", "answer")).to_list() if stage.data is not None
+            else task_rows(opts.tasks, opts.size, recipe.seed + 1, opts.difficulty))
     lcpo = opts.lcpo
     dataset = datasets.Dataset.from_list(render_prompts(
         rows, tokenizer, lcpo_range=lcpo.budget_range if lcpo else None, seed=recipe.seed))

@@ -152,18 +152,30 @@ def build_dataclass(cls, values, file, key: str):
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for k, v in values.items():
-        target = hints.get(k)
-        sub = _dataclass_in(target)
-        kwargs[k] = build_dataclass(sub, v, file, f"{key}.{k}" if key else k) if sub and v is not None else v
+        where = f"{key}.{k}" if key else k
+        element = _list_element_dataclass(hints.get(k))
+        sub = _dataclass_in(hints.get(k))
+        if element and isinstance(v, list):
+            kwargs[k] = [build_dataclass(element, item, file, f"{where}[{i}]") for i, item in enumerate(v)]
+        else:
+            kwargs[k] = build_dataclass(sub, v, file, where) if sub and v is not None else v
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise RecipeError(file, key or cls.__name__, str(exc)) from None
 
 
+def _list_element_dataclass(hint):
+    """`list[X]` with X a dataclass -> X."""
+    args = typing.get_args(hint)
+    return args[0] if typing.get_origin(hint) is list and args and dataclasses.is_dataclass(args[0]) else None
+
+
 def _dataclass_in(hint):
     if dataclasses.is_dataclass(hint):
         return hint
+    if typing.get_origin(hint) is list:
+        return None
     for arg in typing.get_args(hint):
         if dataclasses.is_dataclass(arg):
             return arg

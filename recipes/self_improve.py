@@ -43,25 +43,28 @@ def main(ctx) -> dict:
 
     from ponder.data.loading import save_dataset
     from ponder.data.sampling import accuracy, sample_and_verify
-    from ponder.data.tasks import get_task
+    from ponder.data.tasks import task_rows
     from ponder.inference.loading import load_for_inference
-    from ponder.trainers.sft import prepare_model, train_sft
+    from ponder.trainers.common import prepare_model
+    from ponder.trainers.sft import train_sft
 
     recipe, opts = ctx.recipe, ctx.stage.options
-    problems = {r["id"]: r for t in opts.tasks for r in get_task(t).rows(opts.size, recipe.seed + 2, opts.difficulty.get(t))}
-    heldout = [r for t in opts.tasks for r in get_task(t).rows(opts.heldout_size, recipe.seed + 3, opts.difficulty.get(t))
+    problems = {r["id"]: r for r in task_rows(opts.tasks, opts.size, recipe.seed + 2, opts.difficulty)}
+    heldout = [r for r in task_rows(opts.tasks, opts.heldout_size, recipe.seed + 3, opts.difficulty)
                if r["id"] not in problems]  # held out = never trained on
     problems = list(problems.values())
     metrics = {"problems": len(problems), "heldout": len(heldout)}
     current = ctx.model_source()
     if current.startswith("tiny:"):
         current = prepare_model(ctx, current, ctx.workdir)[2]
-    kept_all = []
+    thinking, kept_all = recipe.thinking, []
+
+    def heldout_accuracy(model, tokenizer) -> float:
+        return accuracy(sample_and_verify(model, tokenizer, thinking, heldout, max_new_tokens=opts.max_new_tokens))
+
     for r in range(1, opts.rounds + 1):
         model, tokenizer, _ = load_for_inference(current)
-        thinking = recipe.thinking
-        metrics[f"round{r}_heldout_accuracy"] = accuracy(sample_and_verify(
-            model, tokenizer, thinking, heldout, max_new_tokens=opts.max_new_tokens))
+        metrics[f"round{r}_heldout_accuracy"] = metrics["final_heldout_accuracy"] = heldout_accuracy(model, tokenizer)
         samples = sample_and_verify(model, tokenizer, thinking, problems, k=opts.samples,
                                     temperature=opts.temperature, max_new_tokens=opts.max_new_tokens)
         kept = []
@@ -84,9 +87,8 @@ def main(ctx) -> dict:
                             round_dir, ctx.resume)
         metrics[f"round{r}_loss_last"] = outcome["metrics"].get("loss_last")
         current = str(ctx.workdir / outcome["artifacts"]["checkpoint"])
-    model, tokenizer, _ = load_for_inference(current)
-    metrics["final_heldout_accuracy"] = accuracy(sample_and_verify(
-        model, tokenizer, recipe.thinking, heldout, max_new_tokens=opts.max_new_tokens))
+    else:  # every round trained: the last checkpoint has not been evaluated yet
+        metrics["final_heldout_accuracy"] = heldout_accuracy(*load_for_inference(current)[:2])
     artifacts = save_dataset(datasets.Dataset.from_list(kept_all), ctx.workdir) if kept_all else {}
     inside = Path(current).is_relative_to(ctx.workdir)  # stage-relative: the folder is renamed when done
     artifacts["checkpoint"] = str(Path(current).relative_to(ctx.workdir)) if inside else current

@@ -31,12 +31,9 @@ def check(stage, recipe, error):
 
 
 def main(ctx) -> dict:
-    from ponder.data.loading import load_dataset_from_spec, load_stage_dataset
     from ponder.trainers.sft import train_sft
 
     stage, opts = ctx.stage, ctx.stage.options
-    required, optional = ("prompt", "answer"), ("reasoning",)
-    raw = (load_stage_dataset(ctx.upstream_dir(stage.data), required, optional) if isinstance(stage.data, str)
-           else load_dataset_from_spec(stage.data, required, optional))
+    raw = ctx.dataset(("prompt", "answer"), ("reasoning",))
     return train_sft(ctx, ctx.model_source(), raw, opts.lora, opts.thinking, opts.eval_size, stage.trainer,
                      ctx.workdir, ctx.resume)

@@ -125,7 +125,8 @@ def get_soft_overlong_punishment(max_completion_len: int = 1024, soft_punish_cac
     return soft_overlong_punishment
 
 
-BUDGET = re.compile(r"Think for (\d+) tokens\.")
+LCPO_SUFFIX = "Think for {n} tokens."  # the budget stated in a prompt (L1/LCPO); data.prompts writes it
+BUDGET = re.compile(re.escape(LCPO_SUFFIX).replace(re.escape("{n}"), r"(\d+)"))
 
 
 def thinking_tokens(ids: list[int], think_end_id: int) -> int:

@@ -33,7 +33,7 @@ def test_s1_selection_on_a_20k_pool(write_recipe, tmp_path):
     result = run_recipe(load_recipe(write_recipe(CURATE)))["curate"]
     m = result["metrics"]
     assert m["pool"] == 20000 and m["selected"] == 1000 and m["selected_domains"] == 4
-    assert m["dropped_wrong_answer"] > 1000 and m["dropped_judge0_solved"] > 2000
+    assert m["dropped_wrong_answer"] > 1000
     assert m["mean_trace_chars_selected"] > 1.3 * m["mean_trace_chars_pool"]
     rows = [json.loads(line) for line in (tmp_path / "runs/c/curate/data.jsonl").read_text().splitlines()]
     assert len(rows) == 1000 and len({r["id"] for r in rows}) == 1000
@@ -43,9 +43,11 @@ def test_s1_selection_on_a_20k_pool(write_recipe, tmp_path):
     for row in rows:  # every selected trace is the correct one; none is a deliberately flawed one
         task = get_task(row["domain"])
         assert row["reasoning"] == task.teacher_trace({**row, "payload": payloads[row["id"]]}).text()
-    # Judge-solved questions are gone: re-judging the selected set with the same judge solves none.
+    # The judge (flawed half the time, 2 samples, both must be right) solves ~1/4 of the questions: those go.
+    judged = m["after_quality"] - m.get("dropped_contaminated", 0)
+    assert 0.2 < m["dropped_judge0_solved"] / judged < 0.3 and m["after_difficulty"] == judged - m["dropped_judge0_solved"]
     random_rows = run_recipe(load_recipe(write_recipe(CURATE + "    selection: random\n", "r.yaml")))["curate"]["metrics"]
-    assert random_rows["selected"] == 1000
+    assert random_rows["selected"] == 1000 and "after_difficulty" not in random_rows
 
 
 class FlakyTeacher(BaseHTTPRequestHandler):

@@ -27,16 +27,14 @@ def test_all_none_reward_warns_once_and_passes_none_through():
         reward(prompts=["p"], completions=["c"])  # no second warning
 
 
-def test_none_is_skipped_not_zeroed_by_trl_aggregation():
-    """TRL turns None into NaN and sums with nansum: a None row adds nothing, unlike 0 * weight... or a 0."""
-    import torch
-
+def test_metric_rewards_are_weight_zero_and_inapplicable_rows_are_none():
+    """None (not 0.0) where a row has no gold answer: TRL turns None into NaN and leaves it out of the sum."""
     functions, weights = build_rewards([], think_end_id=5)
-    assert weights == [0.0, 0.0]  # accuracy and thinking length are metrics only
-    acc = functions[0](prompts=["p"] * 2, completions=["x</think>1", "x</think>2"], completion_ids=[[1], [2]])
-    assert acc == [None, None]  # no `answer` column: not applicable
-    rewards = torch.tensor([[float("nan"), 1.0], [0.5, 1.0]])
-    assert torch.nansum(rewards * torch.tensor([1.0, 1.0]), dim=1).tolist() == [1.0, 1.5]
+    assert [f.__name__ for f in functions] == ["accuracy", "thinking_tokens"] and weights == [0.0, 0.0]
+    with pytest.warns(UserWarning, match="'accuracy' returned None"):
+        acc = functions[0](prompts=["p"] * 2, completions=["x</think>1", "x</think>2"], completion_ids=[[1], [2]])
+    assert acc == [None, None]
+    assert functions[1](completions=["ab</think>c"], completion_ids=[[1, 2, 5, 3]]) == [2.0]
 
 
 GRPO = SFT_RECIPE + """

@@ -56,8 +56,7 @@ def test_attack_scores_zero_and_harms_nothing(name, secret, tmp_path):
     listener.close()
     leftovers = {p for p in set(os.listdir("/tmp")) - before if p.startswith("ponder-sandbox-")}
     assert not leftovers, "the sandbox directory must be removed"
-    # Still alive (kill_parent), and no sandboxed process survives the run.
-    assert os.getpid() > 0
+    # No sandboxed process survives the run.
     time.sleep(0.2)
     survivors = [p for p in os.listdir("/proc") if p.isdigit() and _is_sandbox(p)]
     assert not survivors

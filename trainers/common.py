@@ -1,11 +1,12 @@
 """Pieces every ponder trainer stage shares: device-aware defaults, LoRA configs, merging, metrics."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 
-from ponder.trainers.modeling import save_checkpoint
+from ponder.trainers.modeling import load_model_and_tokenizer, save_checkpoint
 
 
 def cpu_defaults() -> dict:
@@ -102,3 +103,21 @@ def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, 
     trainer.accelerator.wait_for_everyone()
     prefix = f"{out_dir.relative_to(ctx.workdir)}/" if out_dir != ctx.workdir else ""
     return {k: prefix + v for k, v in {**artifacts, "checkpoint": "checkpoint"}.items()}
+
+
+def deepspeed_args(launcher) -> dict:
+    from ponder.trainers.launch_configs import deepspeed_config_path
+
+    return {"deepspeed": str(deepspeed_config_path(launcher.deepspeed))} if launcher.deepspeed else {}
+
+
+def prepare_model(ctx, source: str, out_dir: Path, load_in_4bit: bool = False):
+    """Load the starting model; a fresh `tiny:` model is saved as `base/` (rank 0) for the later merge."""
+    recipe = ctx.recipe
+    model, tokenizer = load_model_and_tokenizer(source, recipe.thinking, recipe.model.dtype, recipe.seed, load_in_4bit)
+    if source.startswith("tiny:"):  # every rank builds the same seeded model; rank 0 keeps it
+        base_dir = out_dir / "base"
+        if int(os.environ.get("RANK", "0")) == 0:
+            save_checkpoint(model, tokenizer, base_dir, recipe.thinking, {"title": f"{source} (random init)"})
+        source = str(base_dir)
+    return model, tokenizer, source

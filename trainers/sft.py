@@ -1,32 +1,13 @@
 """SFT on TRL's SFTTrainer with ponder's defaults: used by the sft stage and each self_improve round."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from trl import SFTConfig, SFTTrainer
 
 from ponder.data.sft_format import to_prompt_completion
-from ponder.trainers.common import cpu_defaults, export_checkpoint, last_checkpoint, log_metrics, lora_config
-from ponder.trainers.modeling import load_model_and_tokenizer, save_checkpoint
-
-
-def deepspeed_args(launcher) -> dict:
-    from ponder.trainers.launch_configs import deepspeed_config_path
-
-    return {"deepspeed": str(deepspeed_config_path(launcher.deepspeed))} if launcher.deepspeed else {}
-
-
-def prepare_model(ctx, source: str, out_dir: Path, load_in_4bit: bool = False):
-    """Load the starting model; a fresh `tiny:` model is saved as `base/` (rank 0) for the later merge."""
-    recipe = ctx.recipe
-    model, tokenizer = load_model_and_tokenizer(source, recipe.thinking, recipe.model.dtype, recipe.seed, load_in_4bit)
-    if source.startswith("tiny:"):  # every rank builds the same seeded model; rank 0 keeps it
-        base_dir = out_dir / "base"
-        if int(os.environ.get("RANK", "0")) == 0:
-            save_checkpoint(model, tokenizer, base_dir, recipe.thinking, {"title": f"{source} (random init)"})
-        source = str(base_dir)
-    return model, tokenizer, source
+from ponder.trainers.common import (cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint, log_metrics,
+                                    lora_config, prepare_model)
 
 
 def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, trainer_fields: dict,
