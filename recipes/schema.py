@@ -25,6 +25,8 @@ STAGE_MODULES = {
     "curate": "ponder.recipes.curate",
     "self_improve": "ponder.recipes.self_improve",
     "eval": "ponder.recipes.eval",
+    "prm_label": "ponder.recipes.prm_label",
+    "prm": "ponder.recipes.prm",
 }
 DATA_STAGE_KINDS = {"task_data", "curate", "self_improve", "prm_label"}
 MODEL_STAGE_KINDS = {"sft", "grpo", "self_improve", "prm"}

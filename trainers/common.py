@@ -60,14 +60,16 @@ def log_metrics(trainer, out_dir: Path | None = None) -> dict:
 
 
 def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, metrics: dict, note: str = "",
-                      thinking=None, out_dir: Path | None = None) -> dict:
+                      thinking=None, out_dir: Path | None = None, config_updates: dict | None = None,
+                      token_classifier: bool = False) -> dict:
     """Save the adapter (LoRA) or weights, then on the main process write the merged checkpoint.
 
     The merge reloads the base from disk and applies the saved adapter, so it works the same after
     DeepSpeed ZeRO-3 (whose `save_model` gathers the partitioned weights) as in a single process.
     """
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
 
+    model_class = AutoModelForTokenClassification if token_classifier else AutoModelForCausalLM
     out_dir = out_dir or ctx.workdir
     raw_dir = out_dir / ("adapter" if is_lora else "weights")
     trainer.save_model(str(raw_dir))
@@ -81,12 +83,14 @@ def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, 
         if is_lora:
             from peft import PeftModel
 
-            base = AutoModelForCausalLM.from_pretrained(base_source, dtype=torch.float32)
+            base = model_class.from_pretrained(base_source, dtype=torch.float32)
             if len(tokenizer) != base.get_input_embeddings().weight.shape[0]:
                 base.resize_token_embeddings(len(tokenizer))
             model = PeftModel.from_pretrained(base, str(raw_dir)).merge_and_unload()
         else:
-            model = AutoModelForCausalLM.from_pretrained(str(raw_dir), dtype=torch.float32)
+            model = model_class.from_pretrained(str(raw_dir), dtype=torch.float32)
+        for key, value in (config_updates or {}).items():
+            setattr(model.config, key, value)
         card = {
             "title": f"{ctx.recipe.name} / {ctx.stage.name}",
             "stage": ctx.stage.name,

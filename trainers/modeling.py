@@ -24,9 +24,11 @@ TINY_PRESETS = {
 }
 
 
-def build_tiny_model(preset: str, thinking: ThinkingConfig | None = None, seed: int = 0, max_positions: int = 1024):
-    """A randomly initialised Qwen2 causal LM + an in-process character tokenizer."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+def build_tiny_model(preset: str, thinking: ThinkingConfig | None = None, seed: int = 0, max_positions: int = 1024,
+                     token_classifier: bool = False):
+    """A randomly initialised Qwen2 causal LM (or two-label token classifier, for PRMs) + an in-process
+    character tokenizer."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2ForTokenClassification
 
     if preset not in TINY_PRESETS:
         raise ValueError(f"unknown tiny preset {preset!r}; choose one of {sorted(TINY_PRESETS)}")
@@ -38,10 +40,11 @@ def build_tiny_model(preset: str, thinking: ThinkingConfig | None = None, seed: 
         bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
+        **({"num_labels": 2} if token_classifier else {}),
         **TINY_PRESETS[preset],
     )
     torch.manual_seed(seed)
-    return Qwen2ForCausalLM(config), tokenizer
+    return (Qwen2ForTokenClassification if token_classifier else Qwen2ForCausalLM)(config), tokenizer
 
 
 def load_model_and_tokenizer(name_or_path: str, thinking: ThinkingConfig, dtype: str = "auto", seed: int = 0,
@@ -67,6 +70,21 @@ def load_model_and_tokenizer(name_or_path: str, thinking: ThinkingConfig, dtype:
     return model, tokenizer
 
 
+def load_token_classifier(name_or_path: str, thinking: ThinkingConfig, seed: int = 0):
+    """A two-label token classifier (a PRM) from `tiny:<preset>`, a causal LM checkpoint (its body, a new
+    score head) or a trained PRM."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    if name_or_path.startswith("tiny:"):
+        return build_tiny_model(name_or_path.split(":", 1)[1], thinking, seed=seed, token_classifier=True)
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    torch.manual_seed(seed)  # the new head's initialisation
+    model = AutoModelForTokenClassification.from_pretrained(name_or_path, num_labels=2, dtype=torch.float32)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -82,13 +100,14 @@ def save_checkpoint(model, tokenizer, output_dir: str | os.PathLike, thinking: T
         shutil.rmtree(tmp)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    generation_config = model.generation_config
-    # A config marked as derived from the model config is rebuilt on load and would drop our fields.
-    generation_config._from_model_config = False
-    setattr(generation_config, GENERATION_CONFIG_KEY, thinking.to_dict())
-    generation_config.eos_token_id = tokenizer.eos_token_id
-    generation_config.pad_token_id = tokenizer.pad_token_id
-    generation_config.save_pretrained(tmp)
+    generation_config = getattr(model, "generation_config", None)
+    if generation_config is not None:  # a PRM (token classifier) does not generate
+        # A config marked as derived from the model config is rebuilt on load and would drop our fields.
+        generation_config._from_model_config = False
+        setattr(generation_config, GENERATION_CONFIG_KEY, thinking.to_dict())
+        generation_config.eos_token_id = tokenizer.eos_token_id
+        generation_config.pad_token_id = tokenizer.pad_token_id
+        generation_config.save_pretrained(tmp)
     (tmp / "README.md").write_text(model_card(card, thinking))
     if output_dir.exists():
         shutil.rmtree(output_dir)

@@ -1,0 +1,97 @@
+"""PRM fine-tuning: token classification with one (possibly soft) label per step.
+
+TRL 1.16 ships no PRM trainer any more, so this is a small transformers `Trainer` subclass. Labels sit on
+the last token of each `step + separator` (`ponder.inference.prm.stepwise_ids`, shared with the scorer);
+every other position is -100. Soft Monte Carlo labels are trained as soft targets of a two-class cross
+entropy (hard labels are the 0/1 case), never rounded to ints.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import Trainer
+
+from ponder.inference.prm import PRM_CONFIG_KEY, stepwise_ids
+from ponder.trainers.common import (cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint, log_metrics,
+                                    lora_config)
+from ponder.trainers.modeling import load_token_classifier, save_checkpoint
+
+IGNORE = -100.0
+
+
+def tokenize_stepwise(row: dict, tokenizer, separator: str, max_length: int | None, soft: bool) -> dict:
+    labels_in = row["soft_labels"] if soft and row.get("soft_labels") is not None else row["labels"]
+    ids, positions = stepwise_ids(tokenizer, row["prompt"], row["completions"], separator, max_length)
+    labels = [IGNORE] * len(ids)
+    for position, label in zip(positions, labels_in):
+        labels[position] = float(label)
+    return {"input_ids": ids, "labels": labels}
+
+
+class StepwiseCollator:
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, features: list[dict]) -> dict:
+        width = max(len(f["input_ids"]) for f in features)
+        pad = [width - len(f["input_ids"]) for f in features]
+        return {
+            "input_ids": torch.tensor([f["input_ids"] + [self.pad_id] * p for f, p in zip(features, pad)]),
+            "attention_mask": torch.tensor([[1] * len(f["input_ids"]) + [0] * p for f, p in zip(features, pad)]),
+            "labels": torch.tensor([list(f["labels"]) + [IGNORE] * p for f, p in zip(features, pad)], dtype=torch.float32),
+        }
+
+
+def soft_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean over labelled positions of -(y log p1 + (1 - y) log p0), y in [0, 1]."""
+    mask = labels != IGNORE
+    log_probs = logits[mask].float().log_softmax(-1)
+    target = labels[mask]
+    return -(target * log_probs[:, 1] + (1 - target) * log_probs[:, 0]).mean()
+
+
+class PRMTrainer(Trainer):
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        loss = soft_cross_entropy(outputs.logits, labels)
+        return (loss, outputs) if return_outputs else loss
+
+
+def train_prm(ctx, source: str, rows, lora, separator: str, max_length: int | None, soft: bool,
+              trainer_fields: dict, out_dir: Path, resume: bool) -> dict:
+    """Fine-tune a token-classification PRM from `source` on stepwise rows; returns {metrics, artifacts}."""
+    import datasets
+    from transformers import TrainingArguments
+
+    recipe = ctx.recipe
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = load_token_classifier(source, recipe.thinking, seed=recipe.seed)
+    setattr(model.config, PRM_CONFIG_KEY, {"separator": separator})
+    if source.startswith("tiny:"):  # the LoRA merge reloads the base from disk
+        source = str(save_checkpoint(model, tokenizer, out_dir / "base", recipe.thinking, {"title": f"{source} PRM (random init)"}))
+    # Explicit features: left to inference, the new `labels` would keep the source's bool type.
+    features = datasets.Features({"input_ids": datasets.Sequence(datasets.Value("int32")),
+                                  "labels": datasets.Sequence(datasets.Value("float32"))})
+    dataset = rows.map(lambda row: tokenize_stepwise(row, tokenizer, separator, max_length, soft),
+                       remove_columns=rows.column_names, features=features)
+    args = TrainingArguments(**{
+        "logging_steps": 5, "save_steps": 50, "save_total_limit": 2, "seed": recipe.seed,
+        "report_to": recipe.report_to, "remove_unused_columns": False,
+        **cpu_defaults(), **deepspeed_args(ctx.stage.launcher), **trainer_fields,
+        "output_dir": str(out_dir / "trainer"),
+    })
+    if lora is not None:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, lora_config(lora, task_type="TOKEN_CLS"))
+    trainer = PRMTrainer(model=model, args=args, train_dataset=dataset, data_collator=StepwiseCollator(tokenizer.pad_token_id),
+                         processing_class=tokenizer)
+    checkpoint = last_checkpoint(args.output_dir) if resume else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    metrics = {**log_metrics(trainer, out_dir), "train_rows": len(dataset),
+               "labelled_steps": sum(sum(1 for v in r["labels"] if v != IGNORE) for r in dataset)}
+    artifacts = export_checkpoint(trainer, ctx, source, tokenizer, lora is not None, metrics, out_dir=out_dir,
+                                  config_updates={PRM_CONFIG_KEY: {"separator": separator}}, token_classifier=True)
+    return {"metrics": metrics, "artifacts": artifacts}
