@@ -8,8 +8,34 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Optional
 
 TRAINER_CONFIG = None
+
+
+@dataclass
+class SearchSettings:
+    prm: str = field(default="", metadata={"help": "The PRM: an earlier prm stage or a checkpoint path."})
+    n: list = field(default_factory=lambda: [1, 4, 16], metadata={"help": "Numbers of samples/beams N."})
+    width: int = field(default=4, metadata={"help": "Beam width M: beam keeps N/M beams, DVTS runs N/M subtrees."})
+    methods: list = field(default_factory=lambda: ["majority", "weighted", "best_of_n", "beam", "dvts"],
+                          metadata={"help": "majority, weighted, best_of_n, beam, dvts."})
+    aggregation: str = field(default="last", metadata={"help": "PRM step scores -> solution score: last, min or prod."})
+    size: int = field(default=20, metadata={"help": "Held-out questions per task for search (it costs N x more)."})
+    temperature: float = field(default=0.8, metadata={"help": "Sampling temperature of the steps."})
+    max_step_tokens: int = field(default=32, metadata={"help": "Max tokens of one reasoning step."})
+
+    def __post_init__(self):
+        from ponder.data.search_eval import METHODS
+
+        if not self.prm:
+            raise ValueError("prm: name the PRM (an earlier prm stage or a checkpoint path)")
+        if set(self.methods) - set(METHODS):
+            raise ValueError(f"methods: {sorted(set(self.methods) - set(METHODS))} unknown; choose from {METHODS}")
+        if self.aggregation not in ("last", "min", "prod"):
+            raise ValueError(f"aggregation={self.aggregation!r}: choose last, min or prod")
+        if any(n < 1 for n in self.n) or self.width < 1:
+            raise ValueError("n and width must be >= 1")
 
 
 @dataclass
@@ -23,6 +49,7 @@ class Options:
     samples: int = field(default=4, metadata={"help": "k for pass@1 and majority vote (sampled, unlimited budget)."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for the k samples."})
     max_new_tokens: int = field(default=160, metadata={"help": "Max new tokens per answer."})
+    search: Optional[SearchSettings] = field(default=None, metadata={"help": "PRM-guided test-time search (null = off)."})
 
     def __post_init__(self):
         if any(b is not None and b < 0 for b in self.budgets) or any(m < 0 for m in self.min_budgets):
@@ -32,6 +59,12 @@ class Options:
 def check(stage, recipe, error):
     if stage.init is None:
         raise error("init", "eval needs the model to evaluate: an earlier model stage, a path or hub id")
+    prm = stage.options.search.prm if stage.options.search else None
+    kinds = {s.name: s.kind for s in recipe.stages}
+    if prm and prm in kinds and kinds[prm] != "prm":
+        raise error("search.prm", f"stage {prm!r} is a {kinds[prm]} stage, not a prm stage")
+    if prm and prm not in kinds and "/" not in prm:
+        raise error("search.prm", f"{prm!r} is neither an earlier prm stage nor a checkpoint path")
 
 
 def main(ctx) -> dict:
@@ -67,10 +100,31 @@ def main(ctx) -> dict:
         metrics[f"accuracy@min{low}"] = wait_curve[low]
         metrics[f"control@min{low}"] = control({None: [s["thinking_tokens"] for r in out for s in r]}, low)
     metrics.update(s1_control=control(lengths), s1_scaling=scaling(curve), s1_performance=performance(curve))
-    (ctx.workdir / "curves.json").write_text(json.dumps({
-        "max_budget": [[b, curve[b], sum(lengths[b]) / len(lengths[b])] for b in opts.budgets],
-        "min_budget": [[m, wait_curve[m]] for m in opts.min_budgets]}))
+    curves = {"max_budget": [[b, curve[b], sum(lengths[b]) / len(lengths[b])] for b in opts.budgets],
+              "min_budget": [[m, wait_curve[m]] for m in opts.min_budgets]}
+    if opts.search:
+        curves["search"] = run_search(ctx, model, tokenizer, opts)
+        for method, points in curves["search"].items():
+            metrics.update({f"search_{method}@{n}": accuracy_at_n for n, accuracy_at_n, _ in points})
+    (ctx.workdir / "curves.json").write_text(json.dumps(curves))
     return {"metrics": metrics, "artifacts": {"curves": "curves.json"}}
+
+
+def run_search(ctx, model, tokenizer, opts) -> dict:
+    from ponder.data.search_eval import search_curves
+    from ponder.data.step_samplers import ModelStepSampler
+    from ponder.data.tasks import task_rows
+    from ponder.inference.prm import PRMScorer
+    from ponder.inference.search import prm_score_fn
+
+    search, thinking = opts.search, ctx.recipe.thinking
+    is_stage = any(s.name == search.prm for s in ctx.recipe.stages)
+    scorer = PRMScorer.from_pretrained(str(ctx.artifact(search.prm, "checkpoint")) if is_stage else search.prm)
+    sampler = ModelStepSampler(model, tokenizer, thinking, temperature=search.temperature,
+                               max_step_tokens=search.max_step_tokens, max_new_tokens=opts.max_new_tokens)
+    rows = task_rows(opts.tasks, search.size, opts.seed, opts.difficulty)
+    return search_curves(sampler, prm_score_fn(scorer, thinking.answer_prefix), rows, search.n, search.width,
+                         search.methods, thinking, search.aggregation)
 
 
 def majority_correct(samples: list[dict]) -> bool:

@@ -23,7 +23,10 @@ class Options:
     lora: Optional[LoraSettings] = field(default=None, metadata={"help": "LoRA settings; null = full fine-tuning."})
     step_separator: str = field(default="\n", metadata={"help": "Appended after each step; its last token carries the label."})
     max_length: Optional[int] = field(default=512, metadata={"help": "Drop whole steps beyond this many tokens."})
-    soft_labels: bool = field(default=True, metadata={"help": "Train on Monte Carlo fractions where rows have them."})
+    soft_labels: bool = field(default=False, metadata={"help": (
+        "Train on the Monte Carlo fractions (soft) instead of any-rollout-succeeded (hard). Hard is the default: "
+        "Math-Shepherd found it better, and a soft label is the prefix's value, not its correctness (an early "
+        "correct step of a long solution scores below 0.5).")})
     data_format: str = field(default="stepwise", metadata={"help": "stepwise (TRL), math_shepherd or prm800k."})
     neutral: str = field(default="positive", metadata={"help": "prm800k rating 0: positive, negative or stop."})
     eval_size: int = field(default=0, metadata={"help": "Rows held out for the step-level (ProcessBench) eval."})

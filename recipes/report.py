@@ -38,6 +38,14 @@ def plots_for(name: str, result: dict, run_dir: Path) -> list[Path]:
         ax.set(xlabel="thinking tokens (budget)", ylabel="accuracy", title=f"{name}: accuracy vs thinking budget")
         ax.legend()
         out.append(_save(fig, stage_dir / "accuracy_vs_budget.png"))
+        if data.get("search"):
+            fig, ax = plt.subplots(figsize=(5, 3.2))
+            for method, points in data["search"].items():
+                ax.plot([n for n, _, _ in points], [a for _, a, _ in points], "o-", label=method)
+            ax.set_xscale("log", base=2)
+            ax.set(xlabel="N (samples / beams)", ylabel="accuracy", title=f"{name}: test-time search")
+            ax.legend()
+            out.append(_save(fig, stage_dir / "accuracy_vs_n.png"))
     history = stage_dir / "log_history.json"
     if history.exists():
         logs = json.loads(history.read_text())

@@ -1,0 +1,162 @@
+"""A PRM trained for real on CPU through the prm_label and prm stages: it finds the first wrong step,
+ranks a correct step above its corrupted twin, and guides search past single samples; and the eval
+stage's search curves with a model policy."""
+import json
+import random
+
+import pytest
+
+from ponder.data.search_eval import search_curves
+from ponder.data.step_samplers import TaskStepSampler
+from ponder.data.tasks import get_task, task_rows
+from ponder.inference.prm import PRMScorer, process_bench
+from ponder.inference.search import prm_score_fn, select_answer
+from ponder.inference.thinking import ThinkingConfig
+from ponder.recipes.runner import run_recipe
+from ponder.recipes.schema import RecipeError, load_recipe
+from ponder.trainers.modeling import build_tiny_model
+
+from test_prm_data import oracle_score
+
+THINKING = ThinkingConfig()
+LETTERS = {"letter_count": [1, 1]}
+PRM_RECIPE = """
+name: prm
+model: {name_or_path: "tiny:tiny"}
+stages:
+  - name: questions
+    kind: task_data
+    tasks: [letter_count]
+    size: 600
+    difficulty: {letter_count: [1, 1]}
+  - name: label
+    kind: prm_label
+    data: questions
+    policy: task
+    policy_error_rate: 0.15
+    solutions: 2
+    rollouts: 8
+  - name: prm
+    kind: prm
+    data: label
+    step_separator: "\\n\\n"
+    eval_size: 100
+    trainer: {max_steps: 300, per_device_train_batch_size: 32, learning_rate: 2.0e-3, lr_scheduler_type: cosine,
+              warmup_steps: 20, logging_steps: 50, save_steps: 1000}
+"""
+
+
+@pytest.fixture(scope="module")
+def trained_prm(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prm")
+    path = root / "recipe.yaml"
+    path.write_text(f"output_dir: {root / 'runs'}\n" + PRM_RECIPE)
+    results = run_recipe(load_recipe(path))
+    return PRMScorer.from_pretrained(str(root / "runs" / "prm" / "prm" / "checkpoint")), results
+
+
+def held_out_solutions(n_questions: int, seed: int):
+    """Fresh questions (seeds unlike training's), two sampled solutions each, with their exact step labels."""
+    sampler = TaskStepSampler(error_rate=0.15, seed=seed)
+    prompts, solutions, truth = [], [], []
+    for question in task_rows(["letter_count"], n_questions, seed=seed, difficulty=LETTERS):
+        candidates = sampler.complete(question, [[], []])
+        exact = oracle_score(question, candidates)
+        for candidate, labels in zip(candidates, exact):
+            prompts.append(question["prompt"])
+            solutions.append(candidate.steps + [f"{THINKING.answer_prefix} {candidate.answer}"])
+            truth.append(labels)
+    return prompts, solutions, truth
+
+
+def twin_pairs_won(scorer, n: int, seed: int) -> float:
+    """Share of (correct step, corrupted twin) pairs, after the same correct prefix, scored in the right order."""
+    rng, prompts, solutions = random.Random(seed), [], []
+    for question in task_rows(["letter_count"], n, seed=seed, difficulty=LETTERS):
+        gold = get_task("letter_count").teacher_trace(question)
+        j = rng.randrange(len(gold.steps))
+        prompts += [question["prompt"]] * 2
+        solutions += [gold.steps[:j + 1], gold.steps[:j] + [TaskStepSampler.corrupt(gold.steps[j], rng)]]
+    scores = scorer.score(prompts, solutions)
+    return sum(scores[2 * i][-1] > scores[2 * i + 1][-1] for i in range(n)) / n
+
+
+def test_trained_prm_finds_the_first_wrong_step(trained_prm):
+    scorer, results = trained_prm
+    prompts, solutions, truth = held_out_solutions(100, seed=4242)
+    untrained, tokenizer = build_tiny_model("tiny", THINKING, seed=0, token_classifier=True)  # the PRM's start
+    before = PRMScorer(untrained.eval(), tokenizer, separator=scorer.separator)
+    f1_before = process_bench(before.score(prompts, solutions), truth)["f1"]
+    after = process_bench(scorer.score(prompts, solutions), truth)
+    assert scorer.separator == "\n\n"  # read back from the checkpoint's config
+    assert f1_before < 0.5 and after["f1"] >= 0.8, (f1_before, after)
+    assert after["n_erroneous"] > 30 and after["n_correct"] > 30
+    assert twin_pairs_won(scorer, 200, seed=77) >= 0.9
+    assert twin_pairs_won(before, 200, seed=77) < 0.7
+    metrics = results["prm"]["metrics"]
+    assert metrics["loss_last"] < metrics["loss_first"] and metrics["step_f1"] > 0.6  # the stage's own eval
+
+
+def test_search_with_the_trained_prm_beats_single_samples(trained_prm):
+    scorer, _ = trained_prm
+    rows = task_rows(["letter_count"], 40, seed=555, difficulty=LETTERS)
+    sampler = TaskStepSampler(error_rate=0.25, seed=3)
+    curves = search_curves(sampler, prm_score_fn(scorer, THINKING.answer_prefix), rows, [1, 16], 4,
+                           ["majority", "best_of_n", "beam", "dvts"], THINKING)
+    single = curves["majority"][0][1]  # N = 1: one sample
+    assert single < 0.6
+    for method in ("best_of_n", "beam", "dvts"):
+        n, acc, tokens = curves[method][-1]
+        assert n == 16 and acc > single + 0.2, (method, curves)
+    assert "beam" not in [m for m, points in curves.items() if points[0][0] == 1]  # N=1 is not a beam of 4
+    assert curves["best_of_n"][1][2] > 10 * curves["best_of_n"][0][2]  # tokens grow with N
+
+
+EVAL_RECIPE = """
+name: search
+model: {name_or_path: "tiny:micro"}
+stages:
+  - name: questions
+    kind: task_data
+    tasks: [running_sum]
+    size: 16
+    difficulty: {running_sum: [3, 4]}
+  - name: label
+    kind: prm_label
+    data: questions
+    policy: task
+    rollouts: 2
+  - name: prm
+    kind: prm
+    data: label
+    trainer: {max_steps: 4, per_device_train_batch_size: 8, logging_steps: 2, save_steps: 1000}
+  - name: eval
+    kind: eval
+    init: CHECKPOINT
+    tasks: [running_sum]
+    difficulty: {running_sum: [3, 4]}
+    size: 4
+    budgets: [null]
+    min_budgets: []
+    samples: 1
+    search: {prm: prm, n: [1, 4], width: 2, size: 3, methods: [majority, weighted, beam, dvts]}
+"""
+
+
+def test_eval_stage_search_curves_with_a_model_policy(tiny_checkpoint, write_recipe, tmp_path):
+    path = write_recipe(EVAL_RECIPE.replace("CHECKPOINT", str(tiny_checkpoint)))
+    results = run_recipe(load_recipe(path))
+    curves = json.loads((tmp_path / "runs" / "search" / "eval" / "curves.json").read_text())["search"]
+    assert [n for n, _, _ in curves["majority"]] == [1, 4] and [n for n, _, _ in curves["beam"]] == [4]
+    assert all(0.0 <= acc <= 1.0 for points in curves.values() for _, acc, _ in points)
+    assert curves["majority"][1][2] > 2 * curves["majority"][0][2] > 0  # a model wrote real tokens
+    assert results["eval"]["metrics"]["search_weighted@4"] == curves["weighted"][1][1]
+    assert (tmp_path / "runs" / "search" / "eval" / "accuracy_vs_n.png").exists()
+    assert "accuracy_vs_n.png" in (tmp_path / "runs" / "search" / "report.md").read_text()
+
+
+def test_eval_search_must_name_a_prm_stage(write_recipe):
+    bad = EVAL_RECIPE.replace("CHECKPOINT", "tiny:micro").replace("prm: prm,", "prm: label,")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(write_recipe(bad))
+    assert info.value.key == "stages.eval.search.prm" and "not a prm stage" in str(info.value)
