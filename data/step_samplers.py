@@ -54,7 +54,8 @@ class ModelStepSampler:
             return Candidate(steps + new, None, len(ids))
         cut = ids.index(self.end_id)
         reasoning = self.tokenizer.decode(ids[:cut], skip_special_tokens=True)
-        after = self.tokenizer.decode(ids[cut:], skip_special_tokens=False)
+        # `</think>` is an added, non-special token: kept; EOS and padding are special: dropped from the answer
+        after = self.tokenizer.decode(ids[cut:], skip_special_tokens=True)
         new = [s.strip() for s in reasoning.split(self.separator) if s.strip()]
         answer = extract_final_answer(after, self.thinking.think_end, self.thinking.answer_prefix)
         return Candidate(steps + new, answer, len(ids))

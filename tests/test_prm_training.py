@@ -155,6 +155,21 @@ def test_eval_stage_search_curves_with_a_model_policy(tiny_checkpoint, write_rec
     assert "accuracy_vs_n.png" in (tmp_path / "runs" / "search" / "report.md").read_text()
 
 
+def test_model_step_sampler_reads_clean_answers(tiny_checkpoint):
+    from ponder.data.step_samplers import ModelStepSampler
+    from ponder.inference.loading import load_for_inference
+
+    model, tokenizer, _ = load_for_inference(str(tiny_checkpoint))
+    question = task_rows(["running_sum"], 1, seed=8, difficulty={"running_sum": [3, 3]})[0]
+    sampler = ModelStepSampler(model, tokenizer, THINKING, temperature=0.5)
+    finished = [c for c in sampler.complete(question, [[]] * 8) if c.done]
+    assert finished, "no sample closed its thinking"
+    for candidate in finished:  # the answer is what follows "Final Answer:", without EOS or padding tokens
+        assert candidate.answer and "<|" not in candidate.answer and candidate.answer == candidate.answer.strip()
+    steps = sampler.next_steps(question, [[]], greedy=True)[0]
+    assert len(steps.steps) == 1 and "\n\n" not in steps.steps[0]  # one step, cut at the separator
+
+
 def test_eval_search_must_name_a_prm_stage(write_recipe):
     bad = EVAL_RECIPE.replace("CHECKPOINT", "tiny:micro").replace("prm: prm,", "prm: label,")
     with pytest.raises(RecipeError) as info:
