@@ -40,8 +40,8 @@ class SearchSettings:
 
 @dataclass
 class Options:
-    tasks: list = field(default_factory=lambda: ["running_sum"], metadata={"help": "Held-out tasks."})
-    size: int = field(default=100, metadata={"help": "Held-out questions per task."})
+    tasks: list = field(default_factory=lambda: ["running_sum"], metadata={"help": "Held-out tasks (when `data` is not given)."})
+    size: int = field(default=100, metadata={"help": "Held-out questions per task, or the first `size` rows of `data`."})
     difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
     seed: int = field(default=10_000, metadata={"help": "Question seed, far from training seeds."})
     budgets: list = field(default_factory=lambda: [0, 8, 16, 32, 64, None], metadata={"help": "Max thinking budgets (null = unlimited)."})
@@ -72,12 +72,11 @@ def main(ctx) -> dict:
 
     from ponder.data.s1_metrics import control, performance, scaling
     from ponder.data.sampling import accuracy, sample_and_verify
-    from ponder.data.tasks import task_rows
     from ponder.inference.loading import load_for_inference
 
     opts, thinking = ctx.stage.options, ctx.recipe.thinking
     model, tokenizer, _ = load_for_inference(ctx.model_source())
-    rows = task_rows(opts.tasks, opts.size, opts.seed, opts.difficulty)
+    rows = held_out_rows(ctx, opts.size)
 
     def run(**kwargs):
         return sample_and_verify(model, tokenizer, thinking, rows, max_new_tokens=opts.max_new_tokens, **kwargs)
@@ -113,7 +112,6 @@ def main(ctx) -> dict:
 def run_search(ctx, model, tokenizer, opts) -> dict:
     from ponder.data.search_eval import search_curves
     from ponder.data.step_samplers import ModelStepSampler
-    from ponder.data.tasks import task_rows
     from ponder.inference.prm import PRMScorer
     from ponder.inference.search import prm_score_fn
 
@@ -122,9 +120,20 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
     scorer = PRMScorer.from_pretrained(str(ctx.artifact(search.prm, "checkpoint")) if is_stage else search.prm)
     sampler = ModelStepSampler(model, tokenizer, thinking, temperature=search.temperature,
                                max_step_tokens=search.max_step_tokens, max_new_tokens=opts.max_new_tokens)
-    rows = task_rows(opts.tasks, search.size, opts.seed, opts.difficulty)
+    rows = held_out_rows(ctx, search.size)
     return search_curves(sampler, prm_score_fn(scorer, thinking.answer_prefix), rows, search.n, search.width,
                          search.methods, thinking, search.aggregation)
+
+
+def held_out_rows(ctx, size: int) -> list[dict]:
+    """The stage's `data:` (a benchmark such as MATH-500: prompt + answer, checked by Math-Verify; rows
+    from a task_data stage keep their task's verifier), else `size` fresh questions per task."""
+    from ponder.data.tasks import task_rows
+
+    opts = ctx.stage.options
+    if ctx.stage.data is not None:
+        return ctx.dataset(("prompt", "answer")).to_list()[:size]
+    return task_rows(opts.tasks, size, opts.seed, opts.difficulty)
 
 
 def majority_correct(samples: list[dict]) -> bool:

@@ -48,3 +48,45 @@ stages:
     assert (tmp_path / "runs/ev/eval/accuracy_vs_budget.png").stat().st_size > 1000
     curves = json.loads((tmp_path / "runs/ev/eval/curves.json").read_text())
     assert [b for b, _, _ in curves["max_budget"]] == [0, 4, 16, None]
+
+
+def test_eval_stage_on_a_benchmark_file(write_recipe, tmp_path, tiny_checkpoint):
+    """`data:` rows (prompt + answer under other column names) are checked by Math-Verify: a file whose gold
+    answers are the model's own greedy answers on even rows and unreachable on odd rows scores exactly 0.5."""
+    from ponder.data.sampling import generate_samples
+    from ponder.data.tasks import task_rows
+    from ponder.inference.loading import load_for_inference
+    from ponder.inference.thinking import ThinkingConfig
+    from ponder.rewards.answers import extract_final_answer
+    from ponder.rewards.math_answers import verify_answers
+
+    thinking = ThinkingConfig()
+    model, tokenizer, _ = load_for_inference(str(tiny_checkpoint))
+
+    def greedy_answers(questions):  # one batch, as the stage will run them (padding changes the numbers)
+        return [extract_final_answer(f"{thinking.think_end}{g[0].answer}", thinking.think_end, thinking.answer_prefix)
+                for g in generate_samples(model, tokenizer, thinking, questions, max_new_tokens=60)]
+
+    questions = [r["prompt"] for r in task_rows(["running_sum"], 40, seed=5)]
+    answers = greedy_answers(questions)
+    verifiable = [q for q, a, ok in zip(questions, answers, verify_answers([(a, a) for a in answers])) if ok == 1.0]
+    assert len(verifiable) >= 4, "the tiny checkpoint wrote too few answers Math-Verify can read"
+    rows = list(zip(verifiable[:4], greedy_answers(verifiable[:4])))
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps({"problem": q, "solution": a if i % 2 == 0 else "x+y"}) + "\n"
+                             for i, (q, a) in enumerate(rows + rows)))
+    recipe = f"""
+name: evfile
+stages:
+  - name: eval
+    kind: eval
+    init: "{tiny_checkpoint}"
+    data: {{path: {bench}, columns: {{prompt: problem, answer: solution}}}}
+    size: 4
+    budgets: [null]
+    min_budgets: []
+    samples: 1
+    max_new_tokens: 60
+"""
+    m = run_recipe(load_recipe(write_recipe(recipe)))["eval"]["metrics"]
+    assert m["questions"] == 4 and m["accuracy@inf"] == 0.5
