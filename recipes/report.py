@@ -7,6 +7,7 @@ from pathlib import Path
 
 def write_report(recipe, results: dict, run_dir: Path) -> Path:
     lines = [f"# {recipe.name}", "", recipe.description or "", "", f"Recipe: `{recipe.path}`", ""]
+    lines += overview(recipe, results, run_dir)
     for name, result in results.items():
         lines += [f"## {name} ({result['kind']})", "", f"{result['seconds']:.1f} s", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in result["metrics"].items()]
@@ -20,26 +21,53 @@ def write_report(recipe, results: dict, run_dir: Path) -> Path:
     return path
 
 
+SUMMARY_COLUMNS = ("direct_accuracy", "accuracy@inf", "pass@1", "majority_vote_accuracy", "thinking_tokens@inf",
+                   "s1_control", "s1_scaling", "s1_performance")
+
+
+def overview(recipe, results: dict, run_dir: Path) -> list[str]:
+    """Stage times, then every eval stage side by side (which checkpoint, direct vs thinking, s1 metrics)
+    with their accuracy-vs-budget curves in one plot: the before/after the stages are for."""
+    total = sum(r["seconds"] for r in results.values())
+    lines = ["## Summary", "", "| stage | kind | seconds |", "|---|---|---|"]
+    lines += [f"| {name} | {r['kind']} | {r['seconds']:.1f} |" for name, r in results.items()]
+    lines += [f"| total | | {total:.1f} |", ""]
+    evals = {name: r for name, r in results.items() if r["kind"] == "eval"}
+    if not evals:
+        return lines
+    init = {s.name: s.init for s in recipe.stages}
+    lines += ["| eval | model | " + " | ".join(SUMMARY_COLUMNS) + " |", "|---" * (len(SUMMARY_COLUMNS) + 2) + "|"]
+    for name, r in evals.items():
+        cells = [f"{r['metrics'][c]:.3g}" if c in r["metrics"] else "" for c in SUMMARY_COLUMNS]
+        lines.append(f"| {name} | {init.get(name)} | " + " | ".join(cells) + " |")
+    lines.append("")
+    curves = {name: run_dir / name / "curves.json" for name in evals}
+    curves = {name: json.loads(path.read_text()) for name, path in curves.items() if path.exists()}
+    if curves:
+        fig, ax = _figure()
+        for name, data in curves.items():
+            plot_max_budget(ax, data, name)
+        ax.set(xlabel="mean thinking tokens (max budgets, unlimited)", ylabel="accuracy", title="accuracy vs thinking")
+        ax.legend()
+        plot = _save(fig, run_dir / "accuracy_vs_budget.png")
+        lines += [f"![accuracy_vs_budget]({plot.name})", ""]
+    return lines
+
+
 def plots_for(name: str, result: dict, run_dir: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     stage_dir, out = run_dir / name, []
     curves = stage_dir / "curves.json"
     if curves.exists():
         data = json.loads(curves.read_text())
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-        numeric = [(b, acc) for b, acc, _ in data["max_budget"] if b is not None]
-        ax.plot([b for b, _ in numeric], [a for _, a in numeric], "o-", label="max budget (forced stop)")
+        fig, ax = _figure()
+        plot_max_budget(ax, data, "max budget (forced stop)")
         if data["min_budget"]:
             ax.plot([m for m, _ in data["min_budget"]], [a for _, a in data["min_budget"]], "s--", label='min budget ("Wait")')
-        ax.set(xlabel="thinking tokens (budget)", ylabel="accuracy", title=f"{name}: accuracy vs thinking budget")
+        ax.set(xlabel="thinking tokens (mean used; min budget)", ylabel="accuracy", title=f"{name}: accuracy vs thinking")
         ax.legend()
         out.append(_save(fig, stage_dir / "accuracy_vs_budget.png"))
         if data.get("search"):
-            fig, ax = plt.subplots(figsize=(5, 3.2))
+            fig, ax = _figure()
             for method, points in data["search"].items():
                 ax.plot([n for n, _, _ in points], [a for _, a, _ in points], "o-", label=method)
             ax.set_xscale("log", base=2)
@@ -52,13 +80,29 @@ def plots_for(name: str, result: dict, run_dir: Path) -> list[Path]:
         series = [(key, [(h["step"], h[key]) for h in logs if key in h]) for key in ("loss", "reward")]
         series = [(k, points) for k, points in series if points and not (k == "loss" and result["kind"] == "grpo")]
         if series:
-            fig, ax = plt.subplots(figsize=(5, 3.2))
+            fig, ax = _figure()
             for key, points in series:
                 ax.plot([s for s, _ in points], [v for _, v in points], label=key)
             ax.set(xlabel="step", title=f"{name}: training curve")
             ax.legend()
             out.append(_save(fig, stage_dir / "training_curve.png"))
     return out
+
+
+def plot_max_budget(ax, curves: dict, label: str):
+    """Accuracy against the mean thinking tokens actually used at each max budget (as s1 plots it), so the
+    unlimited budget has its place too."""
+    points = sorted((tokens, acc) for _, acc, tokens in curves["max_budget"])
+    ax.plot([t for t, _ in points], [a for _, a in points], "o-", label=label)
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(5, 3.2))
 
 
 def _save(fig, path: Path) -> Path:

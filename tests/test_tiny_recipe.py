@@ -25,4 +25,7 @@ def test_tiny_reasoner_recipe_end_to_end(tmp_path):
     assert results["eval_grpo"]["metrics"]["s1_control"] == 1.0
     report = (run_dir / "report.md").read_text()
     assert "## eval_grpo (eval)" in report and (run_dir / "eval_grpo" / "accuracy_vs_budget.png").exists()
+    summary = report.split("## base_data")[0]
+    assert "| eval_grpo | grpo |" in summary and "| eval_base | base |" in summary
+    assert (run_dir / "accuracy_vs_budget.png").stat().st_size > 1000
     assert (run_dir / "grpo" / "training_curve.png").exists()
