@@ -19,6 +19,21 @@ def ponder_cmd(*args):
     return [sys.executable, "-m", "ponder.recipes.cli", *args]
 
 
+def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
+    """A kill during a save leaves checkpoint-N without trainer_state.json (written last) or with it cut
+    short; resuming from it fails in the HF Trainer, so the newest complete one is taken."""
+    from ponder.trainers.common import last_checkpoint
+
+    for step, state in ((5, '{"global_step": 5}'), (10, None), (15, '{"global_st')):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"")
+        if state is not None:
+            (folder / "trainer_state.json").write_text(state)
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-5")
+    assert last_checkpoint(tmp_path / "missing") is None
+
+
 def test_sigkill_then_rerun_resumes_from_checkpoint(write_recipe, tmp_path):
     path = write_recipe(SFT_RECIPE.replace("max_steps: 12", "max_steps: 400").replace("save_steps: 6", "save_steps: 5"))
     run_dir = tmp_path / "runs" / "t"

@@ -31,8 +31,19 @@ def lora_config(lora, task_type: str = "CAUSAL_LM", new_token_ids: list | None =
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
+    """The newest complete checkpoint. The HF Trainer writes trainer_state.json last, so a process killed
+    while saving leaves a checkpoint folder without it (or with it cut short): skip such folders."""
+    import json
+
+    def complete(path: Path) -> bool:
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return True
+        except (OSError, ValueError):
+            return False
+
     checkpoints = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
+    return next((str(p) for p in reversed(checkpoints) if complete(p)), None)
 
 
 def log_metrics(trainer, out_dir: Path | None = None) -> dict:
