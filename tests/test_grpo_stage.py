@@ -1,7 +1,11 @@
-"""GRPO for real on CPU: LCPO pulls thinking length toward the budget stated in the prompt, LoRA moves."""
+"""GRPO for real on CPU: accuracy rises, LCPO pulls thinking length toward the budget stated in the prompt,
+LoRA moves."""
+import json
+from pathlib import Path
 
 import torch
 import trl
+from safetensors.torch import load_file
 
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
@@ -55,3 +59,34 @@ def test_lcpo_moves_thinking_length_toward_the_stated_budget(write_recipe, tmp_p
     from transformers import GenerationConfig
 
     assert GenerationConfig.from_pretrained(tmp_path / "runs/lcpo/rl/checkpoint").thinking["budget_prompt"] == "Think for {n} tokens."
+
+
+TINY_REASONER = Path(__file__).parent / "assets" / "tiny-reasoner"  # made by configs/tiny/reasoner.yaml (distill)
+
+
+def test_grpo_raises_accuracy_from_the_tiny_reasoner(write_recipe, tmp_path):
+    """GRPO with LoRA from a checkpoint right about half the time: the accuracy reward rises across the run
+    (mean of the last 10 steps vs the first 10; seeds 0/1/2 rose by 0.23/0.19/0.24), and LoRA moved."""
+    recipe = f"""
+name: rise
+stages:
+  - name: rl
+    kind: grpo
+    init: "{TINY_REASONER}"
+    tasks: [running_sum]
+    size: 512
+    lora: {{r: 16, alpha: 32}}
+    rewards: [{{name: accuracy}}, {{name: format, weight: 0.2}}]
+    trainer: {{max_steps: 40, per_device_train_batch_size: 64, num_generations: 8, max_completion_length: 56,
+              learning_rate: 1.0e-3, temperature: 0.7, logging_steps: 1, log_completions: false}}
+"""
+    run_recipe(load_recipe(write_recipe(recipe)))
+    stage_dir = tmp_path / "runs/rise/rl"
+    history = json.loads((stage_dir / "log_history.json").read_text())
+    accuracy = [h["rewards/accuracy/mean"] for h in history if "rewards/accuracy/mean" in h]
+    assert len(accuracy) == 40
+    first, last = sum(accuracy[:10]) / 10, sum(accuracy[-10:]) / 10
+    assert last > first + 0.1, (first, last)
+    adapter = load_file(stage_dir / "adapter" / "adapter_model.safetensors")
+    lora_b = [t for name, t in adapter.items() if "lora_B" in name]
+    assert lora_b and all(t.abs().sum() > 0 for t in lora_b)  # lora_B starts at zero
