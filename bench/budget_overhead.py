@@ -92,11 +92,13 @@ def main():
         latencies = sorted(pool.map(request, range(48)))
     elapsed = time.perf_counter() - start
     server.should_exit = True
+    batches = app.state.batcher.batch_sizes
     figures.update({
         "server_clients": 8, "server_requests": 48,
         "server_requests_per_s": round(48 / elapsed, 2),
         "server_p50_s": round(statistics.median(latencies), 3),
         "server_p95_s": round(latencies[int(0.95 * len(latencies)) - 1], 3),
+        "server_batches": len(batches), "server_mean_batch_size": round(sum(batches) / len(batches), 2),
     })
     write_results("budget_overhead", figures)
 

@@ -3,8 +3,9 @@
 Request extras (vLLM's names where vLLM has them): `thinking_token_budget` (max thinking tokens),
 `min_thinking_tokens`, `reasoning_effort` (low/medium/high -> the checkpoint's `effort_budgets`), and
 `chat_template_kwargs.enable_thinking`. Responses carry `reasoning_content` beside `content` and
-`usage.completion_tokens_details.reasoning_tokens`. Requests are served one at a time (a lock around
-the model); concurrent clients queue.
+`usage.completion_tokens_details.reasoning_tokens`. Concurrent non-streamed requests with the same
+sampling settings and no seed are batched (`ponder.inference.batching`); streamed and seeded requests run
+alone. One lock guards the model.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from ponder.inference.batching import RequestBatcher
 from ponder.inference.generate import generate
 
 
@@ -51,7 +53,8 @@ def error_response(message: str, param: str | None = None, status: int = 400) ->
                         status_code=status)
 
 
-def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512) -> FastAPI:
+def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512,
+               max_batch: int = 16) -> FastAPI:
     app = FastAPI(title="ponder")
     lock = threading.Lock()
 
@@ -91,23 +94,39 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
             raise BadRequest(f"min_thinking_tokens ({low}) > thinking_token_budget ({high})")
         return low, high, enable
 
-    def run(req: ChatRequest, low: int, high: Optional[int], enable: bool, streamer=None):
+    def token_limit(req: ChatRequest) -> int:
+        return req.max_completion_tokens or req.max_tokens or default_max_tokens
+
+    def generation_settings(req: ChatRequest, enable: bool) -> tuple:
+        """What a batch must share: everything but the messages and the budgets."""
+        return token_limit(req), req.temperature > 0, max(req.temperature, 1e-5), req.top_p, enable
+
+    def run_batch(settings: tuple, items: list) -> list:
+        max_new_tokens, do_sample, temperature, top_p, enable = settings
+        return generate(model, tokenizer, [messages for messages, _, _ in items],
+                        min_thinking_tokens=[low for _, low, _ in items], max_thinking_tokens=[high for _, _, high in items],
+                        max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p,
+                        enable_thinking=enable, thinking=thinking)
+
+    batcher = RequestBatcher(run_batch, lock, max_batch)
+    app.state.batcher = batcher
+
+    def run_alone(req: ChatRequest, low: int, high: Optional[int], enable: bool, streamer=None):
         import torch
 
+        max_new_tokens, do_sample, temperature, top_p, _ = generation_settings(req, enable)
         with lock:
             if req.seed is not None:
                 torch.manual_seed(req.seed)
             (result,) = generate(
                 model, tokenizer, req.messages, min_thinking_tokens=low, max_thinking_tokens=high,
-                max_new_tokens=req.max_completion_tokens or req.max_tokens or default_max_tokens,
-                do_sample=req.temperature > 0, temperature=max(req.temperature, 1e-5), top_p=req.top_p,
+                max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p,
                 enable_thinking=enable, thinking=thinking, streamer=streamer,
             )
         return result
 
     def finish_reason(result, req) -> str:
-        limit = req.max_completion_tokens or req.max_tokens or default_max_tokens
-        return "length" if result.completion_tokens >= limit and tokenizer.eos_token not in result.text else "stop"
+        return "length" if result.completion_tokens >= token_limit(req) and tokenizer.eos_token not in result.text else "stop"
 
     def usage(result) -> dict:
         return {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
@@ -119,7 +138,11 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
         settings = budgets(req)  # bad requests are rejected here, before any streaming starts
         created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if not req.stream:
-            result = await run_in_threadpool(run, req, *settings)
+            low, high, enable = settings
+            if req.seed is None:
+                result = await asyncio.wrap_future(batcher.submit(generation_settings(req, enable), (req.messages, low, high)))
+            else:
+                result = await run_in_threadpool(run_alone, req, *settings)
             message = {"role": "assistant", "content": result.answer, "reasoning_content": result.reasoning}
             return {"id": rid, "object": "chat.completion", "created": created, "model": model_name,
                     "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(result, req)}],
@@ -133,7 +156,7 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
 
         def work():
             try:
-                holder["result"] = run(req, *settings, streamer=streamer)
+                holder["result"] = run_alone(req, *settings, streamer=streamer)
             finally:
                 pieces.put(None)
 

@@ -29,13 +29,13 @@ def served(tiny_checkpoint):
     while not server.started and time.time() < deadline:
         time.sleep(0.05)
     client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=60)
-    yield client, model, tokenizer, thinking
+    yield client, model, tokenizer, thinking, app
     server.should_exit = True
     thread.join(timeout=10)
 
 
 def test_models_and_budgeted_completion_match_direct_generation(served):
-    client, model, tokenizer, thinking = served
+    client, model, tokenizer, thinking, _ = served
     assert [m.id for m in client.models.list().data] == ["tiny"]
     for budget in (0, 5, 12):
         response = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=60,
@@ -49,7 +49,7 @@ def test_models_and_budgeted_completion_match_direct_generation(served):
 
 
 def test_reasoning_effort_and_min_tokens(served):
-    client, _, _, thinking = served
+    client, _, _, thinking, _ = served
     low = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=120, reasoning_effort="low")
     assert low.usage.completion_tokens_details.reasoning_tokens <= thinking.effort_budgets["low"]
     long = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=150,
@@ -94,14 +94,21 @@ def test_bad_parameters_are_400(served, extra, model, needle):
     assert needle in str(info.value)
 
 
-def test_concurrent_requests_are_all_answered(served):
+def test_concurrent_requests_are_batched_with_their_own_budgets(served):
+    """8 clients at once: the requests share batched generate calls, yet each keeps its own budget exactly
+    (min = max = b thinking tokens, b = 1..8)."""
     client = served[0]
+    batcher = served[4].state.batcher
+    done_before = len(batcher.batch_sizes)
 
-    def ask(i):
-        return client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": f"sum {i}12_____"}],
-                                              max_tokens=30, extra_body={"thinking_token_budget": 8})
+    def ask(budget):
+        return client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": f"sum {budget}12_____"}], max_tokens=30,
+            extra_body={"thinking_token_budget": budget, "min_thinking_tokens": budget})
 
     with ThreadPoolExecutor(8) as pool:
-        responses = list(pool.map(ask, range(8)))
+        responses = list(pool.map(ask, range(1, 9)))
+    assert [r.usage.completion_tokens_details.reasoning_tokens for r in responses] == list(range(1, 9))
     assert all(r.choices[0].finish_reason in ("stop", "length") for r in responses)
-    assert all(r.usage.completion_tokens_details.reasoning_tokens <= 8 for r in responses)
+    sizes = batcher.batch_sizes[done_before:]
+    assert sum(sizes) == 8 and max(sizes) > 1, sizes

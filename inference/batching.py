@@ -1,0 +1,45 @@
+"""Dynamic batching for the server: concurrent requests with the same generation settings run as one batched
+`generate` call, thinking budgets per row. Nothing waits for a batch to fill: the first request starts at
+once, and whatever arrives while a batch runs forms the next one, so batches grow with the load."""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import Callable, Hashable
+
+
+class RequestBatcher:
+    def __init__(self, run_batch: Callable[[Hashable, list], list], lock: threading.Lock, max_batch: int = 16):
+        """`run_batch(key, items)` returns one result per item; `lock` guards the model (streamed requests
+        take it too)."""
+        self.run_batch, self.lock, self.max_batch = run_batch, lock, max_batch
+        self.pending: list[tuple[Hashable, object, Future]] = []
+        self.wakeup = threading.Condition()
+        self.batch_sizes: list[int] = []  # one entry per batch run, for tests and benchmarks
+        threading.Thread(target=self._serve, daemon=True, name="ponder-batcher").start()
+
+    def submit(self, key: Hashable, item) -> Future:
+        future: Future = Future()
+        with self.wakeup:
+            self.pending.append((key, item, future))
+            self.wakeup.notify()
+        return future
+
+    def _serve(self):
+        while True:
+            with self.wakeup:
+                while not self.pending:
+                    self.wakeup.wait()
+                key = self.pending[0][0]  # oldest first; requests with other settings wait for their turn
+                group = [entry for entry in self.pending if entry[0] == key][:self.max_batch]
+                self.pending = [entry for entry in self.pending if entry not in group]
+            self.batch_sizes.append(len(group))
+            try:
+                with self.lock:
+                    results = self.run_batch(key, [item for _, item, _ in group])
+            except Exception as error:  # every request of the batch gets the error, the server goes on
+                for _, _, future in group:
+                    future.set_exception(error)
+                continue
+            for (_, _, future), result in zip(group, results):
+                future.set_result(result)
