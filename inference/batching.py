@@ -34,12 +34,18 @@ class RequestBatcher:
                 group = [entry for entry in self.pending if entry[0] == key][:self.max_batch]
                 self.pending = [entry for entry in self.pending if entry not in group]
             self.batch_sizes.append(len(group))
-            try:
-                with self.lock:
-                    results = self.run_batch(key, [item for _, item, _ in group])
-            except Exception as error:  # every request of the batch gets the error, the server goes on
-                for _, _, future in group:
-                    future.set_exception(error)
-                continue
-            for (_, _, future), result in zip(group, results):
-                future.set_result(result)
+            self._settle(group)
+
+    def _settle(self, group: list):
+        try:
+            with self.lock:
+                results = self.run_batch(group[0][0], [item for _, item, _ in group])
+        except Exception as error:
+            if len(group) == 1:
+                group[0][2].set_exception(error)
+            else:  # one bad request must not fail the others: run them one at a time
+                for entry in group:
+                    self._settle([entry])
+            return
+        for (_, _, future), result in zip(group, results):
+            future.set_result(result)
