@@ -91,13 +91,11 @@ def plot(plots: dict, path: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ponder.recipes.report import plot_search
+
     fig, axes = plt.subplots(1, len(plots), figsize=(5 * len(plots), 3.4))
     for ax, (name, curves) in zip(axes, plots.items()):
-        for method, points in curves.items():
-            ax.plot([n for n, _, _ in points], [a for _, a, _ in points], "o-", label=method)
-        ax.set_xscale("log", base=2)
-        ax.set(xlabel="N", ylabel="accuracy", title=f"letter_count, {name} policy")
-        ax.legend(fontsize=8)
+        plot_search(ax, curves, f"letter_count, {name} policy")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     print(f"wrote {path}")

@@ -12,6 +12,7 @@ from ponder.data.tasks import get_task
 from ponder.inference.search import Candidate
 from ponder.rewards.answers import extract_final_answer
 
+
 class ModelStepSampler:
     """Samples one reasoning step at a time (up to `thinking.step_separator`, a blank line by default) from a
     model in ponder's format: the chat template prefills `<think>`, `</think>` ends the reasoning, and a
@@ -25,8 +26,9 @@ class ModelStepSampler:
         self.end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
         self.separator = thinking.step_separator
 
-    def _prefix_text(self, question: dict, steps: list[str]) -> str:
-        return format_prompt(self.tokenizer, question["prompt"]) + "".join(s + self.separator for s in steps)
+    def _prefix_texts(self, question: dict, prefixes: list[list[str]]) -> list[str]:
+        head = format_prompt(self.tokenizer, question["prompt"])  # once per question, not per prefix
+        return [head + "".join(s + self.separator for s in steps) for steps in prefixes]
 
     @torch.no_grad()
     def _generate(self, texts: list[str], max_new_tokens: int, stop_at_step: bool, greedy: bool) -> list[list[int]]:
@@ -46,7 +48,7 @@ class ModelStepSampler:
                 out.append(ids)
         return out
 
-    def _finish(self, question: dict, steps: list[str], ids: list[int]) -> Candidate:
+    def _finish(self, steps: list[str], ids: list[int]) -> Candidate:
         """Read generated ids (after `steps`) into a candidate: new steps, and the answer if thinking ended."""
         text = self.tokenizer.decode([t for t in ids if t != self.end_id], skip_special_tokens=True)
         if self.end_id not in ids:
@@ -61,21 +63,21 @@ class ModelStepSampler:
         return Candidate(steps + new, answer, len(ids))
 
     def next_steps(self, question: dict, prefixes: list[list[str]], greedy: bool = False) -> list[Candidate]:
-        texts = [self._prefix_text(question, p) for p in prefixes]
+        texts = self._prefix_texts(question, prefixes)
         generated = self._generate(texts, self.max_step_tokens, stop_at_step=True, greedy=greedy)
-        candidates = [self._finish(question, list(p), ids) for p, ids in zip(prefixes, generated)]
+        candidates = [self._finish(list(p), ids) for p, ids in zip(prefixes, generated)]
         ended = [i for i, ids in enumerate(generated) if self.end_id in ids]
         if ended:  # thinking closed: write the answer now, so a finished candidate always has one
             answers = self._generate([texts[i] + self.tokenizer.decode(generated[i], skip_special_tokens=False)
                                       for i in ended], 32, stop_at_step=False, greedy=greedy)
             for i, ids in zip(ended, answers):
-                candidates[i] = self._finish(question, list(prefixes[i]), generated[i] + ids)
+                candidates[i] = self._finish(list(prefixes[i]), generated[i] + ids)
         return candidates
 
     def complete(self, question: dict, prefixes: list[list[str]]) -> list[Candidate]:
-        texts = [self._prefix_text(question, p) for p in prefixes]
+        texts = self._prefix_texts(question, prefixes)
         generated = self._generate(texts, self.max_new_tokens, stop_at_step=False, greedy=False)
-        return [self._finish(question, list(p), ids) for p, ids in zip(prefixes, generated)]
+        return [self._finish(list(p), ids) for p, ids in zip(prefixes, generated)]
 
 
 class TaskStepSampler:

@@ -32,7 +32,8 @@ class RequestBatcher:
                     self.wakeup.wait()
                 key = self.pending[0][0]  # oldest first; requests with other settings wait for their turn
                 group = [entry for entry in self.pending if entry[0] == key][:self.max_batch]
-                self.pending = [entry for entry in self.pending if entry not in group]
+                taken = {id(entry) for entry in group}
+                self.pending = [entry for entry in self.pending if id(entry) not in taken]
             self.batch_sizes.append(len(group))
             self._settle(group)
 

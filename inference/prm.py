@@ -31,6 +31,13 @@ def stepwise_ids(tokenizer, prompt: str, steps: list[str], separator: str = "\n"
     return ids, positions
 
 
+def pad_right(id_lists: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask), right-padded to the longest row: the batch layout of training and scoring."""
+    width = max(len(ids) for ids in id_lists)
+    return (torch.tensor([ids + [pad_id] * (width - len(ids)) for ids in id_lists]),
+            torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in id_lists]))
+
+
 @dataclass
 class PRMScorer:
     """Per-step P(correct) from a token-classification PRM (label 1 = the step is on a correct path)."""
@@ -56,10 +63,8 @@ class PRMScorer:
         for start in range(0, len(prompts), self.batch_size):
             encoded = [stepwise_ids(self.tokenizer, p, s, self.separator, self.max_length)
                        for p, s in zip(prompts[start:start + self.batch_size], solutions[start:start + self.batch_size])]
-            width = max(len(ids) for ids, _ in encoded)
             pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in encoded])
-            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in encoded])
+            input_ids, mask = pad_right([ids for ids, _ in encoded], pad)
             logits = self.model(input_ids=input_ids.to(self.model.device), attention_mask=mask.to(self.model.device)).logits
             probs = logits.float().softmax(-1)[..., 1].cpu()
             out += [probs[row, positions].tolist() for row, (_, positions) in enumerate(encoded)]

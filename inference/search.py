@@ -9,7 +9,7 @@ the PRM judges the answer as well as the reasoning.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ponder.inference.prm import aggregate
 
@@ -30,7 +30,6 @@ class SearchResult:
     solutions: list[Candidate]
     scores: list[float]  # aggregated PRM score per solution
     tokens: int  # every token generated, discarded branches included
-    extra: dict = field(default_factory=dict)
 
 
 def scored_steps(candidate: Candidate, answer_prefix: str) -> list[str]:

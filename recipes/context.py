@@ -40,9 +40,12 @@ class StageContext:
             return load_stage_dataset(self.upstream_dir(data), required, optional)
         return load_dataset_from_spec(data, required, optional)
 
+    def checkpoint(self, ref: str) -> str:
+        """An earlier stage's checkpoint when `ref` names a stage, else `ref` itself (a path or hub id)."""
+        if any(s.name == ref for s in self.recipe.stages):
+            return str(self.artifact(ref, "checkpoint"))
+        return ref
+
     def model_source(self) -> str:
         """Where this stage's model starts: an earlier stage's checkpoint, a path/hub id, or the recipe model."""
-        init = self.stage.init
-        if init and any(s.name == init for s in self.recipe.stages):
-            return str(self.artifact(init, "checkpoint"))
-        return init or self.recipe.model.name_or_path
+        return self.checkpoint(self.stage.init) if self.stage.init else self.recipe.model.name_or_path

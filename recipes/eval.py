@@ -116,8 +116,7 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
     from ponder.inference.search import prm_score_fn
 
     search, thinking = opts.search, ctx.recipe.thinking
-    is_stage = any(s.name == search.prm for s in ctx.recipe.stages)
-    scorer = PRMScorer.from_pretrained(str(ctx.artifact(search.prm, "checkpoint")) if is_stage else search.prm)
+    scorer = PRMScorer.from_pretrained(ctx.checkpoint(search.prm))
     sampler = ModelStepSampler(model, tokenizer, thinking, temperature=search.temperature,
                                max_step_tokens=search.max_step_tokens, max_new_tokens=opts.max_new_tokens)
     rows = held_out_rows(ctx, search.size)

@@ -7,12 +7,14 @@ from pathlib import Path
 
 def write_report(recipe, results: dict, run_dir: Path) -> Path:
     lines = [f"# {recipe.name}", "", recipe.description or "", "", f"Recipe: `{recipe.path}`", ""]
-    lines += overview(recipe, results, run_dir)
+    curves = {name: json.loads((run_dir / name / "curves.json").read_text())
+              for name in results if (run_dir / name / "curves.json").exists()}
+    lines += overview(recipe, results, curves, run_dir)
     for name, result in results.items():
         lines += [f"## {name} ({result['kind']})", "", f"{result['seconds']:.1f} s", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in result["metrics"].items()]
         lines.append("")
-        for plot in plots_for(name, result, run_dir):
+        for plot in plots_for(name, result, curves.get(name), run_dir):
             lines += [f"![{plot.stem}]({plot.relative_to(run_dir)})", ""]
     path = run_dir / "report.md"
     tmp = path.with_suffix(".md.tmp")
@@ -25,7 +27,7 @@ SUMMARY_COLUMNS = ("direct_accuracy", "accuracy@inf", "pass@1", "majority_vote_a
                    "s1_control", "s1_scaling", "s1_performance")
 
 
-def overview(recipe, results: dict, run_dir: Path) -> list[str]:
+def overview(recipe, results: dict, curves: dict, run_dir: Path) -> list[str]:
     """Stage times, then every eval stage side by side (which checkpoint, direct vs thinking, s1 metrics)
     with their accuracy-vs-budget curves in one plot: the before/after the stages are for."""
     total = sum(r["seconds"] for r in results.values())
@@ -41,8 +43,6 @@ def overview(recipe, results: dict, run_dir: Path) -> list[str]:
         cells = [f"{r['metrics'][c]:.3g}" if c in r["metrics"] else "" for c in SUMMARY_COLUMNS]
         lines.append(f"| {name} | {init.get(name)} | " + " | ".join(cells) + " |")
     lines.append("")
-    curves = {name: run_dir / name / "curves.json" for name in evals}
-    curves = {name: json.loads(path.read_text()) for name, path in curves.items() if path.exists()}
     if curves:
         fig, ax = _figure()
         for name, data in curves.items():
@@ -54,11 +54,9 @@ def overview(recipe, results: dict, run_dir: Path) -> list[str]:
     return lines
 
 
-def plots_for(name: str, result: dict, run_dir: Path) -> list[Path]:
+def plots_for(name: str, result: dict, data: dict | None, run_dir: Path) -> list[Path]:
     stage_dir, out = run_dir / name, []
-    curves = stage_dir / "curves.json"
-    if curves.exists():
-        data = json.loads(curves.read_text())
+    if data is not None:
         fig, ax = _figure()
         plot_max_budget(ax, data, "max budget (forced stop)")
         if data["min_budget"]:
@@ -68,11 +66,7 @@ def plots_for(name: str, result: dict, run_dir: Path) -> list[Path]:
         out.append(_save(fig, stage_dir / "accuracy_vs_budget.png"))
         if data.get("search"):
             fig, ax = _figure()
-            for method, points in data["search"].items():
-                ax.plot([n for n, _, _ in points], [a for _, a, _ in points], "o-", label=method)
-            ax.set_xscale("log", base=2)
-            ax.set(xlabel="N (samples / beams)", ylabel="accuracy", title=f"{name}: test-time search")
-            ax.legend()
+            plot_search(ax, data["search"], f"{name}: test-time search")
             out.append(_save(fig, stage_dir / "accuracy_vs_n.png"))
     history = stage_dir / "log_history.json"
     if history.exists():
@@ -94,6 +88,15 @@ def plot_max_budget(ax, curves: dict, label: str):
     unlimited budget has its place too."""
     points = sorted((tokens, acc) for _, acc, tokens in curves["max_budget"])
     ax.plot([t for t, _ in points], [a for _, a in points], "o-", label=label)
+
+
+def plot_search(ax, curves: dict, title: str):
+    """Accuracy vs N (log2 axis) for each search method; `curves` as `search_curves` returns them."""
+    for method, points in curves.items():
+        ax.plot([n for n, _, _ in points], [a for _, a, _ in points], "o-", label=method)
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="N (samples / beams)", ylabel="accuracy", title=title)
+    ax.legend(fontsize=8)
 
 
 def _figure():

@@ -159,8 +159,11 @@ def test_model_step_sampler_reads_clean_answers(tiny_checkpoint):
     from ponder.data.step_samplers import ModelStepSampler
     from ponder.inference.loading import load_for_inference
 
+    import torch
+
     model, tokenizer, _ = load_for_inference(str(tiny_checkpoint))
     question = task_rows(["running_sum"], 1, seed=8, difficulty={"running_sum": [3, 3]})[0]
+    torch.manual_seed(0)  # sampled: the same draws every run
     sampler = ModelStepSampler(model, tokenizer, THINKING, temperature=0.5)
     finished = [c for c in sampler.complete(question, [[]] * 8) if c.done]
     assert finished, "no sample closed its thinking"

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer
 
-from ponder.inference.prm import PRM_CONFIG_KEY, stepwise_ids
+from ponder.inference.prm import PRM_CONFIG_KEY, pad_right, stepwise_ids
 from ponder.trainers.common import (cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint, log_metrics,
                                     lora_config)
 from ponder.trainers.modeling import load_token_classifier, save_checkpoint
@@ -34,13 +34,10 @@ class StepwiseCollator:
         self.pad_id = pad_id
 
     def __call__(self, features: list[dict]) -> dict:
-        width = max(len(f["input_ids"]) for f in features)
-        pad = [width - len(f["input_ids"]) for f in features]
-        return {
-            "input_ids": torch.tensor([f["input_ids"] + [self.pad_id] * p for f, p in zip(features, pad)]),
-            "attention_mask": torch.tensor([[1] * len(f["input_ids"]) + [0] * p for f, p in zip(features, pad)]),
-            "labels": torch.tensor([list(f["labels"]) + [IGNORE] * p for f, p in zip(features, pad)], dtype=torch.float32),
-        }
+        input_ids, mask = pad_right([list(f["input_ids"]) for f in features], self.pad_id)
+        width = input_ids.shape[1]
+        labels = [list(f["labels"]) + [IGNORE] * (width - len(f["labels"])) for f in features]
+        return {"input_ids": input_ids, "attention_mask": mask, "labels": torch.tensor(labels, dtype=torch.float32)}
 
 
 def soft_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
