@@ -5,7 +5,8 @@
 1. tokens/s of `ponder.inference.generate` (budget processor on, max budget 64 so it forces a stop)
    vs plain HF `generate` on the same tiny model (preset `tiny`, random init), the same 8 prompts,
    greedy, 128 new tokens, in one run; best of 3 repeats each. Target ratio >= 0.95.
-2. The OpenAI-compatible server on 127.0.0.1: 8 concurrent clients, 48 requests; requests/s, p50/p95.
+2. The OpenAI-compatible server on 127.0.0.1: 8 concurrent clients, 48 requests; requests/s, p50/p95, with
+   dynamic batching (max batch 16) vs one request at a time (max batch 1), in the same run.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_results  # noqa: E402
 
 NEW_TOKENS = 128
+CLIENTS, REQUESTS = 8, 48
 PROMPTS = [f"sum {i}{i + 3}{i * 7 % 10}_____" for i in range(8)]
 
 
@@ -38,7 +40,6 @@ def main():
     import torch
 
     from ponder.inference.generate import generate
-    from ponder.inference.server import create_app
     from ponder.inference.thinking import ThinkingConfig
     from ponder.trainers.modeling import build_tiny_model
 
@@ -68,10 +69,24 @@ def main():
                "budget_tokens_per_s": round(budget_rate, 1),
                "budget_vs_plain_tokens_per_s_ratio": round(budget_rate / plain_rate, 3)}
 
+    unbatched = serve_and_load(model, tokenizer, thinking, messages, max_batch=1)
+    batched = serve_and_load(model, tokenizer, thinking, messages, max_batch=16)
+    figures.update({"server_clients": CLIENTS, "server_requests": REQUESTS,
+                    **{f"server_unbatched_{k}": v for k, v in unbatched.items()},
+                    **{f"server_{k}": v for k, v in batched.items()},
+                    "server_batched_vs_unbatched_requests_per_s_ratio":
+                        round(batched["requests_per_s"] / unbatched["requests_per_s"], 2)})
+    write_results("budget_overhead", figures)
+
+
+def serve_and_load(model, tokenizer, thinking, messages, max_batch: int) -> dict:
+    """Start the server (max_batch 1 = one request at a time, the baseline) and time CLIENTS clients."""
     import openai
     import uvicorn
 
-    app = create_app(model, tokenizer, thinking, "tiny", default_max_tokens=64)
+    from ponder.inference.server import create_app
+
+    app = create_app(model, tokenizer, thinking, "tiny", default_max_tokens=64, max_batch=max_batch)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -88,19 +103,14 @@ def main():
         return time.perf_counter() - start
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(8) as pool:
-        latencies = sorted(pool.map(request, range(48)))
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        latencies = sorted(pool.map(request, range(REQUESTS)))
     elapsed = time.perf_counter() - start
     server.should_exit = True
-    batches = app.state.batcher.batch_sizes
-    figures.update({
-        "server_clients": 8, "server_requests": 48,
-        "server_requests_per_s": round(48 / elapsed, 2),
-        "server_p50_s": round(statistics.median(latencies), 3),
-        "server_p95_s": round(latencies[int(0.95 * len(latencies)) - 1], 3),
-        "server_batches": len(batches), "server_mean_batch_size": round(sum(batches) / len(batches), 2),
-    })
-    write_results("budget_overhead", figures)
+    batcher = app.state.batcher
+    return {"requests_per_s": round(REQUESTS / elapsed, 2), "p50_s": round(statistics.median(latencies), 3),
+            "p95_s": round(latencies[int(0.95 * len(latencies)) - 1], 3), "batches": batcher.batches_run,
+            "mean_batch_size": round(batcher.requests_run / batcher.batches_run, 2)}
 
 
 if __name__ == "__main__":

@@ -101,28 +101,25 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
         """What a batch must share: everything but the messages and the budgets."""
         return token_limit(req), req.temperature > 0, max(req.temperature, 1e-5), req.top_p, enable
 
-    def run_batch(settings: tuple, items: list) -> list:
+    def run_batch(settings: tuple, items: list, streamer=None) -> list:
+        """One generate call for `items` = [(messages, min budget, max budget)] sharing `settings`."""
         max_new_tokens, do_sample, temperature, top_p, enable = settings
         return generate(model, tokenizer, [messages for messages, _, _ in items],
                         min_thinking_tokens=[low for _, low, _ in items], max_thinking_tokens=[high for _, _, high in items],
                         max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p,
-                        enable_thinking=enable, thinking=thinking)
+                        enable_thinking=enable, thinking=thinking, streamer=streamer)
 
     batcher = RequestBatcher(run_batch, lock, max_batch)
     app.state.batcher = batcher
 
     def run_alone(req: ChatRequest, low: int, high: Optional[int], enable: bool, streamer=None):
+        """Streamed and seeded requests: a batch of one, so the seed and the streamer are this request's own."""
         import torch
 
-        max_new_tokens, do_sample, temperature, top_p, _ = generation_settings(req, enable)
         with lock:
             if req.seed is not None:
                 torch.manual_seed(req.seed)
-            (result,) = generate(
-                model, tokenizer, req.messages, min_thinking_tokens=low, max_thinking_tokens=high,
-                max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p,
-                enable_thinking=enable, thinking=thinking, streamer=streamer,
-            )
+            (result,) = run_batch(generation_settings(req, enable), [(req.messages, low, high)], streamer)
         return result
 
     def finish_reason(result, req) -> str:

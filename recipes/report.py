@@ -37,7 +37,7 @@ def overview(recipe, results: dict, curves: dict, run_dir: Path) -> list[str]:
     evals = {name: r for name, r in results.items() if r["kind"] == "eval"}
     if not evals:
         return lines
-    init = {s.name: s.init for s in recipe.stages}
+    init = {s.name: s.init or recipe.model.name_or_path for s in recipe.stages}
     lines += ["| eval | model | " + " | ".join(SUMMARY_COLUMNS) + " |", "|---" * (len(SUMMARY_COLUMNS) + 2) + "|"]
     for name, r in evals.items():
         cells = [f"{r['metrics'][c]:.3g}" if c in r["metrics"] else "" for c in SUMMARY_COLUMNS]

@@ -1,6 +1,7 @@
 """Pieces every ponder trainer stage shares: device-aware defaults, LoRA configs, merging, metrics."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -33,8 +34,6 @@ def lora_config(lora, task_type: str = "CAUSAL_LM", new_token_ids: list | None =
 def last_checkpoint(output_dir: Path) -> str | None:
     """The newest complete checkpoint. The HF Trainer writes trainer_state.json last, so a process killed
     while saving leaves a checkpoint folder without it (or with it cut short): skip such folders."""
-    import json
-
     def complete(path: Path) -> bool:
         try:
             json.loads((path / "trainer_state.json").read_text())
