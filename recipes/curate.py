@@ -163,7 +163,9 @@ def load_teacher(ctx, name: str):
     from ponder.trainers.modeling import load_model_and_tokenizer
 
     source = ctx.recipe.model.name_or_path if name == "base" else name
-    return load_model_and_tokenizer(source, ctx.recipe.thinking, ctx.recipe.model.dtype, ctx.recipe.seed)
+    model = ctx.recipe.model
+    return load_model_and_tokenizer(source, ctx.recipe.thinking, model.dtype, ctx.recipe.seed,
+                                    attn_implementation=model.attn_implementation)
 
 
 def verify(rows: list[dict], samples: list[dict], thinking) -> list[bool]:

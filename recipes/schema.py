@@ -47,6 +47,11 @@ class ModelSettings:
         default="tiny:tiny", metadata={"help": "Hub id, local checkpoint, or `tiny:<preset>` (micro, tiny, small)."}
     )
     dtype: str = field(default="float32", metadata={"help": "auto, float32, bfloat16 or float16. CPUs train in float32."})
+    attn_implementation: Optional[str] = field(
+        default=None,
+        metadata={"help": "Attention kernel for the models this recipe trains: eager, sdpa, flash_attention_2; "
+                          "unset = transformers' default (sdpa). On CPU, eager is the faster one for tiny models."},
+    )
 
 
 @dataclass

@@ -18,13 +18,15 @@ def test_sft_lora_trains_and_writes_the_checkpoint_contract(write_recipe, tmp_pa
 
     def spy_train(self, *args, **kwargs):  # records parameters around the real training loop
         snapshots["before"] = {n: p.detach().clone() for n, p in self.model.named_parameters()}
+        snapshots["attention"] = self.model.config._attn_implementation
         out = real_train(self, *args, **kwargs)
         snapshots["after"] = {n: p.detach().clone() for n, p in self.model.named_parameters()}
         return out
 
     monkeypatch.setattr(trl.SFTTrainer, "train", spy_train)
-    recipe = load_recipe(write_recipe(SFT_RECIPE), ["stages.distill.trainer.max_steps=30"])
+    recipe = load_recipe(write_recipe(SFT_RECIPE), ["stages.distill.trainer.max_steps=30", "model.attn_implementation=eager"])
     results = run_recipe(recipe)
+    assert snapshots["attention"] == "eager", "the recipe's attention kernel must reach the trained model"
     metrics = results["distill"]["metrics"]
     assert metrics["loss_last"] < metrics["loss_first"] - 0.3, metrics
 

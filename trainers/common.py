@@ -128,7 +128,8 @@ def deepspeed_args(launcher) -> dict:
 def prepare_model(ctx, source: str, out_dir: Path, load_in_4bit: bool = False):
     """Load the starting model; a fresh `tiny:` model is saved as `base/` (rank 0) for the later merge."""
     recipe = ctx.recipe
-    model, tokenizer = load_model_and_tokenizer(source, recipe.thinking, recipe.model.dtype, recipe.seed, load_in_4bit)
+    model, tokenizer = load_model_and_tokenizer(source, recipe.thinking, recipe.model.dtype, recipe.seed, load_in_4bit,
+                                                recipe.model.attn_implementation)
     if source.startswith("tiny:"):  # every rank builds the same seeded model; rank 0 keeps it
         base_dir = out_dir / "base"
         if int(os.environ.get("RANK", "0")) == 0:

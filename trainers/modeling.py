@@ -25,7 +25,7 @@ TINY_PRESETS = {
 
 
 def build_tiny_model(preset: str, thinking: ThinkingConfig | None = None, seed: int = 0, max_positions: int = 1024,
-                     token_classifier: bool = False):
+                     token_classifier: bool = False, attn_implementation: str | None = None):
     """A randomly initialised Qwen2 causal LM (or two-label token classifier, for PRMs) + an in-process
     character tokenizer."""
     from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2ForTokenClassification
@@ -43,19 +43,20 @@ def build_tiny_model(preset: str, thinking: ThinkingConfig | None = None, seed: 
         **({"num_labels": 2} if token_classifier else {}),
         **TINY_PRESETS[preset],
     )
+    config._attn_implementation = attn_implementation
     torch.manual_seed(seed)
     return (Qwen2ForTokenClassification if token_classifier else Qwen2ForCausalLM)(config), tokenizer
 
 
 def load_model_and_tokenizer(name_or_path: str, thinking: ThinkingConfig, dtype: str = "auto", seed: int = 0,
-                             load_in_4bit: bool = False):
+                             load_in_4bit: bool = False, attn_implementation: str | None = None):
     """`tiny:<preset>` builds a fresh tiny model; anything else is a hub id or a local checkpoint.
 
     `load_in_4bit` is QLoRA's NF4 base (bitsandbytes, GPU only)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name_or_path.startswith("tiny:"):
-        return build_tiny_model(name_or_path.split(":", 1)[1], thinking, seed=seed)
+        return build_tiny_model(name_or_path.split(":", 1)[1], thinking, seed=seed, attn_implementation=attn_implementation)
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     quantization = None
@@ -64,7 +65,8 @@ def load_model_and_tokenizer(name_or_path: str, thinking: ThinkingConfig, dtype:
 
         quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                           bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, quantization_config=quantization)
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, quantization_config=quantization,
+                                                 attn_implementation=attn_implementation)
     if ensure_thinking_tokens(tokenizer, thinking):
         model.resize_token_embeddings(len(tokenizer))
     return model, tokenizer
