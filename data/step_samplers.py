@@ -26,9 +26,12 @@ class ModelStepSampler:
         self.end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
         self.separator = thinking.step_separator
 
-    def _prefix_texts(self, question: dict, prefixes: list[list[str]]) -> list[str]:
+    def _prefix_texts(self, question: dict, prefixes: list[list[str]], open_step: bool = True) -> list[str]:
+        """The prompt and the steps so far; `open_step` ends them with a separator (a new step starts)."""
         head = format_prompt(self.tokenizer, question["prompt"])  # once per question, not per prefix
-        return [head + "".join(s + self.separator for s in steps) for steps in prefixes]
+        if open_step:
+            return [head + "".join(s + self.separator for s in steps) for steps in prefixes]
+        return [head + self.separator.join(steps) for steps in prefixes]
 
     @torch.no_grad()
     def _generate(self, texts: list[str], max_new_tokens: int, stop_at_step: bool, greedy: bool) -> list[list[int]]:
@@ -75,7 +78,10 @@ class ModelStepSampler:
         return candidates
 
     def complete(self, question: dict, prefixes: list[list[str]]) -> list[Candidate]:
-        texts = self._prefix_texts(question, prefixes)
+        # The rollout goes on from the end of the last step, so the model itself chooses between another
+        # step and closing its thinking: a prefix ending in a separator after what is really the last step
+        # asks for a step that should not exist (a trace's last step is followed by "\n</think>").
+        texts = self._prefix_texts(question, prefixes, open_step=False)
         generated = self._generate(texts, self.max_new_tokens, stop_at_step=False, greedy=False)
         return [self._finish(list(p), ids) for p, ids in zip(prefixes, generated)]
 

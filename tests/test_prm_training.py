@@ -178,3 +178,23 @@ def test_eval_search_must_name_a_prm_stage(write_recipe):
     with pytest.raises(RecipeError) as info:
         load_recipe(write_recipe(bad))
     assert info.value.key == "stages.eval.search.prm" and "not a prm stage" in str(info.value)
+
+
+def test_rollout_from_a_whole_correct_trace_closes_thinking_and_answers():
+    """Monte Carlo labels roll out from the end of a step: after a trace's last step the model must be free
+    to close its thinking (its traces end "step\\n</think>"); a prefix ending in a separator there asked for
+    a step that does not exist, and a distilled model then failed from correct prefixes (labelled wrong)."""
+    from pathlib import Path
+
+    import torch
+
+    from ponder.data.step_samplers import ModelStepSampler
+    from ponder.inference.loading import load_for_inference
+
+    model, tokenizer, _ = load_for_inference(str(Path(__file__).parent / "assets" / "tiny-reasoner"))
+    sampler = ModelStepSampler(model, tokenizer, THINKING, temperature=0.7)
+    task = get_task("running_sum")
+    torch.manual_seed(0)
+    for question in task_rows(["running_sum"], 10, seed=5, difficulty={"running_sum": [8, 8]}):  # its training length
+        rollouts = sampler.complete(question, [task.teacher_trace(question).steps] * 4)
+        assert [r.answer for r in rollouts] == [question["answer"]] * 4, question["prompt"]

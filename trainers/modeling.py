@@ -72,16 +72,18 @@ def load_model_and_tokenizer(name_or_path: str, thinking: ThinkingConfig, dtype:
     return model, tokenizer
 
 
-def load_token_classifier(name_or_path: str, thinking: ThinkingConfig, seed: int = 0):
+def load_token_classifier(name_or_path: str, thinking: ThinkingConfig, seed: int = 0, attn_implementation: str | None = None):
     """A two-label token classifier (a PRM) from `tiny:<preset>`, a causal LM checkpoint (its body, a new
     score head) or a trained PRM."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     if name_or_path.startswith("tiny:"):
-        return build_tiny_model(name_or_path.split(":", 1)[1], thinking, seed=seed, token_classifier=True)
+        return build_tiny_model(name_or_path.split(":", 1)[1], thinking, seed=seed, token_classifier=True,
+                                attn_implementation=attn_implementation)
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     torch.manual_seed(seed)  # the new head's initialisation
-    model = AutoModelForTokenClassification.from_pretrained(name_or_path, num_labels=2, dtype=torch.float32)
+    model = AutoModelForTokenClassification.from_pretrained(name_or_path, num_labels=2, dtype=torch.float32,
+                                                            attn_implementation=attn_implementation)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer

@@ -64,7 +64,8 @@ def train_prm(ctx, source: str, rows, lora, separator: str, max_length: int | No
 
     recipe = ctx.recipe
     out_dir.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = load_token_classifier(source, recipe.thinking, seed=recipe.seed)
+    model, tokenizer = load_token_classifier(source, recipe.thinking, seed=recipe.seed,
+                                             attn_implementation=recipe.model.attn_implementation)
     setattr(model.config, PRM_CONFIG_KEY, {"separator": separator})
     if source.startswith("tiny:"):  # the LoRA merge reloads the base from disk
         source = str(save_checkpoint(model, tokenizer, out_dir / "base", recipe.thinking, {"title": f"{source} PRM (random init)"}))
