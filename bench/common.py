@@ -23,13 +23,14 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5, dtype=torch.float32, tri
     return 2 * n**3 * repeats / best / 1e9
 
 
-def run_one_stage(out: Path, model: str, stage_yaml: str) -> dict:
+def run_one_stage(out: Path, model: str, stage_yaml: str, attn_implementation: str | None = None) -> dict:
     """Run a one-stage ponder recipe (the stage given as YAML lines) in `out`; returns the stage's metrics."""
     from ponder.recipes.runner import run_recipe
     from ponder.recipes.schema import load_recipe
 
     path = out / "bench.yaml"
-    path.write_text(f"name: bench\noutput_dir: {out / 'runs'}\nmodel: {{name_or_path: \"{model}\"}}\nstages:\n{stage_yaml}")
+    attention = f", attn_implementation: {attn_implementation}" if attn_implementation else ""
+    path.write_text(f"name: bench\noutput_dir: {out / 'runs'}\nmodel: {{name_or_path: \"{model}\"{attention}}}\nstages:\n{stage_yaml}")
     return next(iter(run_recipe(load_recipe(path)).values()))["metrics"]
 
 
