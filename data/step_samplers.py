@@ -6,11 +6,25 @@ from __future__ import annotations
 import random
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from ponder.data.chat import format_prompt
 from ponder.data.tasks import get_task
 from ponder.inference.search import Candidate
 from ponder.rewards.answers import extract_final_answer
+
+
+class StepEnd(StoppingCriteria):
+    """Stops a row once its generated text holds one whole new step: text, then a separator (a separator
+    that opens the text only ends the step before, which the prefix already holds)."""
+
+    def __init__(self, tokenizer, separator: str, prompt_length: int):
+        self.tokenizer, self.separator, self.prompt_length = tokenizer, separator, prompt_length
+
+    def __call__(self, input_ids, scores, **kwargs):
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length:], skip_special_tokens=True)
+        return torch.tensor([self.separator in text.removeprefix(self.separator) for text in texts],
+                            device=input_ids.device)
 
 
 class ModelStepSampler:
@@ -26,11 +40,11 @@ class ModelStepSampler:
         self.end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
         self.separator = thinking.step_separator
 
-    def _prefix_texts(self, question: dict, prefixes: list[list[str]], open_step: bool = True) -> list[str]:
-        """The prompt and the steps so far; `open_step` ends them with a separator (a new step starts)."""
+    def _prefix_texts(self, question: dict, prefixes: list[list[str]]) -> list[str]:
+        """The prompt and the steps so far, ending where the last step ends: the model itself chooses between
+        a separator and another step, or closing its thinking. (A prefix ending in a separator after what is
+        really the last step asks for a step that should not exist: ponder's traces end "step\n</think>".)"""
         head = format_prompt(self.tokenizer, question["prompt"])  # once per question, not per prefix
-        if open_step:
-            return [head + "".join(s + self.separator for s in steps) for steps in prefixes]
         return [head + self.separator.join(steps) for steps in prefixes]
 
     @torch.no_grad()
@@ -41,10 +55,10 @@ class ModelStepSampler:
                                     padding_side="left", add_special_tokens=False).to(self.model.device)
             stops = [self.tokenizer.eos_token_id] + ([self.end_id] if stop_at_step else [])
             sampling = {} if greedy else {"temperature": self.temperature}
+            step_end = [StepEnd(self.tokenizer, self.separator, inputs["input_ids"].shape[1])] if stop_at_step else []
             generated = self.model.generate(
                 **inputs, max_new_tokens=max_new_tokens, do_sample=not greedy, eos_token_id=stops,
-                pad_token_id=self.tokenizer.pad_token_id, tokenizer=self.tokenizer,
-                **({"stop_strings": [self.separator]} if stop_at_step else {}), **sampling)
+                pad_token_id=self.tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList(step_end), **sampling)
             for ids in generated[:, inputs["input_ids"].shape[1]:].tolist():
                 while ids and ids[-1] == self.tokenizer.pad_token_id and ids[-1] not in stops:
                     ids.pop()
@@ -78,10 +92,7 @@ class ModelStepSampler:
         return candidates
 
     def complete(self, question: dict, prefixes: list[list[str]]) -> list[Candidate]:
-        # The rollout goes on from the end of the last step, so the model itself chooses between another
-        # step and closing its thinking: a prefix ending in a separator after what is really the last step
-        # asks for a step that should not exist (a trace's last step is followed by "\n</think>").
-        texts = self._prefix_texts(question, prefixes, open_step=False)
+        texts = self._prefix_texts(question, prefixes)
         generated = self._generate(texts, self.max_new_tokens, stop_at_step=False, greedy=False)
         return [self._finish(list(p), ids) for p, ids in zip(prefixes, generated)]
 

@@ -180,10 +180,11 @@ def test_eval_search_must_name_a_prm_stage(write_recipe):
     assert info.value.key == "stages.eval.search.prm" and "not a prm stage" in str(info.value)
 
 
-def test_rollout_from_a_whole_correct_trace_closes_thinking_and_answers():
-    """Monte Carlo labels roll out from the end of a step: after a trace's last step the model must be free
-    to close its thinking (its traces end "step\\n</think>"); a prefix ending in a separator there asked for
-    a step that does not exist, and a distilled model then failed from correct prefixes (labelled wrong)."""
+def test_sampling_goes_on_from_the_end_of_a_step():
+    """Rollouts (Monte Carlo labels) and step expansion (beam, DVTS) go on from the end of a step: after a
+    trace's last step the model must be free to close its thinking (its traces end "step\\n</think>"); a
+    prefix ending in a separator there asked for a step that does not exist, and a distilled model then
+    failed from correct prefixes (labelled wrong)."""
     from pathlib import Path
 
     import torch
@@ -196,5 +197,9 @@ def test_rollout_from_a_whole_correct_trace_closes_thinking_and_answers():
     task = get_task("running_sum")
     torch.manual_seed(0)
     for question in task_rows(["running_sum"], 10, seed=5, difficulty={"running_sum": [8, 8]}):  # its training length
-        rollouts = sampler.complete(question, [task.teacher_trace(question).steps] * 4)
+        gold = task.teacher_trace(question).steps
+        rollouts = sampler.complete(question, [gold] * 4)
         assert [r.answer for r in rollouts] == [question["answer"]] * 4, question["prompt"]
+        closed, next_step = sampler.next_steps(question, [gold, gold[:3]], greedy=True)
+        assert closed.done and closed.steps == gold and closed.answer == question["answer"], closed
+        assert not next_step.done and next_step.steps == gold[:4], next_step  # one whole step, cut at the separator
