@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from transformers import set_seed
+
 from ponder.recipes.context import StageContext
 from ponder.recipes.schema import load_recipe, stage_module
 
@@ -14,6 +16,7 @@ def main(spec_file: str):
     spec = json.loads(Path(spec_file).read_text())
     recipe = load_recipe(spec["recipe"], spec["overrides"])
     stage = recipe.stage(spec["stage"])
+    set_seed(recipe.seed)  # as the single-process runner does before every stage
     ctx = StageContext(recipe, stage, Path(spec["workdir"]), Path(spec["run_dir"]), spec["resume"])
     outcome = stage_module(stage.kind).main(ctx)
     if int(os.environ.get("RANK", "0")) == 0:

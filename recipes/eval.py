@@ -2,7 +2,8 @@
 
 Per task: direct answers (`enable_thinking=False`), pass@1 over k samples and majority vote, then
 greedy accuracy and mean thinking tokens for each maximum budget (s1 budget forcing) and, as a second
-curve, each minimum budget ("Wait" extensions); s1's Control / Scaling / Performance over the budgets.
+curve, each minimum budget ("Wait" extensions); s1's Control / Scaling / Performance over the budgets;
+unlimited-budget accuracy per difficulty level of task rows. The k samples go to samples.jsonl.
 """
 from __future__ import annotations
 
@@ -92,6 +93,8 @@ def main(ctx) -> dict:
         lengths[budget] = [s["thinking_tokens"] for row in out for s in row]
         metrics[f"accuracy@{budget if budget is not None else 'inf'}"] = curve[budget]
         metrics[f"thinking_tokens@{budget if budget is not None else 'inf'}"] = sum(lengths[budget]) / len(lengths[budget])
+        if budget is None:
+            metrics.update(accuracy_by_difficulty(rows, out))
     wait_curve = {}
     for low in opts.min_budgets:
         out = run(min_thinking_tokens=low)
@@ -106,7 +109,10 @@ def main(ctx) -> dict:
         for method, points in curves["search"].items():
             metrics.update({f"search_{method}@{n}": accuracy_at_n for n, accuracy_at_n, _ in points})
     (ctx.workdir / "curves.json").write_text(json.dumps(curves))
-    return {"metrics": metrics, "artifacts": {"curves": "curves.json"}}
+    with open(ctx.workdir / "samples.jsonl", "w") as f:  # what pass@1 and the majority vote were computed on
+        for row, row_samples in zip(rows, sampled):
+            f.write(json.dumps({"prompt": row["prompt"], "answer": row["answer"], "samples": row_samples}) + "\n")
+    return {"metrics": metrics, "artifacts": {"curves": "curves.json", "samples": "samples.jsonl"}}
 
 
 def run_search(ctx, model, tokenizer, opts) -> dict:
@@ -122,6 +128,16 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
     rows = held_out_rows(ctx, search.size)
     return search_curves(sampler, prm_score_fn(scorer, thinking.answer_prefix), rows, search.n, search.width,
                          search.methods, thinking, search.aggregation)
+
+
+def accuracy_by_difficulty(rows: list[dict], out: list[list[dict]]) -> dict:
+    """Unlimited-budget accuracy per task difficulty level (digits of a running sum, ...): where a model's
+    accuracy comes from, e.g. only from the lengths its training data had. Benchmark rows have no level."""
+    by_level = {}
+    for row, samples in zip(rows, out):
+        if "difficulty" in row:
+            by_level.setdefault(f"accuracy@inf_{row.get('domain')}_{row['difficulty']}", []).append(samples[0]["correct"])
+    return {key: sum(v) / len(v) for key, v in sorted(by_level.items())}
 
 
 def held_out_rows(ctx, size: int) -> list[dict]:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import yaml
+from transformers import set_seed
 
 from ponder.recipes.context import StageContext
 from ponder.recipes.launch import run_multiprocess
@@ -77,6 +78,9 @@ def run_recipe(recipe: Recipe, overrides: list[str] | None = None, from_stage: s
         print(f"=== {banner}{' (resuming)' if resume else ''} -> {final}", flush=True)
         print((partial / "config.yaml").read_text(), flush=True)
         started = time.time()
+        # Stages share this process: without a reseed, what a stage samples (eval, STaR rounds, Monte
+        # Carlo rollouts) would depend on which stages ran before it here (skipped ones, --from).
+        set_seed(recipe.seed)
         if stage.launcher.type == "single":
             outcome = stage_module(stage.kind).main(StageContext(recipe, stage, partial, run_dir, resume))
         else:

@@ -1,9 +1,12 @@
 """eval: s1 metrics by hand, and the eval stage + run report on a real tiny checkpoint."""
 import json
+from collections import Counter
 
 import pytest
+import torch
 
 from ponder.data.s1_metrics import control, performance, scaling
+from ponder.data.tasks import task_rows
 from ponder.recipes.eval import majority_correct
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
@@ -43,11 +46,23 @@ stages:
     assert m["control@min24"] == 1.0
     for key in ("direct_accuracy", "pass@1", "majority_vote_accuracy", "accuracy@16", "accuracy@inf", "s1_scaling"):
         assert key in m
+    # Per digit count: one entry per level among the held-out rows, averaging back to accuracy@inf.
+    counts = Counter(r["difficulty"] for r in task_rows(["running_sum"], 12, seed=10_000))
+    by_level = {lvl: m[f"accuracy@inf_running_sum_{lvl}"] for lvl in counts}
+    assert len([k for k in m if k.startswith("accuracy@inf_")]) == len(counts) > 1
+    assert sum(by_level[lvl] * n for lvl, n in counts.items()) / 12 == pytest.approx(m["accuracy@inf"])
     report = (tmp_path / "runs/ev/report.md").read_text()
     assert "s1_control" in report and "accuracy_vs_budget.png" in report
     assert (tmp_path / "runs/ev/eval/accuracy_vs_budget.png").stat().st_size > 1000
     curves = json.loads((tmp_path / "runs/ev/eval/curves.json").read_text())
     assert [b for b, _, _ in curves["max_budget"]] == [0, 4, 16, None]
+    samples = (tmp_path / "runs/ev/eval/samples.jsonl").read_text()
+    assert [len(json.loads(line)["samples"]) for line in samples.splitlines()] == [2] * 12
+
+    # What the stage samples does not depend on what ran before it in the process (here: other draws).
+    torch.rand(1000)
+    assert run_recipe(load_recipe(write_recipe(recipe)), from_stage="eval")["eval"]["metrics"] == m
+    assert (tmp_path / "runs/ev/eval/samples.jsonl").read_text() == samples
 
 
 def test_eval_stage_on_a_benchmark_file(write_recipe, tmp_path, tiny_checkpoint):
