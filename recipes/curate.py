@@ -7,6 +7,7 @@ result.json counts the rows at every filter step.
 """
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -118,6 +119,9 @@ def main(ctx) -> dict:
         chosen = random_select(kept, opts.target, recipe.seed)
     counts["selected"] = len(chosen)
     counts["selected_domains"] = len({r["domain"] for r in chosen})
+    if any(r["difficulty"] for r in chosen):  # synthetic tasks: s1's long-trace preference can narrow the levels seen
+        for level, n in sorted(collections.Counter((r["domain"], r["difficulty"]) for r in chosen).items()):
+            counts[f"selected_{level[0]}_{level[1]}"] = n
     counts["mean_trace_chars_pool"] = round(sum(len(r["reasoning"]) for r in traced) / max(len(traced), 1), 2)
     counts["mean_trace_chars_selected"] = round(sum(len(r["reasoning"]) for r in chosen) / max(len(chosen), 1), 2)
     columns = ("id", "prompt", "answer", "reasoning", "domain", "difficulty")

@@ -48,6 +48,13 @@ def test_s1_selection_on_a_20k_pool(write_recipe, tmp_path):
     assert 0.2 < m["dropped_judge0_solved"] / judged < 0.3 and m["after_difficulty"] == judged - m["dropped_judge0_solved"]
     random_rows = run_recipe(load_recipe(write_recipe(CURATE + "    selection: random\n", "r.yaml")))["curate"]["metrics"]
     assert random_rows["selected"] == 1000 and "after_difficulty" not in random_rows
+    # Per-level counts add up to the selection, and s1's long-trace preference shifts them to harder levels.
+    def mean_level(metrics, task):
+        levels = {int(k.rsplit("_", 1)[1]): n for k, n in metrics.items() if k.startswith(f"selected_{task}_")}
+        return sum(level * n for level, n in levels.items()) / sum(levels.values())
+
+    assert sum(n for k, n in m.items() if k.startswith(tuple(f"selected_{d}_" for d in domains))) == 1000
+    assert mean_level(m, "running_sum") > mean_level(random_rows, "running_sum") + 1
 
 
 class FlakyTeacher(BaseHTTPRequestHandler):
