@@ -120,8 +120,8 @@ def main(ctx) -> dict:
     counts["selected"] = len(chosen)
     counts["selected_domains"] = len({r["domain"] for r in chosen})
     if any(r["difficulty"] for r in chosen):  # synthetic tasks: s1's long-trace preference can narrow the levels seen
-        for level, n in sorted(collections.Counter((r["domain"], r["difficulty"]) for r in chosen).items()):
-            counts[f"selected_{level[0]}_{level[1]}"] = n
+        for (domain, level), n in sorted(collections.Counter((r["domain"], r["difficulty"]) for r in chosen).items()):
+            counts[f"selected_{domain}_{level}"] = n
     counts["mean_trace_chars_pool"] = round(sum(len(r["reasoning"]) for r in traced) / max(len(traced), 1), 2)
     counts["mean_trace_chars_selected"] = round(sum(len(r["reasoning"]) for r in chosen) / max(len(chosen), 1), 2)
     columns = ("id", "prompt", "answer", "reasoning", "domain", "difficulty")

@@ -133,11 +133,13 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
 def accuracy_by_difficulty(rows: list[dict], out: list[list[dict]]) -> dict:
     """Unlimited-budget accuracy per task difficulty level (digits of a running sum, ...): where a model's
     accuracy comes from, e.g. only from the lengths its training data had. Benchmark rows have no level."""
+    from ponder.data.sampling import accuracy
+
     by_level = {}
     for row, samples in zip(rows, out):
         if "difficulty" in row:
-            by_level.setdefault(f"accuracy@inf_{row.get('domain')}_{row['difficulty']}", []).append(samples[0]["correct"])
-    return {key: sum(v) / len(v) for key, v in sorted(by_level.items())}
+            by_level.setdefault(f"accuracy@inf_{row.get('domain') or 'default'}_{row['difficulty']}", []).append(samples)
+    return {key: accuracy(level_out) for key, level_out in sorted(by_level.items())}
 
 
 def held_out_rows(ctx, size: int) -> list[dict]:
