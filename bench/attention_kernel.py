@@ -7,6 +7,7 @@ The shape is configs/tiny/reasoner.yaml's distill: the 0.9M-parameter `tiny:tiny
 batch 64, whole-text loss, on running-sum traces of 7-8 digits (what s1 selection keeps there). Each kernel
 trains from the same seeded initialisation; the figure is TRL's train_runtime / steps, so start-up is out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,13 +33,18 @@ def make_rows(path: Path, n: int = 1000):
 
 def seconds_per_step(data: Path, out: Path, steps: int, attention: str | None) -> tuple[float, float]:
     out.mkdir()
-    metrics = run_one_stage(out, "tiny:tiny", f"""  - name: distill
+    metrics = run_one_stage(
+        out,
+        "tiny:tiny",
+        f"""  - name: distill
     kind: sft
     data: {{path: {data}}}
     lora: null
     trainer: {{max_steps: {steps}, per_device_train_batch_size: 64, learning_rate: 1.0e-3, lr_scheduler_type: constant,
               completion_only_loss: false, logging_steps: 10, save_steps: 100000}}
-""", attn_implementation=attention)
+""",
+        attn_implementation=attention,
+    )
     return metrics["train_runtime"] / steps, metrics["loss_last"]
 
 
@@ -56,7 +62,9 @@ def main():
             step, loss = seconds_per_step(tmp / "rows.jsonl", tmp / name, args.steps, attention)
             figures[f"{name}_seconds_per_step"] = round(step, 4)
             figures[f"{name}_loss_last"] = round(loss, 4)
-    figures["eager_vs_sdpa_steps_per_s_ratio"] = round(figures["sdpa_seconds_per_step"] / figures["eager_seconds_per_step"], 3)
+    figures["eager_vs_sdpa_steps_per_s_ratio"] = round(
+        figures["sdpa_seconds_per_step"] / figures["eager_seconds_per_step"], 3
+    )
     write_results("attention_kernel", figures)
 
 

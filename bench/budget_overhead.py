@@ -8,6 +8,7 @@
 2. The OpenAI-compatible server on 127.0.0.1: 8 concurrent clients, 48 requests; requests/s, p50/p95, with
    dynamic batching (max batch 16) vs one request at a time (max batch 1), in the same run.
 """
+
 from __future__ import annotations
 
 import socket
@@ -54,28 +55,50 @@ def main():
 
     def plain():
         with torch.no_grad():
-            out = model.generate(**inputs, max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id)
+            out = model.generate(
+                **inputs,
+                max_new_tokens=NEW_TOKENS,
+                min_new_tokens=NEW_TOKENS,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
         return (out.shape[1] - inputs["input_ids"].shape[1]) * len(PROMPTS)
 
     def budgeted():
-        results = generate(model, tokenizer, messages, max_thinking_tokens=64, max_new_tokens=NEW_TOKENS,
-                           min_new_tokens=NEW_TOKENS, thinking=thinking)
+        results = generate(
+            model,
+            tokenizer,
+            messages,
+            max_thinking_tokens=64,
+            max_new_tokens=NEW_TOKENS,
+            min_new_tokens=NEW_TOKENS,
+            thinking=thinking,
+        )
         return sum(r.completion_tokens for r in results)
 
     plain(), budgeted()  # warm-up
     plain_rate, budget_rate = best_of(plain), best_of(budgeted)
-    figures = {"prompts": len(PROMPTS), "new_tokens": NEW_TOKENS, "plain_tokens_per_s": round(plain_rate, 1),
-               "budget_tokens_per_s": round(budget_rate, 1),
-               "budget_vs_plain_tokens_per_s_ratio": round(budget_rate / plain_rate, 3)}
+    figures = {
+        "prompts": len(PROMPTS),
+        "new_tokens": NEW_TOKENS,
+        "plain_tokens_per_s": round(plain_rate, 1),
+        "budget_tokens_per_s": round(budget_rate, 1),
+        "budget_vs_plain_tokens_per_s_ratio": round(budget_rate / plain_rate, 3),
+    }
 
     unbatched = serve_and_load(model, tokenizer, thinking, messages, max_batch=1)
     batched = serve_and_load(model, tokenizer, thinking, messages, max_batch=16)
-    figures.update({"server_clients": CLIENTS, "server_requests": REQUESTS,
-                    **{f"server_unbatched_{k}": v for k, v in unbatched.items()},
-                    **{f"server_{k}": v for k, v in batched.items()},
-                    "server_batched_vs_unbatched_requests_per_s_ratio":
-                        round(batched["requests_per_s"] / unbatched["requests_per_s"], 2)})
+    figures.update(
+        {
+            "server_clients": CLIENTS,
+            "server_requests": REQUESTS,
+            **{f"server_unbatched_{k}": v for k, v in unbatched.items()},
+            **{f"server_{k}": v for k, v in batched.items()},
+            "server_batched_vs_unbatched_requests_per_s_ratio": round(
+                batched["requests_per_s"] / unbatched["requests_per_s"], 2
+            ),
+        }
+    )
     write_results("budget_overhead", figures)
 
 
@@ -98,8 +121,9 @@ def serve_and_load(model, tokenizer, thinking, messages, max_batch: int) -> dict
 
     def request(i):
         start = time.perf_counter()
-        client.chat.completions.create(model="tiny", messages=messages[i % len(messages)], max_tokens=64,
-                                       extra_body={"thinking_token_budget": 32})
+        client.chat.completions.create(
+            model="tiny", messages=messages[i % len(messages)], max_tokens=64, extra_body={"thinking_token_budget": 32}
+        )
         return time.perf_counter() - start
 
     start = time.perf_counter()
@@ -108,9 +132,13 @@ def serve_and_load(model, tokenizer, thinking, messages, max_batch: int) -> dict
     elapsed = time.perf_counter() - start
     server.should_exit = True
     batcher = app.state.batcher
-    return {"requests_per_s": round(REQUESTS / elapsed, 2), "p50_s": round(statistics.median(latencies), 3),
-            "p95_s": round(latencies[int(0.95 * len(latencies)) - 1], 3), "batches": batcher.batches_run,
-            "mean_batch_size": round(batcher.requests_run / batcher.batches_run, 2)}
+    return {
+        "requests_per_s": round(REQUESTS / elapsed, 2),
+        "p50_s": round(statistics.median(latencies), 3),
+        "p95_s": round(latencies[int(0.95 * len(latencies)) - 1], 3),
+        "batches": batcher.batches_run,
+        "mean_batch_size": round(batcher.requests_run / batcher.batches_run, 2),
+    }
 
 
 if __name__ == "__main__":

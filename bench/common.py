@@ -1,4 +1,5 @@
 """Helpers shared by the benchmarks: a matmul peak measured in the same run, and JSON output."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,10 @@ def run_one_stage(out: Path, model: str, stage_yaml: str, attn_implementation: s
 
     path = out / "bench.yaml"
     attention = f", attn_implementation: {attn_implementation}" if attn_implementation else ""
-    path.write_text(f"name: bench\noutput_dir: {out / 'runs'}\nmodel: {{name_or_path: \"{model}\"{attention}}}\nstages:\n{stage_yaml}")
+    path.write_text(
+        f"name: bench\noutput_dir: {out / 'runs'}\n"
+        f'model: {{name_or_path: "{model}"{attention}}}\nstages:\n{stage_yaml}'
+    )
     return next(iter(run_recipe(load_recipe(path)).values()))["metrics"]
 
 

@@ -7,6 +7,7 @@
    vs one question at a time, traces/s and their ratio.
 3. s1 selection (quality -> difficulty judge -> diversity) on a 60,000-question pool: seconds.
 """
+
 from __future__ import annotations
 
 import random
@@ -42,8 +43,13 @@ def main():
     start = time.perf_counter()
     model_samples(model, tokenizer, thinking, questions[:16], 1, 0.0, 64, batch_size=1)
     single = 16 / (time.perf_counter() - start)
-    figures.update({"hf_teacher_batched_traces_per_s": round(batched, 2), "hf_teacher_single_traces_per_s": round(single, 2),
-                    "hf_teacher_batched_vs_single_ratio": round(batched / single, 2)})
+    figures.update(
+        {
+            "hf_teacher_batched_traces_per_s": round(batched, 2),
+            "hf_teacher_single_traces_per_s": round(single, 2),
+            "hf_teacher_batched_vs_single_ratio": round(batched / single, 2),
+        }
+    )
 
     pool = [r for name in TASKS for r in get_task(name).rows(15000, 1)]
     rng = random.Random(0)
@@ -54,8 +60,13 @@ def main():
     kept = [r for r in pool if quality_problem(r) is None]
     kept = [r for r in kept if rng.random() < 0.7]  # the judge's verdicts (precomputed: judging is generation)
     chosen = diversity_select(kept, 1000, seed=0)
-    figures.update({"s1_pool": len(pool), "s1_selected": len(chosen),
-                    "s1_selection_seconds": round(time.perf_counter() - start, 3)})
+    figures.update(
+        {
+            "s1_pool": len(pool),
+            "s1_selected": len(chosen),
+            "s1_selection_seconds": round(time.perf_counter() - start, 3),
+        }
+    )
     write_results("curate_throughput", figures)
 
 

@@ -8,6 +8,7 @@ generations, 48 new tokens. The same timers wrap TRL's `train`, `_generate` and 
 both runs; training = step time - generation - reward. ponder's extra work per step is its reward guard
 and two weight-0 metric rewards (accuracy, thinking length).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import run_one_stage, write_results  # noqa: E402
 
-FIELDS = dict(per_device_train_batch_size=16, num_generations=8, max_completion_length=48, learning_rate=1e-4,
-              logging_steps=1, log_completions=False, save_strategy="no", report_to="none", seed=0)
+FIELDS = dict(
+    per_device_train_batch_size=16,
+    num_generations=8,
+    max_completion_length=48,
+    learning_rate=1e-4,
+    logging_steps=1,
+    log_completions=False,
+    save_strategy="no",
+    report_to="none",
+    seed=0,
+)
 
 
 class Timers:
@@ -59,20 +69,28 @@ def timed_run(fn, steps):
     finally:
         restore(monkey)
     total = timers.total
-    return {"step_s": total / steps, "generation_s": timers.generation / steps, "reward_s": timers.reward / steps,
-            "training_s": (total - timers.generation - timers.reward) / steps}
+    return {
+        "step_s": total / steps,
+        "generation_s": timers.generation / steps,
+        "reward_s": timers.reward / steps,
+        "training_s": (total - timers.generation - timers.reward) / steps,
+    }
 
 
 def run_ponder(out: Path, steps: int):
     fields = ", ".join(f"{k}: {v}" for k, v in {**FIELDS, "max_steps": steps}.items() if k != "save_strategy")
-    run_one_stage(out, "tiny:tiny", f"""  - name: rl
+    run_one_stage(
+        out,
+        "tiny:tiny",
+        f"""  - name: rl
     kind: grpo
     tasks: [running_sum]
     size: 256
     lora: null
     rewards: [{{name: accuracy}}, {{name: format, weight: 0.2}}]
     trainer: {{{fields}, save_steps: 100000}}
-""")
+""",
+    )
 
 
 def run_trl(out: Path, steps: int):
@@ -87,9 +105,16 @@ def run_trl(out: Path, steps: int):
 
     model, tokenizer = build_tiny_model("tiny")
     dataset = datasets.Dataset.from_list(render_prompts(get_task("running_sum").rows(256, 1), tokenizer))
-    args = GRPOConfig(output_dir=str(out / "trl"), max_steps=steps, reward_weights=[1.0, 0.2], **FIELDS, **cpu_defaults())
-    trainer = GRPOTrainer(model=model, reward_funcs=[get_reward("accuracy"), get_reward("format")], args=args,
-                          train_dataset=dataset, processing_class=tokenizer)
+    args = GRPOConfig(
+        output_dir=str(out / "trl"), max_steps=steps, reward_weights=[1.0, 0.2], **FIELDS, **cpu_defaults()
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[get_reward("accuracy"), get_reward("format")],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+    )
     trainer.train()
 
 

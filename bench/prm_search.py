@@ -10,6 +10,7 @@ errs per step, then prm), and a tiny policy through the sft stage. Two policies 
    30 questions (step-wise HF generation is the slow part on CPU).
 Writes bench/results/prm_search.json and bench/results/prm_search.png.
 """
+
 from __future__ import annotations
 
 import sys
@@ -33,12 +34,14 @@ stages:
     eval_size: 100
     trainer: {{max_steps: 300, per_device_train_batch_size: 32, learning_rate: 2.0e-3, lr_scheduler_type: cosine,
               warmup_steps: 20, logging_steps: 50, save_steps: 1000}}
-  - {{name: policy_data, kind: task_data, tasks: [letter_count], size: 2000, difficulty: {{letter_count: [1, 1]}}, seed_offset: 3}}
+  - {{name: policy_data, kind: task_data, tasks: [letter_count], size: 2000,
+      difficulty: {{letter_count: [1, 1]}}, seed_offset: 3}}
   - name: policy
     kind: sft
     data: policy_data
     lora: null
-    trainer: {{max_steps: 150, per_device_train_batch_size: 32, learning_rate: 3.0e-3, logging_steps: 50, save_steps: 1000}}
+    trainer: {{max_steps: 150, per_device_train_batch_size: 32, learning_rate: 3.0e-3,
+               logging_steps: 50, save_steps: 1000}}
 """
 METHODS = ["majority", "weighted", "best_of_n", "beam", "dvts"]
 
@@ -79,7 +82,9 @@ def main():
         top = max(ns)
         majority = curves["majority"][-1][1]
         for method in ("weighted", "best_of_n", "beam", "dvts"):
-            figures[f"{name}_{method}_vs_majority_accuracy_ratio@{top}"] = round(curves[method][-1][1] / max(majority, 1e-9), 3)
+            figures[f"{name}_{method}_vs_majority_accuracy_ratio@{top}"] = round(
+                curves[method][-1][1] / max(majority, 1e-9), 3
+            )
         plots[name] = curves
     write_results("prm_search", figures)
     plot(plots, RESULTS / "prm_search.png")

@@ -7,6 +7,7 @@ math mix (fractions, \\boxed{}, sets, sqrt) with 1% pathological exponent towers
 `accuracy_reward` (Math-Verify in-process with SIGALRM timeouts) on the same mix without the towers,
 which it cannot bound outside the main thread. Code: trivial programs through the sandbox.
 """
+
 from __future__ import annotations
 
 import random
@@ -29,10 +30,12 @@ def simple_pairs(n, rng):
 
 
 def math_pairs(n, rng, pathological_rate=0.01):
-    templates = [("\\frac{{{a}}}{{{b}}}", lambda a, b: f"{a / b:.6f}".rstrip("0")),
-                 ("\\boxed{{{a}}}", lambda a, b: str(a)),
-                 ("\\{{{a},{b}\\}}", lambda a, b: f"\\{{{b},{a}\\}}"),
-                 ("\\sqrt{{{a2}}}", lambda a, b: str(a))]
+    templates = [
+        ("\\frac{{{a}}}{{{b}}}", lambda a, b: f"{a / b:.6f}".rstrip("0")),
+        ("\\boxed{{{a}}}", lambda a, b: str(a)),
+        ("\\{{{a},{b}\\}}", lambda a, b: f"\\{{{b},{a}\\}}"),
+        ("\\sqrt{{{a2}}}", lambda a, b: str(a)),
+    ]
     pairs = []
     for _ in range(n):
         if rng.random() < pathological_rate:
@@ -67,13 +70,16 @@ def main():
     figures["math_mix_pathological"] = sum(p[1] == TOWER for p in mix)
     figures["math_mix_seconds"] = round(elapsed, 2)
     figures["math_mix_accuracy_non_pathological"] = round(
-        sum(r == 1.0 for r, p in zip(results, mix) if p[1] != TOWER) / sum(p[1] != TOWER for p in mix), 3)
+        sum(r == 1.0 for r, p in zip(results, mix) if p[1] != TOWER) / sum(p[1] != TOWER for p in mix), 3
+    )
 
     clean = [p for p in mix if p[1] != TOWER]
     start = time.perf_counter()
     trl_accuracy([[{"content": f"\\boxed{{{p}}}"}] for _, p in clean], solution=[f"${g}$" for g, _ in clean])
     figures["trl_accuracy_math_mix_answers_per_s"] = round(len(clean) / (time.perf_counter() - start), 1)
-    figures["math_mix_ponder_vs_trl_ratio"] = round(figures["math_mix_answers_per_s"] / figures["trl_accuracy_math_mix_answers_per_s"], 3)
+    figures["math_mix_ponder_vs_trl_ratio"] = round(
+        figures["math_mix_answers_per_s"] / figures["trl_accuracy_math_mix_answers_per_s"], 3
+    )
 
     start = time.perf_counter()
     n_programs = 40

@@ -5,6 +5,7 @@ assistant turn that opens `<think>` (DeepSeek-R1 / Qwen3 style prefill), or an e
 `enable_thinking=False`. SFT rows are formatted by `format_prompt` + `format_completion`, so the loss
 covers exactly what the model generates after the template's prefill.
 """
+
 from __future__ import annotations
 
 from ponder.inference.thinking import ThinkingConfig

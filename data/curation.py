@@ -4,6 +4,7 @@ s1 went from 59k questions to 1k: drop API errors and formatting problems; drop 
 models answer correctly; then repeatedly pick a domain uniformly and a question in it with probability
 ~ 2^-rank by trace length (longer reasoning = harder = preferred).
 """
+
 from __future__ import annotations
 
 import random
@@ -31,7 +32,7 @@ def ngrams(text: str, n: int) -> set:
     tokens = words(text)
     if len(tokens) < n:
         return {tuple(tokens)} if tokens else set()
-    return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
 def contaminated(questions: list[str], eval_questions: list[str], n: int = 8) -> list[bool]:
@@ -58,7 +59,7 @@ def diversity_select(rows: list[dict], target: int, seed: int = 0) -> list[dict]
         # 2^-rank past rank 64 is below double precision next to the top weights: sampling the head
         # of the ranking is the same distribution, at O(1) instead of O(pool) per pick.
         head = min(len(pool), 64)
-        index = rng.choices(range(head), weights=[2.0 ** -rank for rank in range(head)])[0]
+        index = rng.choices(range(head), weights=[2.0**-rank for rank in range(head)])[0]
         chosen.append(pool.pop(index))
         if not pool:
             del by_domain[domain]

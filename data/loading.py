@@ -1,4 +1,5 @@
 """Loading rows for stages: local files, hub datasets, earlier stages' outputs; explicit column mapping."""
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,9 @@ def load_dataset_from_spec(spec, required: tuple[str, ...], optional: tuple[str,
         elif Path(spec.path).is_dir():
             dataset = datasets.load_from_disk(spec.path)
         else:
-            raise DataError(f"{spec.path}: unsupported data file type {suffix!r} (jsonl, json, parquet, saved dataset dir)")
+            raise DataError(
+                f"{spec.path}: unsupported data file type {suffix!r} (jsonl, json, parquet, saved dataset dir)"
+            )
     if dataset is None or len(dataset) == 0:
         raise DataError(f"{source}: the dataset is empty")
     dataset = map_columns(dataset, spec.columns, required, optional, source)
@@ -65,7 +68,11 @@ def map_columns(dataset, columns: dict, required, optional, source):
             if theirs != ours:
                 renames[theirs] = ours
         elif ours in required:
-            hint = f" (mapped from {ours!r} by columns)" if ours in columns else f"; map it with columns: {{{ours}: <your column>}}"
+            hint = (
+                f" (mapped from {ours!r} by columns)"
+                if ours in columns
+                else f"; map it with columns: {{{ours}: <your column>}}"
+            )
             raise DataError(f"{source}: missing column {theirs!r}{hint}; columns present: {dataset.column_names}")
     return dataset.rename_columns(renames) if renames else dataset
 

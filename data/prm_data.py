@@ -4,6 +4,7 @@ Monte Carlo rollouts of a policy (Math-Shepherd), Math-Shepherd's `ки`-tagged 
 A labelled solution's last step is its answer line ("Final Answer: X"), as search scores it
 (`ponder.inference.search.scored_steps`), so a PRM learns to judge the answer too.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,7 +13,9 @@ from ponder.data.sampling import verify_rows
 from ponder.inference.search import Candidate, scored_steps
 
 
-def monte_carlo_labels(sampler, questions: list[dict], solutions: list[Candidate], n_rollouts: int, thinking) -> list[dict]:
+def monte_carlo_labels(
+    sampler, questions: list[dict], solutions: list[Candidate], n_rollouts: int, thinking
+) -> list[dict]:
     """For each solution and each step prefix, `n_rollouts` continuations by `sampler`; soft label = the
     fraction reaching the gold answer, hard label = any did. The answer step is labelled by the verifier."""
     rows = []
@@ -21,14 +24,20 @@ def monte_carlo_labels(sampler, questions: list[dict], solutions: list[Candidate
         rollouts = sampler.complete(question, [p for p in prefixes for _ in range(n_rollouts)]) if prefixes else []
         answers = [c.answer or "" for c in rollouts] + [solution.answer or ""]
         verdicts = verify_rows([question] * len(answers), [f"{thinking.answer_prefix} {a}" for a in answers], thinking)
-        soft = [sum(verdicts[j * n_rollouts:(j + 1) * n_rollouts]) / n_rollouts for j in range(len(prefixes))]
+        soft = [sum(verdicts[j * n_rollouts : (j + 1) * n_rollouts]) / n_rollouts for j in range(len(prefixes))]
         if solution.done:
             soft.append(float(verdicts[-1]))
-        rows.append({
-            "prompt": question["prompt"], "completions": scored_steps(solution, thinking.answer_prefix)[:len(soft)],
-            "labels": [s > 0 for s in soft], "soft_labels": soft, "answer": question["answer"],
-            "domain": question.get("domain", ""), "rollouts": n_rollouts,
-        })
+        rows.append(
+            {
+                "prompt": question["prompt"],
+                "completions": scored_steps(solution, thinking.answer_prefix)[: len(soft)],
+                "labels": [s > 0 for s in soft],
+                "soft_labels": soft,
+                "answer": question["answer"],
+                "domain": question.get("domain", ""),
+                "rollouts": n_rollouts,
+            }
+        )
     return rows
 
 
@@ -44,14 +53,16 @@ def from_math_shepherd(row: dict) -> dict:
     for segment in segments:
         cursor += len(segment)
         if cursor >= len(tagged) or tagged[cursor] not in "+-":
-            raise ValueError(f"Math-Shepherd row: `label` has {tagged[cursor:cursor + 1]!r} where `input` has {STEP_TAG!r}")
+            raise ValueError(
+                f"Math-Shepherd row: `label` has {tagged[cursor : cursor + 1]!r} where `input` has {STEP_TAG!r}"
+            )
         labels.append(tagged[cursor] == "+")
         cursor += 1
     header = _STEP_HEADER.search(segments[0]) if segments else None
-    prompt = segments[0][:header.start()].strip() if header else ""
+    prompt = segments[0][: header.start()].strip() if header else ""
     steps = [s.strip() for s in segments]
     if header:
-        steps[0] = segments[0][header.start():].strip()
+        steps[0] = segments[0][header.start() :].strip()
     return {"prompt": prompt, "completions": steps, "labels": labels}
 
 

@@ -1,4 +1,5 @@
 """Prompts for RL and eval: task rows rendered with the chat template, optionally with an L1/LCPO budget."""
+
 from __future__ import annotations
 
 import random
@@ -19,6 +20,12 @@ def render_prompts(rows: list[dict], tokenizer, enable_thinking: bool = True, lc
             budget = rng.randint(*lcpo_range)
             question = f"{question} {LCPO_SUFFIX.format(n=budget)}"
             extra["think_budget"] = budget
-        out.append({"prompt": format_prompt(tokenizer, question, enable_thinking), "question": question,
-                    "answer": str(row["answer"]), **extra})
+        out.append(
+            {
+                "prompt": format_prompt(tokenizer, question, enable_thinking),
+                "question": question,
+                "answer": str(row["answer"]),
+                **extra,
+            }
+        )
     return out

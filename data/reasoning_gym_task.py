@@ -1,4 +1,5 @@
 """reasoning-gym datasets as ponder tasks: its `score_answer` is the verifier; no teacher traces."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,14 +21,16 @@ class ReasoningGymTask(Task):
         out = []
         for entry in dataset:
             prompt = entry["question"]
-            out.append({
-                "id": hashlib.sha1(f"{self.name}|{prompt}".encode()).hexdigest()[:12],
-                "prompt": prompt,
-                "answer": str(entry["answer"]),
-                "domain": self.dataset_name,
-                "difficulty": 0,  # reasoning-gym difficulty knobs differ per dataset; set them via its config
-                "payload": json.dumps(entry, default=str),
-            })
+            out.append(
+                {
+                    "id": hashlib.sha1(f"{self.name}|{prompt}".encode()).hexdigest()[:12],
+                    "prompt": prompt,
+                    "answer": str(entry["answer"]),
+                    "domain": self.dataset_name,
+                    "difficulty": 0,  # reasoning-gym difficulty knobs differ per dataset; set them via its config
+                    "payload": json.dumps(entry, default=str),
+                }
+            )
         return out
 
     def verify(self, row: dict, completion: str, think_end: str = "</think>") -> bool:

@@ -1,4 +1,5 @@
 """s1's test-time scaling metrics over a set of thinking budgets (Muennighoff et al., 2025)."""
+
 from __future__ import annotations
 
 from itertools import combinations

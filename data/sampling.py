@@ -1,4 +1,5 @@
 """Sample a model on task rows and verify what it writes (self-improvement rounds, judges, eval)."""
+
 from __future__ import annotations
 
 from ponder.data.tasks import TASKS, get_task
@@ -7,28 +8,65 @@ from ponder.rewards.answers import extract_final_answer
 from ponder.rewards.math_answers import verify_answers
 
 
-def generate_samples(model, tokenizer, thinking, questions: list[str], k: int = 1, temperature: float = 0.0,
-                     max_new_tokens: int = 128, batch_size: int = 32, **budgets) -> list[list]:
+def generate_samples(
+    model,
+    tokenizer,
+    thinking,
+    questions: list[str],
+    k: int = 1,
+    temperature: float = 0.0,
+    max_new_tokens: int = 128,
+    batch_size: int = 32,
+    **budgets,
+) -> list[list]:
     """Per question, k `Generation`s, generated in batches with the thinking template."""
     out = []
     for start in range(0, len(questions), batch_size):
-        chunk = questions[start:start + batch_size]
-        results = generate(model, tokenizer, [[{"role": "user", "content": q}] for q in chunk],
-                           max_new_tokens=max_new_tokens, do_sample=temperature > 0,
-                           temperature=max(temperature, 1e-5), num_return_sequences=k, thinking=thinking, **budgets)
-        out += [results[i * k:(i + 1) * k] for i in range(len(chunk))]
+        chunk = questions[start : start + batch_size]
+        results = generate(
+            model,
+            tokenizer,
+            [[{"role": "user", "content": q}] for q in chunk],
+            max_new_tokens=max_new_tokens,
+            do_sample=temperature > 0,
+            temperature=max(temperature, 1e-5),
+            num_return_sequences=k,
+            thinking=thinking,
+            **budgets,
+        )
+        out += [results[i * k : (i + 1) * k] for i in range(len(chunk))]
     return out
 
 
-def sample_and_verify(model, tokenizer, thinking, rows: list[dict], k: int = 1, temperature: float = 0.0,
-                      max_new_tokens: int = 128, batch_size: int = 32, **budgets) -> list[list[dict]]:
+def sample_and_verify(
+    model,
+    tokenizer,
+    thinking,
+    rows: list[dict],
+    k: int = 1,
+    temperature: float = 0.0,
+    max_new_tokens: int = 128,
+    batch_size: int = 32,
+    **budgets,
+) -> list[list[dict]]:
     """Per row, k samples as {reasoning, answer_text, thinking_tokens, correct}."""
-    generations = generate_samples(model, tokenizer, thinking, [r["prompt"] for r in rows], k, temperature,
-                                   max_new_tokens, batch_size, **budgets)
+    generations = generate_samples(
+        model, tokenizer, thinking, [r["prompt"] for r in rows], k, temperature, max_new_tokens, batch_size, **budgets
+    )
     flat = [g for row_generations in generations for g in row_generations]
     verdicts = iter(verify_rows([r for r in rows for _ in range(k)], [g.answer for g in flat], thinking))
-    return [[{"reasoning": g.reasoning, "answer_text": g.answer, "thinking_tokens": g.thinking_tokens,
-              "correct": next(verdicts)} for g in row_generations] for row_generations in generations]
+    return [
+        [
+            {
+                "reasoning": g.reasoning,
+                "answer_text": g.answer,
+                "thinking_tokens": g.thinking_tokens,
+                "correct": next(verdicts),
+            }
+            for g in row_generations
+        ]
+        for row_generations in generations
+    ]
 
 
 def verify_rows(rows: list[dict], answers: list[str], thinking) -> list[bool]:
@@ -40,8 +78,12 @@ def verify_rows(rows: list[dict], answers: list[str], thinking) -> list[bool]:
             verdicts[i] = get_task(row["domain"]).verify(row, f"{thinking.think_end}{answer}", thinking.think_end)
         else:
             generic.append(i)
-    predictions = [extract_final_answer(f"{thinking.think_end}{answers[i]}", thinking.think_end, thinking.answer_prefix)
-                   if answers[i] else "" for i in generic]
+    predictions = [
+        extract_final_answer(f"{thinking.think_end}{answers[i]}", thinking.think_end, thinking.answer_prefix)
+        if answers[i]
+        else ""
+        for i in generic
+    ]
     for i, value in zip(generic, verify_answers([(str(rows[i]["answer"]), p) for i, p in zip(generic, predictions)])):
         verdicts[i] = value == 1.0
     return verdicts

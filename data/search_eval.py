@@ -2,6 +2,7 @@
 PRM-weighted vote and best-of-N share one set of N samples per question; beam search and DVTS run their
 own trees. Used by the eval stage, `bench/prm_search.py` and the tests, so all report the same numbers.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -15,8 +16,9 @@ TREE_METHODS = ("beam", "dvts")
 METHODS = (*SAMPLE_METHODS, *TREE_METHODS)
 
 
-def search_curves(sampler, score, rows: list[dict], ns: list[int], width: int, methods, thinking,
-                  aggregation: str = "last") -> dict:
+def search_curves(
+    sampler, score, rows: list[dict], ns: list[int], width: int, methods, thinking, aggregation: str = "last"
+) -> dict:
     """{method: [[n, accuracy, generated tokens per question], ...]} over `rows` (task rows or any rows
     with `prompt` and `answer`). Tree methods skip an n that is not a multiple of `width`."""
     unknown = set(methods) - set(METHODS)

@@ -1,4 +1,5 @@
 """Rows (prompt, answer, reasoning) -> TRL prompt-completion text rendered with the thinking template."""
+
 from __future__ import annotations
 
 from ponder.data.chat import format_completion, format_prompt

@@ -1,6 +1,7 @@
 """Step-by-step policies for PRM labelling and test-time search (the `StepSampler` of
 `ponder.inference.search`): a causal LM writing ponder's thinking format, and a programmatic task policy
 that errs per step, for tests and benchmarks that need exact control of the error rate."""
+
 from __future__ import annotations
 
 import random
@@ -22,9 +23,10 @@ class StepEnd(StoppingCriteria):
         self.tokenizer, self.separator, self.prompt_length = tokenizer, separator, prompt_length
 
     def __call__(self, input_ids, scores, **kwargs):
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length:], skip_special_tokens=True)
-        return torch.tensor([self.separator in text.removeprefix(self.separator) for text in texts],
-                            device=input_ids.device)
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length :], skip_special_tokens=True)
+        return torch.tensor(
+            [self.separator in text.removeprefix(self.separator) for text in texts], device=input_ids.device
+        )
 
 
 class ModelStepSampler:
@@ -32,8 +34,16 @@ class ModelStepSampler:
     model in ponder's format: the chat template prefills `<think>`, `</think>` ends the reasoning, and a
     finished candidate's answer is read after the answer prefix ("Final Answer:")."""
 
-    def __init__(self, model, tokenizer, thinking, temperature: float = 0.8, max_step_tokens: int = 32,
-                 max_new_tokens: int = 256, batch_size: int = 64):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        thinking,
+        temperature: float = 0.8,
+        max_step_tokens: int = 32,
+        max_new_tokens: int = 256,
+        batch_size: int = 64,
+    ):
         self.model, self.tokenizer, self.thinking = model, tokenizer, thinking
         self.temperature, self.max_step_tokens, self.max_new_tokens = temperature, max_step_tokens, max_new_tokens
         self.batch_size = batch_size
@@ -51,15 +61,26 @@ class ModelStepSampler:
     def _generate(self, texts: list[str], max_new_tokens: int, stop_at_step: bool, greedy: bool) -> list[list[int]]:
         out = []
         for start in range(0, len(texts), self.batch_size):
-            inputs = self.tokenizer(texts[start:start + self.batch_size], return_tensors="pt", padding=True,
-                                    padding_side="left", add_special_tokens=False).to(self.model.device)
+            inputs = self.tokenizer(
+                texts[start : start + self.batch_size],
+                return_tensors="pt",
+                padding=True,
+                padding_side="left",
+                add_special_tokens=False,
+            ).to(self.model.device)
             stops = [self.tokenizer.eos_token_id] + ([self.end_id] if stop_at_step else [])
             sampling = {} if greedy else {"temperature": self.temperature}
             step_end = [StepEnd(self.tokenizer, self.separator, inputs["input_ids"].shape[1])] if stop_at_step else []
             generated = self.model.generate(
-                **inputs, max_new_tokens=max_new_tokens, do_sample=not greedy, eos_token_id=stops,
-                pad_token_id=self.tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList(step_end), **sampling)
-            for ids in generated[:, inputs["input_ids"].shape[1]:].tolist():
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=not greedy,
+                eos_token_id=stops,
+                pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=StoppingCriteriaList(step_end),
+                **sampling,
+            )
+            for ids in generated[:, inputs["input_ids"].shape[1] :].tolist():
                 while ids and ids[-1] == self.tokenizer.pad_token_id and ids[-1] not in stops:
                     ids.pop()
                 out.append(ids)
@@ -85,8 +106,12 @@ class ModelStepSampler:
         candidates = [self._finish(list(p), ids) for p, ids in zip(prefixes, generated)]
         ended = [i for i, ids in enumerate(generated) if self.end_id in ids]
         if ended:  # thinking closed: write the answer now, so a finished candidate always has one
-            answers = self._generate([texts[i] + self.tokenizer.decode(generated[i], skip_special_tokens=False)
-                                      for i in ended], 32, stop_at_step=False, greedy=greedy)
+            answers = self._generate(
+                [texts[i] + self.tokenizer.decode(generated[i], skip_special_tokens=False) for i in ended],
+                32,
+                stop_at_step=False,
+                greedy=greedy,
+            )
             for i, ids in zip(ended, answers):
                 candidates[i] = self._finish(list(prefixes[i]), generated[i] + ids)
         return candidates
@@ -111,13 +136,13 @@ class TaskStepSampler:
         else its last character (a running total, a count, the letter just appended)."""
         i = text.rindex("=") + 1 if "=" in text[:-1] else len(text) - 1
         pool = "0123456789" if text[i].isdigit() else "abcdefghijklmnopqrstuvwxyz"
-        return text[:i] + rng.choice([c for c in pool if c != text[i]]) + text[i + 1:]
+        return text[:i] + rng.choice([c for c in pool if c != text[i]]) + text[i + 1 :]
 
     def _gold(self, question: dict):
         return get_task(question["domain"]).teacher_trace(question)
 
     def _step(self, gold, steps: list[str], greedy: bool = False) -> Candidate:
-        i, correct = len(steps), steps == gold.steps[:len(steps)]
+        i, correct = len(steps), steps == gold.steps[: len(steps)]
         if i == len(gold.steps):
             answer = gold.answer if correct else self.corrupt(gold.answer, self.rng)
             return Candidate(list(steps), answer, len(answer) + self.separator_tokens)

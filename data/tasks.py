@@ -7,6 +7,7 @@ at chance but step by step easily (seed 002). Prompts use fixed-width layouts (o
 task's widest size) because that turns copying from the prompt into a constant-offset lookup, which
 tiny models learn in minutes instead of sitting on an induction-head plateau (DESIGN.md section 9).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,16 @@ class Task:
             prompt, payload = self.make(rng, level)
             answer = self.solve(payload, rng=None).answer
             row_id = hashlib.sha1(f"{self.name}|{prompt}".encode()).hexdigest()[:12]
-            out.append({"id": row_id, "prompt": prompt, "answer": answer, "domain": self.name,
-                        "difficulty": level, "payload": json.dumps(payload)})
+            out.append(
+                {
+                    "id": row_id,
+                    "prompt": prompt,
+                    "answer": answer,
+                    "domain": self.name,
+                    "difficulty": level,
+                    "payload": json.dumps(payload),
+                }
+            )
         return out
 
     def verify(self, row: dict, completion: str, think_end: str = "</think>") -> bool:

@@ -3,6 +3,7 @@
 Each returns, per question, k `(reasoning, answer_text, error)` samples. Model-written text is split at
 `</think>` (or taken from `reasoning_content` where an endpoint such as vLLM's reasoning parser gives it).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,19 +19,37 @@ def programmatic_samples(task, rows, k: int, flaw_rate: float, seed, thinking: T
     out = []
     for row in rows:
         traces = [task.teacher_trace(row, flaw_rate=flaw_rate, rng=rng) for _ in range(k)]
-        out.append([{"reasoning": t.text(thinking.step_separator), "answer_text": f"{thinking.answer_prefix} {t.answer}",
-                     "error": None} for t in traces])
+        out.append(
+            [
+                {
+                    "reasoning": t.text(thinking.step_separator),
+                    "answer_text": f"{thinking.answer_prefix} {t.answer}",
+                    "error": None,
+                }
+                for t in traces
+            ]
+        )
     return out
 
 
-def model_samples(model, tokenizer, thinking: ThinkingConfig, questions: list[str], k: int, temperature: float,
-                  max_tokens: int, batch_size: int = 16) -> list[list[dict]]:
+def model_samples(
+    model,
+    tokenizer,
+    thinking: ThinkingConfig,
+    questions: list[str],
+    k: int,
+    temperature: float,
+    max_tokens: int,
+    batch_size: int = 16,
+) -> list[list[dict]]:
     """Batched generation with the thinking template (budget defaults from the checkpoint)."""
     from ponder.data.sampling import generate_samples
 
     generations = generate_samples(model, tokenizer, thinking, questions, k, temperature, max_tokens, batch_size)
-    return [[{"reasoning": g.reasoning, "answer_text": g.answer, "error": None if g.answer else "truncated"}
-             for g in row] for row in generations]
+    return [
+        [{"reasoning": g.reasoning, "answer_text": g.answer, "error": None if g.answer else "truncated"} for g in row]
+        for row in generations
+    ]
 
 
 class EndpointTeacher:
@@ -38,8 +57,17 @@ class EndpointTeacher:
     retries with exponential backoff on errors and timeouts, and a per-request timeout. A request that
     still fails is returned as an error sample (counted by the quality filter), never dropped."""
 
-    def __init__(self, base_url: str, model: str, api_key: str = "none", concurrency: int = 8, retries: int = 3,
-                 timeout: float = 60.0, backoff: float = 0.5, thinking: ThinkingConfig | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "none",
+        concurrency: int = 8,
+        retries: int = 3,
+        timeout: float = 60.0,
+        backoff: float = 0.5,
+        thinking: ThinkingConfig | None = None,
+    ):
         import httpx
 
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -48,8 +76,12 @@ class EndpointTeacher:
         self.client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {api_key}"})
 
     def _one(self, question: str, temperature: float, max_tokens: int) -> dict:
-        body = {"model": self.model, "messages": [{"role": "user", "content": question}],
-                "temperature": temperature, "max_tokens": max_tokens}
+        body = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": question}],
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+        }
         error = None
         for attempt in range(self.retries + 1):
             try:

@@ -1,11 +1,12 @@
 """Dynamic batching for the server: concurrent requests with the same generation settings run as one batched
 `generate` call, thinking budgets per row. Nothing waits for a batch to fill: the first request starts at
 once, and whatever arrives while a batch runs forms the next one, so batches grow with the load."""
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from typing import Callable, Hashable
 
 
 class RequestBatcher:
@@ -31,7 +32,7 @@ class RequestBatcher:
                 while not self.pending:
                     self.wakeup.wait()
                 key = self.pending[0][0]  # oldest first; requests with other settings wait for their turn
-                group = [entry for entry in self.pending if entry[0] == key][:self.max_batch]
+                group = [entry for entry in self.pending if entry[0] == key][: self.max_batch]
                 taken = {id(entry) for entry in group}
                 self.pending = [entry for entry in self.pending if id(entry) not in taken]
             self.batches_run += 1

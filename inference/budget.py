@@ -11,6 +11,7 @@ Each row moves before-think -> thinking -> answering, read off the tokens it act
 `<think>` may be prefilled by the chat template or generated; budgets are per row. Forced tokens count
 as thinking tokens, as in s1.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,8 +35,16 @@ class RowState:
 
 
 class BudgetForcingProcessor(LogitsProcessor):
-    def __init__(self, think_start_id: int, think_end_id: int, eos_ids, extension_ids: list[int],
-                 answer_prefix_ids: list[int], min_tokens: list[int], max_tokens: list):
+    def __init__(
+        self,
+        think_start_id: int,
+        think_end_id: int,
+        eos_ids,
+        extension_ids: list[int],
+        answer_prefix_ids: list[int],
+        min_tokens: list[int],
+        max_tokens: list,
+    ):
         self.start_id, self.end_id = think_start_id, think_end_id
         self.eos_ids = [eos_ids] if isinstance(eos_ids, int) else list(eos_ids)
         self.extension_ids, self.answer_prefix_ids = list(extension_ids), list(answer_prefix_ids)

@@ -1,4 +1,5 @@
 """`ponder generate`, `ponder chat`, `ponder serve`: inference with thinking budgets from the shell."""
+
 from __future__ import annotations
 
 import json
@@ -36,10 +37,18 @@ def add_inference_commands(sub):
 def _answer(args, model, tokenizer, thinking, messages):
     from ponder.inference.generate import generate
 
-    (result,) = generate(model, tokenizer, messages, min_thinking_tokens=args.min_thinking_tokens,
-                         max_thinking_tokens=args.max_thinking_tokens, max_new_tokens=args.max_new_tokens,
-                         do_sample=args.temperature > 0, temperature=max(args.temperature, 1e-5),
-                         enable_thinking=not args.no_think, thinking=thinking)
+    (result,) = generate(
+        model,
+        tokenizer,
+        messages,
+        min_thinking_tokens=args.min_thinking_tokens,
+        max_thinking_tokens=args.max_thinking_tokens,
+        max_new_tokens=args.max_new_tokens,
+        do_sample=args.temperature > 0,
+        temperature=max(args.temperature, 1e-5),
+        enable_thinking=not args.no_think,
+        thinking=thinking,
+    )
     return result
 
 
@@ -54,8 +63,11 @@ def cmd_generate(args) -> int:
         print(json.dumps(asdict(result), indent=2))
     else:
         print(f"{thinking.think_start}\n{result.reasoning}\n{thinking.think_end}\n{result.answer}")
-        print(f"[thinking tokens: {result.thinking_tokens}, extensions: {result.extensions}, "
-              f"forced stop: {result.forced_stop}]", file=sys.stderr)
+        print(
+            f"[thinking tokens: {result.thinking_tokens}, extensions: {result.extensions}, "
+            f"forced stop: {result.forced_stop}]",
+            file=sys.stderr,
+        )
     return 0
 
 

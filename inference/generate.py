@@ -1,4 +1,5 @@
 """`generate`: chat messages in, reasoning + answer out, with min/max thinking budgets per row."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ def thinking_config_of(model) -> ThinkingConfig:
     return ThinkingConfig.from_generation_config(getattr(model, "generation_config", None))
 
 
-def budget_processor(tokenizer, thinking: ThinkingConfig, min_tokens: list[int], max_tokens: list) -> BudgetForcingProcessor:
+def budget_processor(
+    tokenizer, thinking: ThinkingConfig, min_tokens: list[int], max_tokens: list
+) -> BudgetForcingProcessor:
     def ids(text):
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
@@ -34,9 +37,13 @@ def budget_processor(tokenizer, thinking: ThinkingConfig, min_tokens: list[int],
     if start_id == tokenizer.unk_token_id or end_id == tokenizer.unk_token_id or start_id is None or end_id is None:
         raise ValueError(f"the tokenizer has no single tokens for {thinking.think_start!r}/{thinking.think_end!r}")
     return BudgetForcingProcessor(
-        start_id, end_id, tokenizer.eos_token_id,
-        extension_ids=ids(f"\n{thinking.extension}"), answer_prefix_ids=ids(f"\n\n{thinking.answer_prefix}"),
-        min_tokens=min_tokens, max_tokens=max_tokens,
+        start_id,
+        end_id,
+        tokenizer.eos_token_id,
+        extension_ids=ids(f"\n{thinking.extension}"),
+        answer_prefix_ids=ids(f"\n\n{thinking.answer_prefix}"),
+        min_tokens=min_tokens,
+        max_tokens=max_tokens,
     )
 
 
@@ -45,18 +52,31 @@ def _per_row(value, n: int) -> list:
 
 
 @torch.no_grad()
-def generate(model, tokenizer, messages, min_thinking_tokens=None, max_thinking_tokens=None,
-             max_new_tokens: int = 256, do_sample: bool = False, temperature: float = 1.0, top_p: float = 1.0,
-             enable_thinking: bool = True, thinking: ThinkingConfig | None = None, num_return_sequences: int = 1,
-             **generate_kwargs) -> list[Generation]:
+def generate(
+    model,
+    tokenizer,
+    messages,
+    min_thinking_tokens=None,
+    max_thinking_tokens=None,
+    max_new_tokens: int = 256,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    enable_thinking: bool = True,
+    thinking: ThinkingConfig | None = None,
+    num_return_sequences: int = 1,
+    **generate_kwargs,
+) -> list[Generation]:
     """`messages`: one conversation (a list of {"role", "content"}) or a batch of them.
 
     Budgets default to the checkpoint's generation config; each may be a list, one value per conversation.
     """
     thinking = thinking or thinking_config_of(model)
     batch = [messages] if messages and isinstance(messages[0], dict) else list(messages)
-    prompts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True,
-                                             enable_thinking=enable_thinking) for m in batch]
+    prompts = [
+        tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking)
+        for m in batch
+    ]
     prompts = [p for p in prompts for _ in range(num_return_sequences)]
     lo = _per_row(thinking.min_thinking_tokens if min_thinking_tokens is None else min_thinking_tokens, len(batch))
     hi = _per_row(thinking.max_thinking_tokens if max_thinking_tokens is None else max_thinking_tokens, len(batch))
@@ -64,17 +84,26 @@ def generate(model, tokenizer, messages, min_thinking_tokens=None, max_thinking_
     hi = [v for v in hi for _ in range(num_return_sequences)]
     processor = budget_processor(tokenizer, thinking, [v or 0 for v in lo], hi)
 
-    inputs = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left",
-                       add_special_tokens=False).to(model.device)
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False).to(
+        model.device
+    )
     sampling = {"temperature": temperature, "top_p": top_p} if do_sample else {}
     output = model.generate(
-        **inputs, max_new_tokens=max_new_tokens, do_sample=do_sample, logits_processor=[processor],
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **sampling, **generate_kwargs,
+        **inputs,
+        max_new_tokens=max_new_tokens,
+        do_sample=do_sample,
+        logits_processor=[processor],
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **sampling,
+        **generate_kwargs,
     )
-    new = output[:, inputs["input_ids"].shape[1]:]
+    new = output[:, inputs["input_ids"].shape[1] :]
     prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
-    return [split_generation(tokenizer, thinking, ids.tolist(), processor.rows[i], prompt_tokens[i])
-            for i, ids in enumerate(new)]
+    return [
+        split_generation(tokenizer, thinking, ids.tolist(), processor.rows[i], prompt_tokens[i])
+        for i, ids in enumerate(new)
+    ]
 
 
 def split_generation(tokenizer, thinking: ThinkingConfig, ids: list[int], state, prompt_tokens: int) -> Generation:
@@ -87,12 +116,12 @@ def split_generation(tokenizer, thinking: ThinkingConfig, ids: list[int], state,
     end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
     body = [t for t in ids if t != eos]
     if start_id in body:
-        body = body[body.index(start_id) + 1:]
+        body = body[body.index(start_id) + 1 :]
     if state.prompt_phase == "answering":  # thinking was closed by the template (enable_thinking=False)
         reasoning_ids, answer_ids = [], body
     elif end_id in body:
         cut = body.index(end_id)
-        reasoning_ids, answer_ids = body[:cut], body[cut + 1:]
+        reasoning_ids, answer_ids = body[:cut], body[cut + 1 :]
     else:
         reasoning_ids, answer_ids = body, []
     return Generation(

@@ -1,4 +1,5 @@
 """Load a checkpoint for inference with its thinking contract."""
+
 from __future__ import annotations
 
 import torch

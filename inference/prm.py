@@ -5,6 +5,7 @@ Layout (TRL's former PRMTrainer, Math-Shepherd): `prompt + separator`, then each
 separator; a step's label sits on the last token of `step + separator`, -100 everywhere else. Training
 (`ponder.trainers.prm`) and scoring both call `stepwise_ids`, so the positions are identical by construction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +15,9 @@ import torch
 PRM_CONFIG_KEY = "ponder_prm"  # model.config key recording the separator the PRM was trained with
 
 
-def stepwise_ids(tokenizer, prompt: str, steps: list[str], separator: str = "\n",
-                 max_length: int | None = None) -> tuple[list[int], list[int]]:
+def stepwise_ids(
+    tokenizer, prompt: str, steps: list[str], separator: str = "\n", max_length: int | None = None
+) -> tuple[list[int], list[int]]:
     """Token ids of prompt + steps and, per step, the index of its label token (the separator's last token).
 
     With `max_length`, whole steps are dropped from the end (never cut in the middle), so a label never
@@ -34,8 +36,10 @@ def stepwise_ids(tokenizer, prompt: str, steps: list[str], separator: str = "\n"
 def pad_right(id_lists: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(input_ids, attention_mask), right-padded to the longest row: the batch layout of training and scoring."""
     width = max(len(ids) for ids in id_lists)
-    return (torch.tensor([ids + [pad_id] * (width - len(ids)) for ids in id_lists]),
-            torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in id_lists]))
+    return (
+        torch.tensor([ids + [pad_id] * (width - len(ids)) for ids in id_lists]),
+        torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in id_lists]),
+    )
 
 
 @dataclass
@@ -49,7 +53,7 @@ class PRMScorer:
     max_length: int | None = None
 
     @classmethod
-    def from_pretrained(cls, path: str, **kwargs) -> "PRMScorer":
+    def from_pretrained(cls, path: str, **kwargs) -> PRMScorer:
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
         model = AutoModelForTokenClassification.from_pretrained(path).eval()
@@ -61,11 +65,15 @@ class PRMScorer:
         """For each (prompt, steps), P(correct) after each step; steps beyond `max_length` are not scored."""
         out = []
         for start in range(0, len(prompts), self.batch_size):
-            encoded = [stepwise_ids(self.tokenizer, p, s, self.separator, self.max_length)
-                       for p, s in zip(prompts[start:start + self.batch_size], solutions[start:start + self.batch_size])]
+            encoded = [
+                stepwise_ids(self.tokenizer, p, s, self.separator, self.max_length)
+                for p, s in zip(prompts[start : start + self.batch_size], solutions[start : start + self.batch_size])
+            ]
             pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
             input_ids, mask = pad_right([ids for ids, _ in encoded], pad)
-            logits = self.model(input_ids=input_ids.to(self.model.device), attention_mask=mask.to(self.model.device)).logits
+            logits = self.model(
+                input_ids=input_ids.to(self.model.device), attention_mask=mask.to(self.model.device)
+            ).logits
             probs = logits.float().softmax(-1)[..., 1].cpu()
             out += [probs[row, positions].tolist() for row, (_, positions) in enumerate(encoded)]
         return out
@@ -103,5 +111,10 @@ def process_bench(predicted_scores: list[list[float]], labels: list[list], thres
     acc_err = sum(hits["erroneous"]) / len(hits["erroneous"]) if hits["erroneous"] else 0.0
     acc_cor = sum(hits["correct"]) / len(hits["correct"]) if hits["correct"] else 0.0
     f1 = 2 * acc_err * acc_cor / (acc_err + acc_cor) if acc_err + acc_cor else 0.0
-    return {"accuracy_erroneous": acc_err, "accuracy_correct": acc_cor, "f1": f1,
-            "n_erroneous": len(hits["erroneous"]), "n_correct": len(hits["correct"])}
+    return {
+        "accuracy_erroneous": acc_err,
+        "accuracy_correct": acc_cor,
+        "f1": f1,
+        "n_erroneous": len(hits["erroneous"]),
+        "n_correct": len(hits["correct"]),
+    }

@@ -6,6 +6,7 @@ for a causal LM) and a `score` callable: `score(question, solutions) -> per-step
 wrapped by `prm_score_fn`). A finished solution's last step is its answer line ("Final Answer: X"), so
 the PRM judges the answer as well as the reasoning.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -38,8 +39,12 @@ def scored_steps(candidate: Candidate, answer_prefix: str) -> list[str]:
 
 def prm_score_fn(scorer, answer_prefix: str = "Final Answer:"):
     """Adapt a `PRMScorer` to `score(question, candidates) -> per-step scores`."""
+
     def score(question: dict, candidates: list[Candidate]) -> list[list[float]]:
-        return scorer.score([question["prompt"]] * len(candidates), [scored_steps(c, answer_prefix) for c in candidates])
+        return scorer.score(
+            [question["prompt"]] * len(candidates), [scored_steps(c, answer_prefix) for c in candidates]
+        )
+
     return score
 
 
@@ -72,7 +77,9 @@ def best_of_n(sampler, score, question: dict, n: int, aggregation: str = "last")
     return SearchResult(solutions, [aggregate(s, aggregation) for s in per_step], sum(c.tokens for c in solutions))
 
 
-def _extend(sampler, score, question, beams: list[Candidate], lookahead: int) -> tuple[list[Candidate], list[float], int]:
+def _extend(
+    sampler, score, question, beams: list[Candidate], lookahead: int
+) -> tuple[list[Candidate], list[float], int]:
     """One step for every beam; each child scored by the PRM at its last step, after `lookahead` greedy
     steps when asked (the look-ahead tokens count as spent, the look-ahead steps are not kept)."""
     children = sampler.next_steps(question, [b.steps for b in beams])
@@ -91,8 +98,16 @@ def _extend(sampler, score, question, beams: list[Candidate], lookahead: int) ->
     return children, scores, tokens
 
 
-def beam_search(sampler, score, question: dict, n: int, width: int, max_steps: int = 32, lookahead: int = 0,
-                aggregation: str = "last") -> SearchResult:
+def beam_search(
+    sampler,
+    score,
+    question: dict,
+    n: int,
+    width: int,
+    max_steps: int = 32,
+    lookahead: int = 0,
+    aggregation: str = "last",
+) -> SearchResult:
     """N beams; each iteration keeps the best N/width unfinished ones and expands each into `width`
     children, until N solutions finish or `max_steps` iterations pass."""
     if n % width:
@@ -105,14 +120,16 @@ def beam_search(sampler, score, question: dict, n: int, width: int, max_steps: i
         active = sorted(((s, i) for i, (c, s) in enumerate(zip(children, scores)) if not c.done), reverse=True)
         if len(finished) >= n or not active:
             break
-        keep = [children[i] for _, i in active[:max(1, (n - len(finished)) // width)]]
+        keep = [children[i] for _, i in active[: max(1, (n - len(finished)) // width)]]
         beams = [Candidate(list(b.steps)) for b in keep for _ in range(width)]
     finished = finished or [Candidate(b.steps) for b in beams]
     final = score(question, finished)
     return SearchResult(finished, [aggregate(s, aggregation) for s in final], tokens)
 
 
-def dvts(sampler, score, question: dict, n: int, width: int, max_steps: int = 32, aggregation: str = "last") -> SearchResult:
+def dvts(
+    sampler, score, question: dict, n: int, width: int, max_steps: int = 32, aggregation: str = "last"
+) -> SearchResult:
     """Diverse verifier tree search: n/width independent subtrees; each expands its beam into `width`
     children per iteration and keeps its best one, so the subtrees stay apart."""
     if n % width:
@@ -123,7 +140,8 @@ def dvts(sampler, score, question: dict, n: int, width: int, max_steps: int = 32
         if not active:
             break
         children, scores, spent = _extend(
-            sampler, score, question, [subtrees[i] for i in active for _ in range(width)], 0)
+            sampler, score, question, [subtrees[i] for i in active for _ in range(width)], 0
+        )
         tokens += spent
         for j, i in enumerate(active):
             group = range(j * width, (j + 1) * width)

@@ -7,6 +7,7 @@ Request extras (vLLM's names where vLLM has them): `thinking_token_budget` (max 
 sampling settings and no seed are batched (`ponder.inference.batching`); streamed and seeded requests run
 alone. One lock guards the model.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,12 +50,15 @@ class BadRequest(ValueError):
 
 
 def error_response(message: str, param: str | None = None, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}},
-                        status_code=status)
+    return JSONResponse(
+        {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}},
+        status_code=status,
+    )
 
 
-def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512,
-               max_batch: int = 16) -> FastAPI:
+def create_app(
+    model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512, max_batch: int = 16
+) -> FastAPI:
     app = FastAPI(title="ponder")
     lock = threading.Lock()
 
@@ -104,10 +108,20 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
     def run_batch(settings: tuple, items: list, streamer=None) -> list:
         """One generate call for `items` = [(messages, min budget, max budget)] sharing `settings`."""
         max_new_tokens, do_sample, temperature, top_p, enable = settings
-        return generate(model, tokenizer, [messages for messages, _, _ in items],
-                        min_thinking_tokens=[low for _, low, _ in items], max_thinking_tokens=[high for _, _, high in items],
-                        max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature, top_p=top_p,
-                        enable_thinking=enable, thinking=thinking, streamer=streamer)
+        return generate(
+            model,
+            tokenizer,
+            [messages for messages, _, _ in items],
+            min_thinking_tokens=[low for _, low, _ in items],
+            max_thinking_tokens=[high for _, _, high in items],
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            temperature=temperature,
+            top_p=top_p,
+            enable_thinking=enable,
+            thinking=thinking,
+            streamer=streamer,
+        )
 
     batcher = RequestBatcher(run_batch, lock, max_batch)
     app.state.batcher = batcher
@@ -123,12 +137,19 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
         return result
 
     def finish_reason(result, req) -> str:
-        return "length" if result.completion_tokens >= token_limit(req) and tokenizer.eos_token not in result.text else "stop"
+        return (
+            "length"
+            if result.completion_tokens >= token_limit(req) and tokenizer.eos_token not in result.text
+            else "stop"
+        )
 
     def usage(result) -> dict:
-        return {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-                "total_tokens": result.prompt_tokens + result.completion_tokens,
-                "completion_tokens_details": {"reasoning_tokens": result.thinking_tokens}}
+        return {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "total_tokens": result.prompt_tokens + result.completion_tokens,
+            "completion_tokens_details": {"reasoning_tokens": result.thinking_tokens},
+        }
 
     @app.post("/v1/chat/completions")
     async def chat(req: ChatRequest):
@@ -137,13 +158,20 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
         if not req.stream:
             low, high, enable = settings
             if req.seed is None:
-                result = await asyncio.wrap_future(batcher.submit(generation_settings(req, enable), (req.messages, low, high)))
+                result = await asyncio.wrap_future(
+                    batcher.submit(generation_settings(req, enable), (req.messages, low, high))
+                )
             else:
                 result = await run_in_threadpool(run_alone, req, *settings)
             message = {"role": "assistant", "content": result.answer, "reasoning_content": result.reasoning}
-            return {"id": rid, "object": "chat.completion", "created": created, "model": model_name,
-                    "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(result, req)}],
-                    "usage": usage(result)}
+            return {
+                "id": rid,
+                "object": "chat.completion",
+                "created": created,
+                "model": model_name,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(result, req)}],
+                "usage": usage(result),
+            }
         return StreamingResponse(stream(req, settings, rid, created), media_type="text/event-stream")
 
     async def stream(req: ChatRequest, settings: tuple, rid: str, created: int):
@@ -161,8 +189,14 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
         thread.start()
 
         def chunk(delta: dict, finish=None, extra: dict | None = None) -> str:
-            body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model_name,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **(extra or {})}
+            body = {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model_name,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **(extra or {}),
+            }
             return f"data: {json.dumps(body)}\n\n"
 
         yield chunk({"role": "assistant", "content": ""})
@@ -175,8 +209,14 @@ def create_app(model, tokenizer, thinking, model_name: str, default_max_tokens: 
         result = holder["result"]
         yield chunk({}, finish_reason(result, req))
         if (req.stream_options or {}).get("include_usage"):
-            body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model_name,
-                    "choices": [], "usage": usage(result)}
+            body = {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model_name,
+                "choices": [],
+                "usage": usage(result),
+            }
             yield f"data: {json.dumps(body)}\n\n"
         yield "data: [DONE]\n\n"
 
@@ -216,7 +256,7 @@ class DeltaStreamer:
         if not final and text.endswith("\ufffd"):
             return  # half of a multi-byte character
         if len(text) > len(self.sent) and text.startswith(self.sent):
-            self.out.put((self.part, text[len(self.sent):]))
+            self.out.put((self.part, text[len(self.sent) :]))
             self.sent = text
 
     def end(self):

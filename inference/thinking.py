@@ -3,6 +3,7 @@
 The fields live in `generation_config.json` under the key `thinking`, so any HF loader keeps them and
 ponder's generate/serve read the same defaults the recipe trained with.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
@@ -27,7 +28,10 @@ class ThinkingConfig:
     )
     step_separator: str = field(default="\n\n", metadata={"help": "Separates reasoning steps (PRMs, beam search)."})
     budget_prompt: Optional[str] = field(
-        default=None, metadata={"help": "Prompt suffix the checkpoint was RL-trained to obey (L1/LCPO), e.g. 'Think for {n} tokens.'"}
+        default=None,
+        metadata={
+            "help": "Prompt suffix the checkpoint was RL-trained to obey (L1/LCPO), e.g. 'Think for {n} tokens.'"
+        },
     )
     effort_budgets: dict = field(
         default_factory=lambda: {"low": 16, "medium": 64, "high": 256},
@@ -49,12 +53,12 @@ class ThinkingConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict | None) -> "ThinkingConfig":
+    def from_dict(cls, values: dict | None) -> ThinkingConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in (values or {}).items() if k in known})
 
     @classmethod
-    def from_generation_config(cls, generation_config) -> "ThinkingConfig":
+    def from_generation_config(cls, generation_config) -> ThinkingConfig:
         """Read the contract from a `GenerationConfig` (or defaults when the checkpoint has none)."""
         values = getattr(generation_config, GENERATION_CONFIG_KEY, None) if generation_config is not None else None
         return cls.from_dict(values)

@@ -1,4 +1,5 @@
 """Entry point of each process of a multi-process stage (started by torchrun / accelerate launch)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The `ponder` command: run, validate, ls (and generate, chat, serve from ponder.inference)."""
+
 from __future__ import annotations
 
 import argparse

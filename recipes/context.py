@@ -1,4 +1,5 @@
 """What a stage entry point receives: the recipe, its stage, its folder, and earlier stages' outputs."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ class StageContext:
     def artifact(self, stage_name: str, key: str) -> Path:
         result = self.upstream_result(stage_name)
         if key not in result.get("artifacts", {}):
-            raise KeyError(f"stage {stage_name!r} wrote no {key!r} artifact (it has {sorted(result.get('artifacts', {}))})")
+            raise KeyError(
+                f"stage {stage_name!r} wrote no {key!r} artifact (it has {sorted(result.get('artifacts', {}))})"
+            )
         return self.upstream_dir(stage_name) / result["artifacts"][key]
 
     def dataset(self, required: tuple, optional: tuple = ()):

@@ -5,6 +5,7 @@ Questions come from tasks (a synthetic pool) or a data file / earlier stage with
 generated sample is cached in the stage folder, so an interrupted run resumes without regenerating.
 result.json counts the rows at every filter step.
 """
+
 from __future__ import annotations
 
 import collections
@@ -18,9 +19,14 @@ CHUNK = 16  # questions per teacher call: the unit of caching (and a model teach
 @dataclass
 class TeacherSettings:
     kind: str = field(default="programmatic", metadata={"help": "programmatic, model or endpoint."})
-    model: Optional[str] = field(default=None, metadata={"help": "model: checkpoint/hub id ('base' = recipe model); endpoint: served model name."})
+    model: Optional[str] = field(
+        default=None,
+        metadata={"help": "model: checkpoint/hub id ('base' = recipe model); endpoint: served model name."},
+    )
     base_url: Optional[str] = field(default=None, metadata={"help": "endpoint: e.g. http://127.0.0.1:8000/v1"})
-    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "endpoint: environment variable with the key."})
+    api_key_env: str = field(
+        default="OPENAI_API_KEY", metadata={"help": "endpoint: environment variable with the key."}
+    )
     samples: int = field(default=1, metadata={"help": "Traces per question (k)."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature (model/endpoint)."})
     max_tokens: int = field(default=512, metadata={"help": "Max new tokens per trace."})
@@ -47,11 +53,18 @@ class Options:
     teacher: TeacherSettings = field(default_factory=TeacherSettings)
     target: int = field(default=1000, metadata={"help": "Rows to select (s1: 1,000)."})
     selection: str = field(default="s1", metadata={"help": "s1 (quality -> difficulty -> diversity) or random."})
-    judges: list[TeacherSettings] = field(default_factory=list, metadata={"help": "Difficulty judges: [{kind: programmatic, flaw_rate}] or [{kind: model, model: base}]."})
+    judges: list[TeacherSettings] = field(
+        default_factory=list,
+        metadata={"help": "Difficulty judges: [{kind: programmatic, flaw_rate}] or [{kind: model, model: base}]."},
+    )
     judge_samples: int = field(default=1, metadata={"help": "Samples per judge per question (k)."})
-    judge_max_correct: int = field(default=1, metadata={"help": "Drop a question a judge answers correctly this many times (j of k)."})
+    judge_max_correct: int = field(
+        default=1, metadata={"help": "Drop a question a judge answers correctly this many times (j of k)."}
+    )
     diversity: bool = field(default=True, metadata={"help": "s1 domain-uniform, long-trace-preferring sampling."})
-    decontaminate: list = field(default_factory=list, metadata={"help": "Eval sets to drop n-gram overlaps with: [{task, size, seed}]."})
+    decontaminate: list = field(
+        default_factory=list, metadata={"help": "Eval sets to drop n-gram overlaps with: [{task, size, seed}]."}
+    )
     ngram: int = field(default=8, metadata={"help": "n for decontamination (open-r1: 8)."})
 
     def __post_init__(self):
@@ -81,7 +94,7 @@ def main(ctx) -> dict:
     todo = cache.missing([r["id"] for r in rows])
     failed = {}
     for start in range(0, len(todo), CHUNK):  # cached chunk by chunk: a kill loses at most one chunk
-        chunk = [rows[i] for i in todo[start:start + CHUNK]]
+        chunk = [rows[i] for i in todo[start : start + CHUNK]]
         done = {}
         for row, samples in zip(chunk, sample(ctx, opts.teacher, chunk, "teacher")):
             api_error = any(s["error"] and s["error"] != "truncated" for s in samples)
@@ -137,9 +150,17 @@ def question_pool(ctx) -> list[dict]:
     stage, opts = ctx.stage, ctx.stage.options
     if stage.data is None:
         return task_rows(opts.tasks, opts.pool_size, ctx.recipe.seed, opts.difficulty)
-    return [{"id": r.get("id") or hashlib.sha1(r["prompt"].encode()).hexdigest()[:12], "domain": r.get("domain") or "default",
-             "difficulty": r.get("difficulty", 0), "prompt": r["prompt"], "answer": str(r["answer"]), "payload": r.get("payload", "")}
-            for r in ctx.dataset(("prompt", "answer"), ("domain", "id"))]
+    return [
+        {
+            "id": r.get("id") or hashlib.sha1(r["prompt"].encode()).hexdigest()[:12],
+            "domain": r.get("domain") or "default",
+            "difficulty": r.get("difficulty", 0),
+            "prompt": r["prompt"],
+            "answer": str(r["answer"]),
+            "payload": r.get("payload", ""),
+        }
+        for r in ctx.dataset(("prompt", "answer"), ("domain", "id"))
+    ]
 
 
 def sample(ctx, teacher, rows: list[dict], role: str) -> list[list[dict]]:
@@ -152,15 +173,34 @@ def sample(ctx, teacher, rows: list[dict], role: str) -> list[list[dict]]:
     thinking = ctx.recipe.thinking
     if teacher.kind == "programmatic":
         # A string seed per row: reproducible across processes (hash() of a str is salted per process).
-        return [programmatic_samples(get_task(row["domain"]), [row], teacher.samples, teacher.flaw_rate,
-                                     f"{ctx.recipe.seed}:{role}:{row['id']}", thinking)[0] for row in rows]
+        return [
+            programmatic_samples(
+                get_task(row["domain"]),
+                [row],
+                teacher.samples,
+                teacher.flaw_rate,
+                f"{ctx.recipe.seed}:{role}:{row['id']}",
+                thinking,
+            )[0]
+            for row in rows
+        ]
     questions = [r["prompt"] for r in rows]
     if teacher.kind == "endpoint":
-        client = EndpointTeacher(teacher.base_url, teacher.model, os.environ.get(teacher.api_key_env, "none"),
-                                 teacher.concurrency, teacher.retries, teacher.timeout, teacher.backoff, thinking)
+        client = EndpointTeacher(
+            teacher.base_url,
+            teacher.model,
+            os.environ.get(teacher.api_key_env, "none"),
+            teacher.concurrency,
+            teacher.retries,
+            teacher.timeout,
+            teacher.backoff,
+            thinking,
+        )
         return client.samples(questions, teacher.samples, teacher.temperature, teacher.max_tokens)
     model, tokenizer = load_teacher(ctx, teacher.model)
-    return model_samples(model, tokenizer, thinking, questions, teacher.samples, teacher.temperature, teacher.max_tokens)
+    return model_samples(
+        model, tokenizer, thinking, questions, teacher.samples, teacher.temperature, teacher.max_tokens
+    )
 
 
 def load_teacher(ctx, name: str):
@@ -168,8 +208,9 @@ def load_teacher(ctx, name: str):
 
     source = ctx.recipe.model.name_or_path if name == "base" else name
     model = ctx.recipe.model
-    return load_model_and_tokenizer(source, ctx.recipe.thinking, model.dtype, ctx.recipe.seed,
-                                    attn_implementation=model.attn_implementation)
+    return load_model_and_tokenizer(
+        source, ctx.recipe.thinking, model.dtype, ctx.recipe.seed, attn_implementation=model.attn_implementation
+    )
 
 
 def verify(rows: list[dict], samples: list[dict], thinking) -> list[bool]:
@@ -199,4 +240,6 @@ def judge_solves(ctx, judge, rows: list[dict], k: int, max_correct: int, role: s
 def eval_rows(spec: dict) -> list[dict]:
     from ponder.data.tasks import task_rows
 
-    return task_rows([spec["task"]], spec.get("size", 200), spec.get("seed", 10_000), {spec["task"]: spec.get("difficulty")})
+    return task_rows(
+        [spec["task"]], spec.get("size", 200), spec.get("seed", 10_000), {spec["task"]: spec.get("difficulty")}
+    )

@@ -5,6 +5,7 @@ greedy accuracy and mean thinking tokens for each maximum budget (s1 budget forc
 curve, each minimum budget ("Wait" extensions); s1's Control / Scaling / Performance over the budgets;
 unlimited-budget accuracy per difficulty level of task rows. The k samples go to samples.jsonl.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -19,9 +20,13 @@ class SearchSettings:
     prm: str = field(default="", metadata={"help": "The PRM: an earlier prm stage or a checkpoint path."})
     n: list = field(default_factory=lambda: [1, 4, 16], metadata={"help": "Numbers of samples/beams N."})
     width: int = field(default=4, metadata={"help": "Beam width M: beam keeps N/M beams, DVTS runs N/M subtrees."})
-    methods: list = field(default_factory=lambda: ["majority", "weighted", "best_of_n", "beam", "dvts"],
-                          metadata={"help": "majority, weighted, best_of_n, beam, dvts."})
-    aggregation: str = field(default="last", metadata={"help": "PRM step scores -> solution score: last, min or prod."})
+    methods: list = field(
+        default_factory=lambda: ["majority", "weighted", "best_of_n", "beam", "dvts"],
+        metadata={"help": "majority, weighted, best_of_n, beam, dvts."},
+    )
+    aggregation: str = field(
+        default="last", metadata={"help": "PRM step scores -> solution score: last, min or prod."}
+    )
     size: int = field(default=20, metadata={"help": "Held-out questions per task for search (it costs N x more)."})
     temperature: float = field(default=0.8, metadata={"help": "Sampling temperature of the steps."})
     max_step_tokens: int = field(default=32, metadata={"help": "Max tokens of one reasoning step."})
@@ -41,16 +46,26 @@ class SearchSettings:
 
 @dataclass
 class Options:
-    tasks: list = field(default_factory=lambda: ["running_sum"], metadata={"help": "Held-out tasks (when `data` is not given)."})
-    size: int = field(default=100, metadata={"help": "Held-out questions per task, or the first `size` rows of `data`."})
+    tasks: list = field(
+        default_factory=lambda: ["running_sum"], metadata={"help": "Held-out tasks (when `data` is not given)."}
+    )
+    size: int = field(
+        default=100, metadata={"help": "Held-out questions per task, or the first `size` rows of `data`."}
+    )
     difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
     seed: int = field(default=10_000, metadata={"help": "Question seed, far from training seeds."})
-    budgets: list = field(default_factory=lambda: [0, 8, 16, 32, 64, None], metadata={"help": "Max thinking budgets (null = unlimited)."})
-    min_budgets: list = field(default_factory=lambda: [16, 32, 64], metadata={"help": "Min thinking budgets ('Wait' curve)."})
+    budgets: list = field(
+        default_factory=lambda: [0, 8, 16, 32, 64, None], metadata={"help": "Max thinking budgets (null = unlimited)."}
+    )
+    min_budgets: list = field(
+        default_factory=lambda: [16, 32, 64], metadata={"help": "Min thinking budgets ('Wait' curve)."}
+    )
     samples: int = field(default=4, metadata={"help": "k for pass@1 and majority vote (sampled, unlimited budget)."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for the k samples."})
     max_new_tokens: int = field(default=160, metadata={"help": "Max new tokens per answer."})
-    search: Optional[SearchSettings] = field(default=None, metadata={"help": "PRM-guided test-time search (null = off)."})
+    search: Optional[SearchSettings] = field(
+        default=None, metadata={"help": "PRM-guided test-time search (null = off)."}
+    )
 
     def __post_init__(self):
         if any(b is not None and b < 0 for b in self.budgets) or any(m < 0 for m in self.min_budgets):
@@ -92,7 +107,9 @@ def main(ctx) -> dict:
         curve[budget] = accuracy(out)
         lengths[budget] = [s["thinking_tokens"] for row in out for s in row]
         metrics[f"accuracy@{budget if budget is not None else 'inf'}"] = curve[budget]
-        metrics[f"thinking_tokens@{budget if budget is not None else 'inf'}"] = sum(lengths[budget]) / len(lengths[budget])
+        metrics[f"thinking_tokens@{budget if budget is not None else 'inf'}"] = sum(lengths[budget]) / len(
+            lengths[budget]
+        )
         if budget is None:
             metrics.update(accuracy_by_difficulty(rows, out))
     wait_curve = {}
@@ -102,8 +119,10 @@ def main(ctx) -> dict:
         metrics[f"accuracy@min{low}"] = wait_curve[low]
         metrics[f"control@min{low}"] = control({None: [s["thinking_tokens"] for r in out for s in r]}, low)
     metrics.update(s1_control=control(lengths), s1_scaling=scaling(curve), s1_performance=performance(curve))
-    curves = {"max_budget": [[b, curve[b], sum(lengths[b]) / len(lengths[b])] for b in opts.budgets],
-              "min_budget": [[m, wait_curve[m]] for m in opts.min_budgets]}
+    curves = {
+        "max_budget": [[b, curve[b], sum(lengths[b]) / len(lengths[b])] for b in opts.budgets],
+        "min_budget": [[m, wait_curve[m]] for m in opts.min_budgets],
+    }
     if opts.search:
         curves["search"] = run_search(ctx, model, tokenizer, opts)
         for method, points in curves["search"].items():
@@ -123,11 +142,25 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
 
     search, thinking = opts.search, ctx.recipe.thinking
     scorer = PRMScorer.from_pretrained(ctx.checkpoint(search.prm))
-    sampler = ModelStepSampler(model, tokenizer, thinking, temperature=search.temperature,
-                               max_step_tokens=search.max_step_tokens, max_new_tokens=opts.max_new_tokens)
+    sampler = ModelStepSampler(
+        model,
+        tokenizer,
+        thinking,
+        temperature=search.temperature,
+        max_step_tokens=search.max_step_tokens,
+        max_new_tokens=opts.max_new_tokens,
+    )
     rows = held_out_rows(ctx, search.size)
-    return search_curves(sampler, prm_score_fn(scorer, thinking.answer_prefix), rows, search.n, search.width,
-                         search.methods, thinking, search.aggregation)
+    return search_curves(
+        sampler,
+        prm_score_fn(scorer, thinking.answer_prefix),
+        rows,
+        search.n,
+        search.width,
+        search.methods,
+        thinking,
+        search.aggregation,
+    )
 
 
 def accuracy_by_difficulty(rows: list[dict], out: list[list[dict]]) -> dict:
@@ -138,7 +171,9 @@ def accuracy_by_difficulty(rows: list[dict], out: list[list[dict]]) -> dict:
     by_level = {}
     for row, samples in zip(rows, out):
         if "difficulty" in row:
-            by_level.setdefault(f"accuracy@inf_{row.get('domain') or 'default'}_{row['difficulty']}", []).append(samples)
+            by_level.setdefault(f"accuracy@inf_{row.get('domain') or 'default'}_{row['difficulty']}", []).append(
+                samples
+            )
     return {key: accuracy(level_out) for key, level_out in sorted(by_level.items())}
 
 

@@ -5,6 +5,7 @@ tasks; rewards are named (ponder.rewards.registry) or dotted paths, with weights
 field passes through `trainer:`. The L1/LCPO option states a budget in each prompt ("Think for N
 tokens.") and adds the LCPO reward, so the checkpoint learns to follow budgets stated in prompts.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -42,8 +43,10 @@ class LcpoSettings:
 
 @dataclass
 class Options:
-    rewards: list[RewardSpec] = field(default_factory=lambda: [RewardSpec("accuracy", 1.0), RewardSpec("format", 0.2)],
-                                      metadata={"help": "Rewards: [{name, weight, params}]."})
+    rewards: list[RewardSpec] = field(
+        default_factory=lambda: [RewardSpec("accuracy", 1.0), RewardSpec("format", 0.2)],
+        metadata={"help": "Rewards: [{name, weight, params}]."},
+    )
     lora: Optional[LoraSettings] = field(default_factory=LoraSettings, metadata={"help": "`lora: null` = full."})
     tasks: list = field(default_factory=list, metadata={"help": "Task names for prompts when `data` is not given."})
     size: int = field(default=256, metadata={"help": "Prompts per task (with `tasks`)."})
@@ -68,9 +71,12 @@ def check(stage, recipe, error):
     batch = t.get("generation_batch_size") or per_device * processes * steps
     generations = t.get("num_generations", 8)
     if batch % generations:
-        raise error("trainer", f"generation batch {batch} (per_device_train_batch_size {per_device} x {processes} "
-                    f"processes x steps_per_generation {steps}) is not divisible by num_generations {generations}: "
-                    f"make per_device_train_batch_size a multiple of {generations} or lower num_generations")
+        raise error(
+            "trainer",
+            f"generation batch {batch} (per_device_train_batch_size {per_device} x {processes} "
+            f"processes x steps_per_generation {steps}) is not divisible by num_generations {generations}: "
+            f"make per_device_train_batch_size a multiple of {generations} or lower num_generations",
+        )
     if generations < 2:
         raise error("trainer.num_generations", "GRPO compares completions within a group: use >= 2")
 
@@ -81,8 +87,15 @@ def main(ctx) -> dict:
 
     from ponder.data.prompts import render_prompts
     from ponder.data.tasks import task_rows
-    from ponder.trainers.common import (cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint,
-                                        log_metrics, lora_config, prepare_model)
+    from ponder.trainers.common import (
+        cpu_defaults,
+        deepspeed_args,
+        export_checkpoint,
+        last_checkpoint,
+        log_metrics,
+        lora_config,
+        prepare_model,
+    )
     from ponder.trainers.rewards import build_rewards
 
     recipe, stage, opts = ctx.recipe, ctx.stage, ctx.stage.options
@@ -92,11 +105,15 @@ def main(ctx) -> dict:
     model, tokenizer, source = prepare_model(ctx, ctx.model_source(), ctx.workdir)
 
     # 2. Prompts: templated text ending in the `<think>` prefill, with gold answers (and LCPO budgets).
-    rows = (ctx.dataset(("prompt", "answer")).to_list() if stage.data is not None
-            else task_rows(opts.tasks, opts.size, recipe.seed + 1, opts.difficulty))
+    rows = (
+        ctx.dataset(("prompt", "answer")).to_list()
+        if stage.data is not None
+        else task_rows(opts.tasks, opts.size, recipe.seed + 1, opts.difficulty)
+    )
     lcpo = opts.lcpo
-    dataset = datasets.Dataset.from_list(render_prompts(
-        rows, tokenizer, lcpo_range=lcpo.budget_range if lcpo else None, seed=recipe.seed))
+    dataset = datasets.Dataset.from_list(
+        render_prompts(rows, tokenizer, lcpo_range=lcpo.budget_range if lcpo else None, seed=recipe.seed)
+    )
 
     # 3. Rewards by name, guarded; accuracy and thinking length always logged.
     specs = list(opts.rewards)
@@ -105,14 +122,31 @@ def main(ctx) -> dict:
     think_end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
     reward_funcs, weights = build_rewards(specs, think_end_id)
 
-    args = GRPOConfig(**{
-        "logging_steps": 1, "save_steps": 25, "save_total_limit": 2, "seed": recipe.seed, "report_to": recipe.report_to,
-        "max_completion_length": 128, "log_completions": True, "num_completions_to_print": 2,
-        **cpu_defaults(), **deepspeed_args(stage.launcher), **stage.trainer,
-        "reward_weights": weights, "output_dir": str(ctx.workdir / "trainer"),
-    })
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=lora_config(opts.lora) if opts.lora else None)
+    args = GRPOConfig(
+        **{
+            "logging_steps": 1,
+            "save_steps": 25,
+            "save_total_limit": 2,
+            "seed": recipe.seed,
+            "report_to": recipe.report_to,
+            "max_completion_length": 128,
+            "log_completions": True,
+            "num_completions_to_print": 2,
+            **cpu_defaults(),
+            **deepspeed_args(stage.launcher),
+            **stage.trainer,
+            "reward_weights": weights,
+            "output_dir": str(ctx.workdir / "trainer"),
+        }
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(opts.lora) if opts.lora else None,
+    )
     checkpoint = last_checkpoint(args.output_dir) if ctx.resume else None
     if checkpoint:
         print(f"resuming from {checkpoint}", flush=True)
@@ -123,8 +157,16 @@ def main(ctx) -> dict:
     from ponder.data.prompts import LCPO_SUFFIX
 
     contract = dataclasses.replace(thinking, budget_prompt=LCPO_SUFFIX) if lcpo else thinking
-    artifacts = export_checkpoint(trainer, ctx, source, tokenizer, opts.lora is not None, metrics,
-                                  note=lcpo_note(lcpo) if lcpo else "", thinking=contract)
+    artifacts = export_checkpoint(
+        trainer,
+        ctx,
+        source,
+        tokenizer,
+        opts.lora is not None,
+        metrics,
+        note=lcpo_note(lcpo) if lcpo else "",
+        thinking=contract,
+    )
     return {"metrics": metrics, "artifacts": artifacts}
 
 
@@ -142,5 +184,7 @@ def reward_curve(history: list[dict], window: int = 5) -> dict:
 
 
 def lcpo_note(lcpo) -> str:
-    return (f"\nTrained with L1/LCPO-{lcpo.mode}: prompts end with \"Think for N tokens.\" (N in "
-            f"{lcpo.budget_range}); state a budget the same way to have the model follow it.")
+    return (
+        f'\nTrained with L1/LCPO-{lcpo.mode}: prompts end with "Think for N tokens." (N in '
+        f"{lcpo.budget_range}); state a budget the same way to have the model follow it."
+    )

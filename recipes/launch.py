@@ -5,6 +5,7 @@ the path that works: `accelerate launch --cpu --num_processes 2` starts ONE proc
 --cpu as a single-process run unless multi-CPU settings are given), which is also why ZeRO-3 there
 asserted on a world size of 1.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ponder import CONFIGS_DIR
 from ponder.trainers.launch_configs import NAMED, deepspeed_config_path
+
 
 def accelerate_config_path(name_or_path: str) -> Path:
     path = CONFIGS_DIR / "accelerate" / f"{name_or_path}.yaml" if name_or_path in NAMED else Path(name_or_path)
@@ -40,18 +42,41 @@ def launch_command(launcher, spec_file: Path) -> list[str]:
     child = ["-m", "ponder.recipes.child", str(spec_file)]
     extra = [os.path.expandvars(arg) for arg in launcher.extra_args]  # $SLURM_NODEID etc. per node
     if launcher.type == "torchrun":
-        return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={launcher.num_processes}",
-                *extra, *child]
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={launcher.num_processes}",
+            *extra,
+            *child,
+        ]
     config = resolved_accelerate_config(launcher.accelerate_config or "ddp", spec_file.parent)
-    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
-            "--num_processes", str(launcher.num_processes), *extra, *child]
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(config),
+        "--num_processes",
+        str(launcher.num_processes),
+        *extra,
+        *child,
+    ]
 
 
-def run_multiprocess(stage, recipe_path: str, overrides: list[str], workdir: Path, run_dir: Path, resume: bool) -> dict:
+def run_multiprocess(
+    stage, recipe_path: str, overrides: list[str], workdir: Path, run_dir: Path, resume: bool
+) -> dict:
     """Run one stage in child processes; rank 0 leaves `outcome.json` in the stage folder."""
     spec_file = workdir / "launch_spec.json"
-    spec = {"recipe": recipe_path, "overrides": overrides, "stage": stage.name,
-            "workdir": str(workdir), "run_dir": str(run_dir), "resume": resume}
+    spec = {
+        "recipe": recipe_path,
+        "overrides": overrides,
+        "stage": stage.name,
+        "workdir": str(workdir),
+        "run_dir": str(run_dir),
+        "resume": resume,
+    }
     spec_file.write_text(json.dumps(spec))
     outcome_file = workdir / "outcome.json"
     outcome_file.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ ProcessBench-style (earliest wrong step; accuracy on erroneous and correct sampl
 Data: an earlier `prm_label` stage or a file in TRL's stepwise format (`prompt`, `completions`, `labels`,
 optional `soft_labels`), or Math-Shepherd (`input`, `label`) / PRM800K rows with `data_format`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,12 +22,21 @@ FORMATS = ("stepwise", "math_shepherd", "prm800k")
 @dataclass
 class Options:
     lora: Optional[LoraSettings] = field(default=None, metadata={"help": "LoRA settings; null = full fine-tuning."})
-    step_separator: str = field(default="\n", metadata={"help": "Appended after each step; its last token carries the label."})
+    step_separator: str = field(
+        default="\n", metadata={"help": "Appended after each step; its last token carries the label."}
+    )
     max_length: Optional[int] = field(default=512, metadata={"help": "Drop whole steps beyond this many tokens."})
-    soft_labels: bool = field(default=False, metadata={"help": (
-        "Train on the Monte Carlo fractions (soft) instead of any-rollout-succeeded (hard). Hard is the default: "
-        "Math-Shepherd found it better, and a soft label is the prefix's value, not its correctness (an early "
-        "correct step of a long solution scores below 0.5).")})
+    soft_labels: bool = field(
+        default=False,
+        metadata={
+            "help": (
+                "Train on the Monte Carlo fractions (soft) instead of any-rollout-succeeded (hard). "
+                "Hard is the default: "
+                "Math-Shepherd found it better, and a soft label is the prefix's value, not its correctness (an early "
+                "correct step of a long solution scores below 0.5)."
+            )
+        },
+    )
     data_format: str = field(default="stepwise", metadata={"help": "stepwise (TRL), math_shepherd or prm800k."})
     neutral: str = field(default="positive", metadata={"help": "prm800k rating 0: positive, negative or stop."})
     eval_size: int = field(default=0, metadata={"help": "Rows held out for the step-level (ProcessBench) eval."})
@@ -70,10 +80,22 @@ def main(ctx) -> dict:
     if opts.eval_size:
         split = rows.train_test_split(test_size=opts.eval_size, seed=ctx.recipe.seed)
         rows, held_out = split["train"], split["test"]
-    result = train_prm(ctx, ctx.model_source(), rows, opts.lora, opts.step_separator, opts.max_length,
-                       opts.soft_labels, stage.trainer, ctx.workdir, ctx.resume)
+    result = train_prm(
+        ctx,
+        ctx.model_source(),
+        rows,
+        opts.lora,
+        opts.step_separator,
+        opts.max_length,
+        opts.soft_labels,
+        stage.trainer,
+        ctx.workdir,
+        ctx.resume,
+    )
     if held_out is not None:
-        scorer = PRMScorer.from_pretrained(str(ctx.workdir / result["artifacts"]["checkpoint"]), max_length=opts.max_length)
+        scorer = PRMScorer.from_pretrained(
+            str(ctx.workdir / result["artifacts"]["checkpoint"]), max_length=opts.max_length
+        )
         scores = scorer.score(held_out["prompt"], held_out["completions"])
         result["metrics"].update({f"step_{k}": v for k, v in process_bench(scores, held_out["labels"]).items()})
     return result

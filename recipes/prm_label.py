@@ -6,6 +6,7 @@ label: any did). The policy is the stage's `init` model (or the recipe model), o
 programmatic policy over the task's own solver that errs per step with `policy_error_rate` (exact control
 for tests and quick recipes). Output rows are TRL's stepwise format plus `soft_labels`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ TRAINER_CONFIG = None
 
 @dataclass
 class Options:
-    policy: str = field(default="model", metadata={"help": "model (the init checkpoint) or task (programmatic, errs per step)."})
+    policy: str = field(
+        default="model", metadata={"help": "model (the init checkpoint) or task (programmatic, errs per step)."}
+    )
     policy_error_rate: float = field(default=0.2, metadata={"help": "policy: task -- chance each step is corrupted."})
     solutions: int = field(default=1, metadata={"help": "Solutions labelled per question."})
     rollouts: int = field(default=8, metadata={"help": "Monte Carlo continuations per step prefix."})
@@ -34,7 +37,10 @@ class Options:
 
 def check(stage, recipe, error):
     if stage.data is None:
-        raise error("data", "prm_label needs questions (prompt, answer; task rows for policy: task): a data stage or {path: ...}")
+        raise error(
+            "data",
+            "prm_label needs questions (prompt, answer; task rows for policy: task): a data stage or {path: ...}",
+        )
 
 
 def make_sampler(ctx, opts):
@@ -45,8 +51,9 @@ def make_sampler(ctx, opts):
     from ponder.inference.loading import load_for_inference
 
     model, tokenizer, _ = load_for_inference(ctx.model_source())
-    return ModelStepSampler(model, tokenizer, ctx.recipe.thinking, temperature=opts.temperature,
-                            max_new_tokens=opts.max_new_tokens)
+    return ModelStepSampler(
+        model, tokenizer, ctx.recipe.thinking, temperature=opts.temperature, max_new_tokens=opts.max_new_tokens
+    )
 
 
 def main(ctx) -> dict:
@@ -58,7 +65,7 @@ def main(ctx) -> dict:
     opts, thinking = ctx.stage.options, ctx.recipe.thinking
     questions = list(ctx.dataset(("prompt", "answer"), ("domain", "payload", "id")))
     if opts.max_questions:
-        questions = questions[:opts.max_questions]
+        questions = questions[: opts.max_questions]
     sampler = make_sampler(ctx, opts)
     rows = []
     for question in questions:
@@ -66,7 +73,9 @@ def main(ctx) -> dict:
         rows += monte_carlo_labels(sampler, [question] * len(solutions), solutions, opts.rollouts, thinking)
     steps = [label for row in rows for label in row["labels"]]
     metrics = {
-        "questions": len(questions), "solutions": len(rows), "steps": len(steps),
+        "questions": len(questions),
+        "solutions": len(rows),
+        "steps": len(steps),
         "step_positive_rate": sum(steps) / max(len(steps), 1),
         "solution_accuracy": sum(row["labels"][-1] for row in rows if row["labels"]) / max(len(rows), 1),
     }

@@ -1,4 +1,5 @@
 """The run report: runs/<name>/report.md with a table per stage and PNG plots (matplotlib, Agg)."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,24 @@ from pathlib import Path
 
 def write_report(recipe, results: dict, run_dir: Path) -> Path:
     lines = [f"# {recipe.name}", "", recipe.description or "", "", f"Recipe: `{recipe.path}`", ""]
-    curves = {name: json.loads((run_dir / name / "curves.json").read_text())
-              for name in results if (run_dir / name / "curves.json").exists()}
+    curves = {
+        name: json.loads((run_dir / name / "curves.json").read_text())
+        for name in results
+        if (run_dir / name / "curves.json").exists()
+    }
     lines += overview(recipe, results, curves, run_dir)
     for name, result in results.items():
-        lines += [f"## {name} ({result['kind']})", "", f"{result['seconds']:.1f} s", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in result["metrics"].items()]
+        lines += [
+            f"## {name} ({result['kind']})",
+            "",
+            f"{result['seconds']:.1f} s",
+            "",
+            "| metric | value |",
+            "|---|---|",
+        ]
+        lines += [
+            f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in result["metrics"].items()
+        ]
         lines.append("")
         for plot in plots_for(name, result, curves.get(name), run_dir):
             lines += [f"![{plot.stem}]({plot.relative_to(run_dir)})", ""]
@@ -23,8 +36,16 @@ def write_report(recipe, results: dict, run_dir: Path) -> Path:
     return path
 
 
-SUMMARY_COLUMNS = ("direct_accuracy", "accuracy@inf", "pass@1", "majority_vote_accuracy", "thinking_tokens@inf",
-                   "s1_control", "s1_scaling", "s1_performance")
+SUMMARY_COLUMNS = (
+    "direct_accuracy",
+    "accuracy@inf",
+    "pass@1",
+    "majority_vote_accuracy",
+    "thinking_tokens@inf",
+    "s1_control",
+    "s1_scaling",
+    "s1_performance",
+)
 
 
 def overview(recipe, results: dict, curves: dict, run_dir: Path) -> list[str]:
@@ -60,8 +81,15 @@ def plots_for(name: str, result: dict, data: dict | None, run_dir: Path) -> list
         fig, ax = _figure()
         plot_max_budget(ax, data, "max budget (forced stop)")
         if data["min_budget"]:
-            ax.plot([m for m, _ in data["min_budget"]], [a for _, a in data["min_budget"]], "s--", label='min budget ("Wait")')
-        ax.set(xlabel="thinking tokens (mean used; min budget)", ylabel="accuracy", title=f"{name}: accuracy vs thinking")
+            ax.plot(
+                [m for m, _ in data["min_budget"]],
+                [a for _, a in data["min_budget"]],
+                "s--",
+                label='min budget ("Wait")',
+            )
+        ax.set(
+            xlabel="thinking tokens (mean used; min budget)", ylabel="accuracy", title=f"{name}: accuracy vs thinking"
+        )
         ax.legend()
         out.append(_save(fig, stage_dir / "accuracy_vs_budget.png"))
         if data.get("search"):

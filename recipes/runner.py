@@ -4,6 +4,7 @@ A stage works in `<stage>.partial/`; when it finishes, `result.json` is written 
 folder is renamed to `<stage>/`, so a failed or killed run never touches a finished stage's output.
 Fingerprints chain (each includes the one before), so a changed stage re-runs with everything after.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,9 @@ from ponder.recipes.schema import Recipe, stage_module
 
 
 def fingerprint(recipe: Recipe, stage, previous: str) -> str:
-    payload = json.dumps({"shared": recipe.shared_dict(), "stage": stage.to_dict(), "previous": previous},
-                         sort_keys=True, default=str)
+    payload = json.dumps(
+        {"shared": recipe.shared_dict(), "stage": stage.to_dict(), "previous": previous}, sort_keys=True, default=str
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -68,13 +70,18 @@ def run_recipe(recipe: Recipe, overrides: list[str] | None = None, from_stage: s
             print(f"=== {banner}: finished earlier, fingerprint {fp} unchanged: skipped", flush=True)
             results[stage.name] = done
             continue
-        resume = partial.exists() and (partial / "fingerprint").exists() and (partial / "fingerprint").read_text() == fp
+        resume = (
+            partial.exists() and (partial / "fingerprint").exists() and (partial / "fingerprint").read_text() == fp
+        )
         if partial.exists() and not resume:
             shutil.rmtree(partial)
         partial.mkdir(parents=True, exist_ok=True)
         (partial / "fingerprint").write_text(fp)
-        (partial / "config.yaml").write_text(yaml.safe_dump(
-            {"shared": recipe.shared_dict(), "stage": stage.to_dict()}, sort_keys=False, default_flow_style=False))
+        (partial / "config.yaml").write_text(
+            yaml.safe_dump(
+                {"shared": recipe.shared_dict(), "stage": stage.to_dict()}, sort_keys=False, default_flow_style=False
+            )
+        )
         print(f"=== {banner}{' (resuming)' if resume else ''} -> {final}", flush=True)
         print((partial / "config.yaml").read_text(), flush=True)
         started = time.time()
@@ -97,7 +104,10 @@ def run_recipe(recipe: Recipe, overrides: list[str] | None = None, from_stage: s
         write_json_atomic(partial / "result.json", result)
         promote(partial, final)
         results[stage.name] = result
-        print(f"=== {banner} finished in {result['seconds']:.1f}s: {json.dumps(result['metrics'], default=str)}", flush=True)
+        print(
+            f"=== {banner} finished in {result['seconds']:.1f}s: {json.dumps(result['metrics'], default=str)}",
+            flush=True,
+        )
     print_summary(recipe, results)
     print(f"report: {write_report(recipe, results, run_dir)}", flush=True)
     return results

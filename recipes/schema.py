@@ -3,6 +3,7 @@
 Every error names the file and the dotted key, and suggests the nearest valid name, so
 `ponder validate` tells a user exactly which line of their YAML to fix.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,11 +47,15 @@ class ModelSettings:
     name_or_path: str = field(
         default="tiny:tiny", metadata={"help": "Hub id, local checkpoint, or `tiny:<preset>` (micro, tiny, small)."}
     )
-    dtype: str = field(default="float32", metadata={"help": "auto, float32, bfloat16 or float16. CPUs train in float32."})
+    dtype: str = field(
+        default="float32", metadata={"help": "auto, float32, bfloat16 or float16. CPUs train in float32."}
+    )
     attn_implementation: Optional[str] = field(
         default=None,
-        metadata={"help": "Attention kernel for the models this recipe trains: eager, sdpa, flash_attention_2; "
-                          "unset = transformers' default (sdpa). On CPU, eager is the faster one for tiny models."},
+        metadata={
+            "help": "Attention kernel for the models this recipe trains: eager, sdpa, flash_attention_2; "
+            "unset = transformers' default (sdpa). On CPU, eager is the faster one for tiny models."
+        },
     )
 
 
@@ -155,7 +160,9 @@ def build_dataclass(cls, values, file, key: str):
     names = {f.name for f in dataclasses.fields(cls)}
     for k in values:
         if k not in names:
-            raise RecipeError(file, f"{key}.{k}" if key else k, f"unknown key{nearest(k, names)}; valid: {sorted(names)}")
+            raise RecipeError(
+                file, f"{key}.{k}" if key else k, f"unknown key{nearest(k, names)}; valid: {sorted(names)}"
+            )
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for k, v in values.items():
@@ -256,14 +263,23 @@ def build_stage(raw: dict, file, key: str, earlier: dict, recipe: Recipe) -> Sta
     if name in earlier:
         raise RecipeError(file, key, "duplicate stage name")
     if kind not in STAGE_MODULES:
-        raise RecipeError(file, f"{key}.kind", f"unknown kind {kind!r}{nearest(kind, STAGE_MODULES)}; known: {sorted(STAGE_MODULES)}")
+        raise RecipeError(
+            file, f"{key}.kind", f"unknown kind {kind!r}{nearest(kind, STAGE_MODULES)}; known: {sorted(STAGE_MODULES)}"
+        )
     module = stage_module(kind)
     common = {f.name for f in dataclasses.fields(Stage)} - {"options"}
     option_values = {k: v for k, v in raw.items() if k not in common}
     options = build_dataclass(module.Options, option_values, file, key)
     launcher = build_dataclass(LauncherSettings, raw.get("launcher") or {}, file, f"{key}.launcher")
-    stage = Stage(name=name, kind=kind, data=raw.get("data"), init=raw.get("init"), launcher=launcher,
-                  trainer=raw.get("trainer") or {}, options=options)
+    stage = Stage(
+        name=name,
+        kind=kind,
+        data=raw.get("data"),
+        init=raw.get("init"),
+        launcher=launcher,
+        trainer=raw.get("trainer") or {},
+        options=options,
+    )
     check_references(stage, earlier, file, key)
     check_data(stage, file, key)
     check_trainer(stage, module, file, key)
@@ -276,14 +292,20 @@ def check_references(stage: Stage, earlier: dict, file, key: str):
     if isinstance(stage.data, str):
         ref = earlier.get(stage.data)
         if ref is None:
-            raise RecipeError(file, f"{key}.data", f"refers to {stage.data!r}, which is not an earlier stage{nearest(stage.data, earlier)}")
+            raise RecipeError(
+                file,
+                f"{key}.data",
+                f"refers to {stage.data!r}, which is not an earlier stage{nearest(stage.data, earlier)}",
+            )
         if ref.kind not in DATA_STAGE_KINDS:
             raise RecipeError(file, f"{key}.data", f"stage {stage.data!r} ({ref.kind}) produces no dataset")
     if stage.init is None or stage.init.startswith("tiny:"):
         return
     if stage.init in earlier:
         if earlier[stage.init].kind not in MODEL_STAGE_KINDS:
-            raise RecipeError(file, f"{key}.init", f"stage {stage.init!r} ({earlier[stage.init].kind}) produces no model")
+            raise RecipeError(
+                file, f"{key}.init", f"stage {stage.init!r} ({earlier[stage.init].kind}) produces no model"
+            )
     elif "/" not in stage.init and not Path(stage.init).exists():
         msg = f"{stage.init!r} is neither an earlier stage{nearest(stage.init, earlier)} nor a path or hub id"
         raise RecipeError(file, f"{key}.init", msg)

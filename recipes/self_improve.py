@@ -5,6 +5,7 @@ accepts (deduplicated, at most `keep_per_problem` per problem), fine-tunes on th
 trainer, and logs the sample pass rate and the held-out accuracy (greedy) of the checkpoint it
 started from; the final checkpoint's held-out accuracy closes the log.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ class Options:
     difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
     rounds: int = field(default=2, metadata={"help": "Sample -> filter -> fine-tune rounds (R)."})
     samples: int = field(default=4, metadata={"help": "Completions per problem per round (k)."})
-    keep_per_problem: int = field(default=2, metadata={"help": "Cap on kept distinct solutions per problem (ReST-EM: 10)."})
+    keep_per_problem: int = field(
+        default=2, metadata={"help": "Cap on kept distinct solutions per problem (ReST-EM: 10)."}
+    )
     temperature: float = field(default=0.8, metadata={"help": "Sampling temperature."})
     max_new_tokens: int = field(default=128, metadata={"help": "Max new tokens per sample."})
     heldout_size: int = field(default=64, metadata={"help": "Held-out problems per task for per-round accuracy."})
@@ -50,8 +53,11 @@ def main(ctx) -> dict:
 
     recipe, opts = ctx.recipe, ctx.stage.options
     problems = {r["id"]: r for r in task_rows(opts.tasks, opts.size, recipe.seed + 2, opts.difficulty)}
-    heldout = [r for r in task_rows(opts.tasks, opts.heldout_size, recipe.seed + 3, opts.difficulty)
-               if r["id"] not in problems]  # held out = never trained on
+    heldout = [
+        r
+        for r in task_rows(opts.tasks, opts.heldout_size, recipe.seed + 3, opts.difficulty)
+        if r["id"] not in problems
+    ]  # held out = never trained on
     problems = list(problems.values())
     metrics = {"problems": len(problems), "heldout": len(heldout)}
     current = ctx.model_source()
@@ -65,26 +71,53 @@ def main(ctx) -> dict:
     for r in range(1, opts.rounds + 1):
         model, tokenizer, _ = load_for_inference(current)
         metrics[f"round{r}_heldout_accuracy"] = metrics["final_heldout_accuracy"] = heldout_accuracy(model, tokenizer)
-        samples = sample_and_verify(model, tokenizer, thinking, problems, k=opts.samples,
-                                    temperature=opts.temperature, max_new_tokens=opts.max_new_tokens)
+        samples = sample_and_verify(
+            model,
+            tokenizer,
+            thinking,
+            problems,
+            k=opts.samples,
+            temperature=opts.temperature,
+            max_new_tokens=opts.max_new_tokens,
+        )
         kept = []
         for problem, row_samples in zip(problems, samples):
             distinct = {s["reasoning"]: s for s in row_samples if s["correct"] and s["reasoning"]}  # dedupe
-            kept += [{"prompt": problem["prompt"], "answer": problem["answer"], "reasoning": s["reasoning"],
-                      "model_answer": s["answer_text"], "domain": problem["domain"], "round": r}
-                     for s in list(distinct.values())[: opts.keep_per_problem]]
+            kept += [
+                {
+                    "prompt": problem["prompt"],
+                    "answer": problem["answer"],
+                    "reasoning": s["reasoning"],
+                    "model_answer": s["answer_text"],
+                    "domain": problem["domain"],
+                    "round": r,
+                }
+                for s in list(distinct.values())[: opts.keep_per_problem]
+            ]
         metrics[f"round{r}_sample_pass_rate"] = accuracy(samples)
         metrics[f"round{r}_problems_solved"] = sum(any(s["correct"] for s in row) for row in samples)
         metrics[f"round{r}_kept"] = len(kept)
-        print(f"self_improve round {r}: pass rate {metrics[f'round{r}_sample_pass_rate']:.3f}, kept {len(kept)}, "
-              f"held-out accuracy {metrics[f'round{r}_heldout_accuracy']:.3f}", flush=True)
+        print(
+            f"self_improve round {r}: pass rate {metrics[f'round{r}_sample_pass_rate']:.3f}, kept {len(kept)}, "
+            f"held-out accuracy {metrics[f'round{r}_heldout_accuracy']:.3f}",
+            flush=True,
+        )
         if not kept:
             print(f"self_improve round {r}: no verified sample to learn from; stopping", flush=True)
             break
         kept_all += kept
         round_dir = ctx.workdir / f"round{r}"
-        outcome = train_sft(ctx, current, datasets.Dataset.from_list(kept), opts.lora, True, 0, ctx.stage.trainer,
-                            round_dir, ctx.resume)
+        outcome = train_sft(
+            ctx,
+            current,
+            datasets.Dataset.from_list(kept),
+            opts.lora,
+            True,
+            0,
+            ctx.stage.trainer,
+            round_dir,
+            ctx.resume,
+        )
         metrics[f"round{r}_loss_last"] = outcome["metrics"].get("loss_last")
         current = str(ctx.workdir / outcome["artifacts"]["checkpoint"])
     else:  # every round trained: the last checkpoint has not been evaluated yet

@@ -4,6 +4,7 @@ Rows carry `prompt`, `answer` and optionally `reasoning`; ponder renders them wi
 template (prompt = template up to the assistant's `<think>` prefill, completion = reasoning +
 `</think>` + "Final Answer: " + answer), so the loss covers exactly what the model will generate.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,5 +36,6 @@ def main(ctx) -> dict:
 
     stage, opts = ctx.stage, ctx.stage.options
     raw = ctx.dataset(("prompt", "answer"), ("reasoning",))
-    return train_sft(ctx, ctx.model_source(), raw, opts.lora, opts.thinking, opts.eval_size, stage.trainer,
-                     ctx.workdir, ctx.resume)
+    return train_sft(
+        ctx, ctx.model_source(), raw, opts.lora, opts.thinking, opts.eval_size, stage.trainer, ctx.workdir, ctx.resume
+    )

@@ -2,6 +2,7 @@
 
 The quick way to get SFT data for a tiny recipe or a test; `curate` adds verification and s1 selection.
 """
+
 from __future__ import annotations
 
 import random
@@ -42,8 +43,15 @@ def main(ctx) -> dict:
         rng = random.Random(ctx.recipe.seed + opts.seed_offset)
         for row in task.rows(opts.size, seed=ctx.recipe.seed + opts.seed_offset, difficulty=opts.difficulty.get(name)):
             trace = task.teacher_trace(row, flaw_rate=opts.flaw_rate, rng=rng)
-            rows.append({**row, "reasoning": trace.text(thinking.step_separator), "answer": trace.answer,
-                         "gold": row["answer"], "flawed": trace.flawed})
+            rows.append(
+                {
+                    **row,
+                    "reasoning": trace.text(thinking.step_separator),
+                    "answer": trace.answer,
+                    "gold": row["answer"],
+                    "flawed": trace.flawed,
+                }
+            )
     random.Random(ctx.recipe.seed).shuffle(rows)
     artifacts = save_dataset(datasets.Dataset.from_list(rows), ctx.workdir)
     metrics = {"rows": len(rows), "flawed": sum(r["flawed"] for r in rows)}

@@ -1,4 +1,5 @@
 """Final-answer extraction and exact matching for task answers (no ponder imports: a leaf)."""
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ Completions may be plain strings or conversational `[{"role": "assistant", "cont
 Names follow open-r1's (accuracy, format, tag_count, reasoning_steps, cosine, repetition_penalty,
 soft_overlong_punishment, code) so its users find theirs.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,10 @@ def format_reward(completions, **kwargs) -> list[float]:
     """Strict: (optional <think>) reasoning </think> answer, one </think>, non-empty both sides.
     `<think>` may be absent because the chat template prefilled it (DeepSeek-R1 / Qwen3 style)."""
     pattern = re.compile(rf"^(?:{re.escape(THINK_START)})?\s*\S.*?\s*{re.escape(THINK_END)}\s*\S.*$", re.DOTALL)
-    return [1.0 if pattern.match(t) and t.count(THINK_END) == 1 and t.count(THINK_START) <= 1 else 0.0 for t in _texts(completions)]
+    return [
+        1.0 if pattern.match(t) and t.count(THINK_END) == 1 and t.count(THINK_START) <= 1 else 0.0
+        for t in _texts(completions)
+    ]
 
 
 format_reward.__name__ = "format"
@@ -76,15 +80,20 @@ def get_reasoning_steps_reward(separator: str = "\n\n", target_steps: int = 3):
     return reasoning_steps_reward
 
 
-def get_cosine_scaled_reward(min_value_wrong=-1.0, max_value_wrong=-0.5, min_value_correct=0.5,
-                             max_value_correct=1.0, max_len=1000):
+def get_cosine_scaled_reward(
+    min_value_wrong=-1.0, max_value_wrong=-0.5, min_value_correct=0.5, max_value_correct=1.0, max_len=1000
+):
     """Cosine-scaled length reward (Kimi/open-r1): short correct > long correct; long wrong is
     penalised less than short wrong. Length = completion tokens. Uses ponder's deadline-bound verifier
     (TRL's version calls Math-Verify in-process)."""
 
     def cosine_scaled_reward(completions, completion_ids=None, answer=None, **kwargs) -> list:
         correct = accuracy_reward(completions, answer=answer)
-        lengths = [len(ids) for ids in completion_ids] if completion_ids is not None else [len(t) for t in _texts(completions)]
+        lengths = (
+            [len(ids) for ids in completion_ids]
+            if completion_ids is not None
+            else [len(t) for t in _texts(completions)]
+        )
         rewards = []
         for ok, length in zip(correct, lengths):
             if ok is None:

@@ -4,6 +4,7 @@ Cheap cases never leave the process (>= 1,000 answers/s); anything that needs a 
 worker with a hard deadline. Word answers ("aetdm") are compared exactly, never symbolically: sympy
 would call "ab" and "ba" equal (a*b == b*a).
 """
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,10 @@ from ponder.rewards.pool import shared_pool
 NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)(/\d+)?$")
 WORD = re.compile(r"^[a-z][a-z ]*$")
 MAX_ANSWER_CHARS = 2000
-PRELOAD = ("math_verify", "ponder.rewards.math_answers")  # longer "answers" are not answers; they also feed pathological parses
+PRELOAD = (
+    "math_verify",
+    "ponder.rewards.math_answers",
+)  # longer "answers" are not answers; they also feed pathological parses
 
 
 def as_number(text: str):

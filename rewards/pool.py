@@ -5,6 +5,7 @@ Math-Verify's own timeouts use SIGALRM, which fails outside the main thread (mat
 a time; an item still running at its deadline gets its worker killed and replaced, and scores the
 pool's `timeout_value`, while every other item in the batch is scored normally.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -87,7 +88,7 @@ class WorkerPool:
                     self.errors += 1
                 idle.append(worker)
             now = time.monotonic()
-            for conn, (worker, index, started) in list(busy.items()):
+            for conn, (worker, _index, started) in list(busy.items()):
                 if now - started >= self.deadline:
                     busy.pop(conn)
                     self.timeouts += 1

@@ -1,4 +1,5 @@
 """Reward names -> functions: one explicit dict, then dotted import paths for everything else."""
+
 from __future__ import annotations
 
 import importlib

@@ -11,6 +11,7 @@ Each program runs in its own process, in its own session, in an empty temporary 
   forks, signals to other processes, and opening files outside the sandbox directory and the
   interpreter's own library (a second wall where the kernel ones are missing).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -39,7 +40,8 @@ def _hook(event, args):
         raise PermissionError(f"sandbox: {event} is not allowed")
     if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
         path = os.path.realpath(os.fsdecode(args[0]))
-        if not (path == _root or path.startswith(_root + os.sep) or path.startswith(_lib) or path.startswith("/dev/null")):
+        inside = path == _root or path.startswith(_root + os.sep)
+        if not (inside or path.startswith(_lib) or path.startswith("/dev/null")):
             raise PermissionError(f"sandbox: opening {path} is not allowed")
 sys.addaudithook(_hook)
 del _hook
@@ -127,11 +129,21 @@ def run_program(source: str, stdin: str = "", limits: SandboxLimits | None = Non
             handle.write(stdin)
         stdout_path, stderr_path = os.path.join(workdir, "stdout.txt"), os.path.join(workdir, "stderr.txt")
         start = time.monotonic()
-        with open(os.path.join(workdir, "stdin.txt")) as fin, open(stdout_path, "w") as fout, open(stderr_path, "w") as ferr:
+        with (
+            open(os.path.join(workdir, "stdin.txt")) as fin,
+            open(stdout_path, "w") as fout,
+            open(stderr_path, "w") as ferr,
+        ):
             process = subprocess.Popen(
-                [python, "-I", "-S", "-c", GUARD], cwd=workdir, stdin=fin, stdout=fout, stderr=ferr,
+                [python, "-I", "-S", "-c", GUARD],
+                cwd=workdir,
+                stdin=fin,
+                stdout=fout,
+                stderr=ferr,
                 env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "HOME": workdir},
-                preexec_fn=lambda: _isolate(limits, as_root), start_new_session=True, close_fds=True,
+                preexec_fn=lambda: _isolate(limits, as_root),
+                start_new_session=True,
+                close_fds=True,
             )
             try:
                 process.wait(timeout=limits.wall_seconds)
@@ -140,8 +152,13 @@ def run_program(source: str, stdin: str = "", limits: SandboxLimits | None = Non
                 timed_out = True
             _kill_group(process)
         seconds = time.monotonic() - start
-        return RunResult(_read_capped(stdout_path, limits.output_chars), None if timed_out else process.returncode,
-                         timed_out, seconds, _read_capped(stderr_path, 4000))
+        return RunResult(
+            _read_capped(stdout_path, limits.output_chars),
+            None if timed_out else process.returncode,
+            timed_out,
+            seconds,
+            _read_capped(stderr_path, 4000),
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -169,8 +186,11 @@ def score_tests(source: str, tests: list[dict], limits: SandboxLimits | None = N
     passed = 0
     for test in tests:
         result = run_program(source, test.get("input", ""), limits)
-        passed += (not result.timed_out and result.returncode == 0
-                   and _lines(result.stdout) == _lines(str(test.get("output", ""))))
+        passed += (
+            not result.timed_out
+            and result.returncode == 0
+            and _lines(result.stdout) == _lines(str(test.get("output", "")))
+        )
     return passed / len(tests)
 
 

@@ -1,9 +1,10 @@
 """A scripted causal LM for budget-forcing tests: it "wants" to close thinking after k thinking tokens.
 
 Only the logits are scripted; generation runs through the real HF `generate` and ponder's processor.
-After `<think>` (and the template's newline), it prefers "a" until k thinking tokens, then `</think>`; after `</think>` it writes
-"42" and then EOS. Before any `<think>` it opens one.
+After `<think>` (and the template's newline), it prefers "a" until k thinking tokens, then `</think>`;
+after `</think>` it writes "42" and then EOS. Before any `<think>` it opens one.
 """
+
 import torch
 from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutput
@@ -12,8 +13,18 @@ from transformers.modeling_outputs import CausalLMOutput
 class ScriptedConfig(PretrainedConfig):
     model_type = "ponder-scripted"
 
-    def __init__(self, vocab_size=100, think_start_id=3, think_end_id=4, eos_id=2, k=5, letter_id=10,
-                 answer_ids=(20, 21), newline_id=1, **kwargs):
+    def __init__(
+        self,
+        vocab_size=100,
+        think_start_id=3,
+        think_end_id=4,
+        eos_id=2,
+        k=5,
+        letter_id=10,
+        answer_ids=(20, 21),
+        newline_id=1,
+        **kwargs,
+    ):
         kwargs.setdefault("num_hidden_layers", 1)
         kwargs.setdefault("use_cache", False)
         super().__init__(**kwargs)
@@ -34,12 +45,12 @@ class ScriptedThinker(PreTrainedModel, GenerationMixin):
         c = self.config
         if c.think_start_id not in ids:
             return c.think_start_id
-        after = ids[len(ids) - 1 - ids[::-1].index(c.think_start_id) + 1:]
+        after = ids[len(ids) - 1 - ids[::-1].index(c.think_start_id) + 1 :]
         if after and after[0] == c.newline_id:  # the template's "<think>\n" prefill is not thinking
             after = after[1:]
         if c.think_end_id not in after:
             return c.think_end_id if len(after) >= c.k else c.letter_id
-        answer = after[after.index(c.think_end_id) + 1:]
+        answer = after[after.index(c.think_end_id) + 1 :]
         written = [t for t in answer if t in c.answer_ids]
         return c.answer_ids[len(written)] if len(written) < len(c.answer_ids) else c.eos_id
 

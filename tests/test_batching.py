@@ -1,4 +1,5 @@
 """The server's request batcher: same-settings requests share a batch; a bad request fails alone."""
+
 import threading
 
 import pytest

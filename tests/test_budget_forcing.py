@@ -1,12 +1,12 @@
 """Budget forcing: exact counts on a scripted model, then the same budgets on a real sft checkpoint."""
+
 import pytest
 import torch
+from scripted_model import ScriptedConfig, ScriptedThinker
 
 from ponder.data.chat import build_char_tokenizer
 from ponder.inference.generate import generate
 from ponder.inference.thinking import ThinkingConfig
-
-from scripted_model import ScriptedConfig, ScriptedThinker
 
 THINKING = ThinkingConfig()
 
@@ -18,9 +18,16 @@ def tokenizer():
 
 def scripted(tokenizer, k):
     ids = tokenizer.convert_tokens_to_ids
-    config = ScriptedConfig(vocab_size=len(tokenizer), think_start_id=ids("<think>"), think_end_id=ids("</think>"),
-                            eos_id=tokenizer.eos_token_id, k=k, letter_id=ids("a"), answer_ids=(ids("4"), ids("2")),
-                            newline_id=tokenizer("\n", add_special_tokens=False)["input_ids"][0])
+    config = ScriptedConfig(
+        vocab_size=len(tokenizer),
+        think_start_id=ids("<think>"),
+        think_end_id=ids("</think>"),
+        eos_id=tokenizer.eos_token_id,
+        k=k,
+        letter_id=ids("a"),
+        answer_ids=(ids("4"), ids("2")),
+        newline_id=tokenizer("\n", add_special_tokens=False)["input_ids"][0],
+    )
     model = ScriptedThinker(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model
@@ -30,7 +37,9 @@ MESSAGES = [{"role": "user", "content": "q"}]
 
 
 def think_end_count(tokenizer, generation):
-    return tokenizer(generation.text, add_special_tokens=False)["input_ids"].count(tokenizer.convert_tokens_to_ids("</think>"))
+    return tokenizer(generation.text, add_special_tokens=False)["input_ids"].count(
+        tokenizer.convert_tokens_to_ids("</think>")
+    )
 
 
 @pytest.mark.parametrize("budget", [0, 1, 16, 64])
@@ -52,9 +61,19 @@ def test_min_budget_extends_with_wait(tokenizer):
 
 def test_mixed_budgets_in_one_batch(tokenizer):
     batch = [MESSAGES, [{"role": "user", "content": "a longer question"}], MESSAGES, MESSAGES]
-    out = generate(scripted(tokenizer, 10), tokenizer, batch, min_thinking_tokens=[0, 0, 30, 0],
-                   max_thinking_tokens=[3, None, None, 0], max_new_tokens=120)
-    assert [g.thinking_tokens for g in out][:2] == [3, 10] and out[2].thinking_tokens >= 30 and out[3].thinking_tokens == 0
+    out = generate(
+        scripted(tokenizer, 10),
+        tokenizer,
+        batch,
+        min_thinking_tokens=[0, 0, 30, 0],
+        max_thinking_tokens=[3, None, None, 0],
+        max_new_tokens=120,
+    )
+    assert (
+        [g.thinking_tokens for g in out][:2] == [3, 10]
+        and out[2].thinking_tokens >= 30
+        and out[3].thinking_tokens == 0
+    )
     assert [g.forced_stop for g in out] == [True, False, False, True]
     assert all(think_end_count(tokenizer, g) == 1 and g.answer for g in out)
 
@@ -71,8 +90,15 @@ def test_think_generated_by_the_model_not_prefilled(tokenizer):
 
 def test_sampling_respects_budgets(tokenizer):
     torch.manual_seed(0)
-    out = generate(scripted(tokenizer, 8), tokenizer, [MESSAGES] * 3, max_thinking_tokens=4, do_sample=True,
-                   temperature=1.0, max_new_tokens=60)
+    out = generate(
+        scripted(tokenizer, 8),
+        tokenizer,
+        [MESSAGES] * 3,
+        max_thinking_tokens=4,
+        do_sample=True,
+        temperature=1.0,
+        max_new_tokens=60,
+    )
     assert all(g.thinking_tokens == 4 for g in out)
 
 

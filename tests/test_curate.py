@@ -1,4 +1,5 @@
 """curate: s1 selection statistics, an HTTP endpoint teacher that fails, and resuming from the cache."""
+
 import json
 import os
 import signal
@@ -45,9 +46,15 @@ def test_s1_selection_on_a_20k_pool(write_recipe, tmp_path):
         assert row["reasoning"] == task.teacher_trace({**row, "payload": payloads[row["id"]]}).text()
     # The judge (flawed half the time, 2 samples, both must be right) solves ~1/4 of the questions: those go.
     judged = m["after_quality"] - m.get("dropped_contaminated", 0)
-    assert 0.2 < m["dropped_judge0_solved"] / judged < 0.3 and m["after_difficulty"] == judged - m["dropped_judge0_solved"]
-    random_rows = run_recipe(load_recipe(write_recipe(CURATE + "    selection: random\n", "r.yaml")))["curate"]["metrics"]
+    assert (
+        0.2 < m["dropped_judge0_solved"] / judged < 0.3
+        and m["after_difficulty"] == judged - m["dropped_judge0_solved"]
+    )
+    random_rows = run_recipe(load_recipe(write_recipe(CURATE + "    selection: random\n", "r.yaml")))["curate"][
+        "metrics"
+    ]
     assert random_rows["selected"] == 1000 and "after_difficulty" not in random_rows
+
     # Per-level counts add up to the selection, and s1's long-trace preference shifts them to harder levels.
     def mean_level(metrics, task):
         levels = {int(k.rsplit("_", 1)[1]): n for k, n in metrics.items() if k.startswith(f"selected_{task}_")}
@@ -79,8 +86,17 @@ class FlakyTeacher(BaseHTTPRequestHandler):
             return
         if n % 9 == 0:
             time.sleep(1.5)
-        reply = {"choices": [{"message": {"role": "assistant", "reasoning_content": "step\n\nstep",
-                                          "content": f"Final Answer: {FlakyTeacher.answers[question]}"}}]}
+        reply = {
+            "choices": [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "reasoning_content": "step\n\nstep",
+                        "content": f"Final Answer: {FlakyTeacher.answers[question]}",
+                    }
+                }
+            ]
+        }
         data = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -115,7 +131,8 @@ stages:
     tasks: [addition]
     pool_size: 60
     target: 60
-    teacher: {{kind: endpoint, base_url: "{url}", model: teacher, concurrency: 4, retries: {retries}, timeout: 0.5, backoff: 0.01}}
+    teacher: {{kind: endpoint, base_url: "{url}", model: teacher, concurrency: 4,
+               retries: {retries}, timeout: 0.5, backoff: 0.01}}
 """
 
 
@@ -133,11 +150,17 @@ def test_endpoint_failures_are_counted_not_lost(write_recipe, flaky_server):
 
 
 def test_interrupted_curate_resumes_from_cache(write_recipe, tmp_path, flaky_server):
-    path = write_recipe(ENDPOINT.format(url=flaky_server, retries=5).replace("pool_size: 60", "pool_size: 60")
-                        .replace("concurrency: 4", "concurrency: 1"))
+    path = write_recipe(
+        ENDPOINT.format(url=flaky_server, retries=5)
+        .replace("pool_size: 60", "pool_size: 60")
+        .replace("concurrency: 4", "concurrency: 1")
+    )
     cache = tmp_path / "runs/e/curate.partial/traces.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "ponder.recipes.cli", "run", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ponder.recipes.cli", "run", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     while (not cache.exists() or not cache.read_text().strip()) and time.time() < deadline:
         time.sleep(0.05)
@@ -168,7 +191,8 @@ stages:
     kind: sft
     data: data
     lora: null
-    trainer: {max_steps: 80, per_device_train_batch_size: 32, learning_rate: 5.0e-3, logging_steps: 20, save_steps: 1000}
+    trainer: {max_steps: 80, per_device_train_batch_size: 32, learning_rate: 5.0e-3,
+              logging_steps: 20, save_steps: 1000}
   - name: star
     kind: self_improve
     init: distill
@@ -180,7 +204,8 @@ stages:
     samples: 4
     max_new_tokens: 40
     lora: null
-    trainer: {max_steps: 10, per_device_train_batch_size: 16, learning_rate: 1.0e-3, logging_steps: 5, save_steps: 1000}
+    trainer: {max_steps: 10, per_device_train_batch_size: 16, learning_rate: 1.0e-3,
+              logging_steps: 5, save_steps: 1000}
 """
 
 
@@ -197,7 +222,11 @@ def test_self_improve_two_rounds_logs_and_keeps_only_verified(write_recipe, tmp_
     for row in kept:
         per_problem.setdefault((row["round"], row["prompt"]), set()).add(row["reasoning"])
     assert all(len(v) <= 2 for v in per_problem.values())
-    assert (tmp_path / "runs/si/star" / json.loads((tmp_path / "runs/si/star/result.json").read_text())["artifacts"]["checkpoint"]).exists()
+    assert (
+        tmp_path
+        / "runs/si/star"
+        / json.loads((tmp_path / "runs/si/star/result.json").read_text())["artifacts"]["checkpoint"]
+    ).exists()
 
 
 def test_local_model_teacher_and_judge(write_recipe, tiny_checkpoint):
@@ -214,6 +243,8 @@ stages:
 """
     m = run_recipe(load_recipe(write_recipe(recipe)))["curate"]["metrics"]
     unique = 24 - m["dropped_duplicate"]
-    dropped = sum(v for k, v in m.items() if k.startswith("dropped_") and k != "dropped_duplicate" and "judge" not in k)
+    dropped = sum(
+        v for k, v in m.items() if k.startswith("dropped_") and k != "dropped_duplicate" and "judge" not in k
+    )
     assert m["generated_now"] == unique and dropped + m["after_quality"] == unique
     assert m["selected"] <= min(10, m["after_difficulty"])

@@ -1,4 +1,5 @@
 """The sft stage under real DeepSpeed (ZeRO-2 and ZeRO-3), 2 CPU processes via torchrun + gloo."""
+
 import json
 
 import pytest

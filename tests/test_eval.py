@@ -1,4 +1,5 @@
 """eval: s1 metrics by hand, and the eval stage + run report on a real tiny checkpoint."""
+
 import json
 from collections import Counter
 
@@ -22,7 +23,9 @@ def test_s1_metrics_by_hand():
 
 
 def test_majority_vote_can_disagree_with_pass_at_1():
-    samples = [{"answer_text": "Final Answer: 3", "correct": False}] * 2 + [{"answer_text": "Final Answer: 4", "correct": True}]
+    samples = [{"answer_text": "Final Answer: 3", "correct": False}] * 2 + [
+        {"answer_text": "Final Answer: 4", "correct": True}
+    ]
     assert not majority_correct(samples)
     assert majority_correct(samples[1:] + samples[2:] * 2)
 
@@ -79,8 +82,10 @@ def test_eval_stage_on_a_benchmark_file(write_recipe, tmp_path, tiny_checkpoint)
     model, tokenizer, _ = load_for_inference(str(tiny_checkpoint))
 
     def greedy_answers(questions):  # one batch, as the stage will run them (padding changes the numbers)
-        return [extract_final_answer(f"{thinking.think_end}{g[0].answer}", thinking.think_end, thinking.answer_prefix)
-                for g in generate_samples(model, tokenizer, thinking, questions, max_new_tokens=60)]
+        return [
+            extract_final_answer(f"{thinking.think_end}{g[0].answer}", thinking.think_end, thinking.answer_prefix)
+            for g in generate_samples(model, tokenizer, thinking, questions, max_new_tokens=60)
+        ]
 
     questions = [r["prompt"] for r in task_rows(["running_sum"], 40, seed=5)]
     answers = greedy_answers(questions)
@@ -88,8 +93,12 @@ def test_eval_stage_on_a_benchmark_file(write_recipe, tmp_path, tiny_checkpoint)
     assert len(verifiable) >= 4, "the tiny checkpoint wrote too few answers Math-Verify can read"
     rows = list(zip(verifiable[:4], greedy_answers(verifiable[:4])))
     bench = tmp_path / "bench.jsonl"
-    bench.write_text("".join(json.dumps({"problem": q, "solution": a if i % 2 == 0 else "x+y"}) + "\n"
-                             for i, (q, a) in enumerate(rows + rows)))
+    bench.write_text(
+        "".join(
+            json.dumps({"problem": q, "solution": a if i % 2 == 0 else "x+y"}) + "\n"
+            for i, (q, a) in enumerate(rows + rows)
+        )
+    )
     recipe = f"""
 name: evfile
 stages:

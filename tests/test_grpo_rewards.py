@@ -1,10 +1,10 @@
 """GRPO reward plumbing: errors name the reward and completion, all-None warns once, validate checks batches."""
+
 import pytest
+from conftest import SFT_RECIPE
 
 from ponder.recipes.schema import RecipeError, load_recipe
 from ponder.trainers.rewards import RewardError, build_rewards, guarded
-
-from conftest import SFT_RECIPE
 
 
 def test_raising_reward_names_itself_and_the_completion():
@@ -37,7 +37,9 @@ def test_metric_rewards_are_weight_zero_and_inapplicable_rows_are_none():
     assert functions[1](completions=["ab</think>c"], completion_ids=[[1, 2, 5, 3]]) == [2.0]
 
 
-GRPO = SFT_RECIPE + """
+GRPO = (
+    SFT_RECIPE
+    + """
   - name: rl
     kind: grpo
     init: distill
@@ -45,6 +47,7 @@ GRPO = SFT_RECIPE + """
     rewards: [{name: accuracy}, {name: cosine, weight: 0.5, params: {max_len: 64}}]
     trainer: {per_device_train_batch_size: 6, num_generations: 4}
 """
+)
 
 
 def test_validate_explains_batch_not_divisible_by_generations(write_recipe):

@@ -1,5 +1,6 @@
 """GRPO for real on CPU: accuracy rises, LCPO pulls thinking length toward the budget stated in the prompt,
 LoRA moves."""
+
 import json
 from pathlib import Path
 
@@ -22,7 +23,8 @@ stages:
     kind: sft
     data: data
     lora: null
-    trainer: {max_steps: 60, per_device_train_batch_size: 32, learning_rate: 5.0e-3, logging_steps: 20, save_steps: 1000}
+    trainer: {max_steps: 60, per_device_train_batch_size: 32, learning_rate: 5.0e-3,
+              logging_steps: 20, save_steps: 1000}
   - name: rl
     kind: grpo
     init: distill
@@ -50,7 +52,9 @@ def test_lcpo_moves_thinking_length_toward_the_stated_budget(write_recipe, tmp_p
     monkeypatch.setattr(trl.GRPOTrainer, "train", spy_train)
     m = run_recipe(load_recipe(write_recipe(LCPO)))["rl"]["metrics"]
     target = 3.0
-    assert m["thinking_tokens_first"] > 4 and abs(m["thinking_tokens_last"] - target) < abs(m["thinking_tokens_first"] - target)
+    assert m["thinking_tokens_first"] > 4 and abs(m["thinking_tokens_last"] - target) < abs(
+        m["thinking_tokens_first"] - target
+    )
     assert m["lcpo_last"] > m["lcpo_first"]
     before, after = snapshots["before"], snapshots["after"]
     assert before and all(not torch.equal(before[n], after[n]) for n in before if "lora_B" in n)
@@ -58,7 +62,10 @@ def test_lcpo_moves_thinking_length_toward_the_stated_budget(write_recipe, tmp_p
     assert "Think for N tokens." in card
     from transformers import GenerationConfig
 
-    assert GenerationConfig.from_pretrained(tmp_path / "runs/lcpo/rl/checkpoint").thinking["budget_prompt"] == "Think for {n} tokens."
+    assert (
+        GenerationConfig.from_pretrained(tmp_path / "runs/lcpo/rl/checkpoint").thinking["budget_prompt"]
+        == "Think for {n} tokens."
+    )
 
 
 TINY_REASONER = Path(__file__).parent / "assets" / "tiny-reasoner"  # made by configs/tiny/reasoner.yaml (distill)

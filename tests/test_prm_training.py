@@ -1,22 +1,22 @@
 """A PRM trained for real on CPU through the prm_label and prm stages: it finds the first wrong step,
 ranks a correct step above its corrupted twin, and guides search past single samples; and the eval
 stage's search curves with a model policy."""
+
 import json
 import random
 
 import pytest
+from test_prm_data import oracle_score
 
 from ponder.data.search_eval import search_curves
 from ponder.data.step_samplers import TaskStepSampler
 from ponder.data.tasks import get_task, task_rows
 from ponder.inference.prm import PRMScorer, process_bench
-from ponder.inference.search import prm_score_fn, select_answer
+from ponder.inference.search import prm_score_fn
 from ponder.inference.thinking import ThinkingConfig
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import RecipeError, load_recipe
 from ponder.trainers.modeling import build_tiny_model
-
-from test_prm_data import oracle_score
 
 THINKING = ThinkingConfig()
 LETTERS = {"letter_count": [1, 1]}
@@ -76,7 +76,7 @@ def twin_pairs_won(scorer, n: int, seed: int) -> float:
         gold = get_task("letter_count").teacher_trace(question)
         j = rng.randrange(len(gold.steps))
         prompts += [question["prompt"]] * 2
-        solutions += [gold.steps[:j + 1], gold.steps[:j] + [TaskStepSampler.corrupt(gold.steps[j], rng)]]
+        solutions += [gold.steps[: j + 1], gold.steps[:j] + [TaskStepSampler.corrupt(gold.steps[j], rng)]]
     scores = scorer.score(prompts, solutions)
     return sum(scores[2 * i][-1] > scores[2 * i + 1][-1] for i in range(n)) / n
 
@@ -101,8 +101,15 @@ def test_search_with_the_trained_prm_beats_single_samples(trained_prm):
     scorer, _ = trained_prm
     rows = task_rows(["letter_count"], 40, seed=555, difficulty=LETTERS)
     sampler = TaskStepSampler(error_rate=0.25, seed=3)
-    curves = search_curves(sampler, prm_score_fn(scorer, THINKING.answer_prefix), rows, [1, 16], 4,
-                           ["majority", "best_of_n", "beam", "dvts"], THINKING)
+    curves = search_curves(
+        sampler,
+        prm_score_fn(scorer, THINKING.answer_prefix),
+        rows,
+        [1, 16],
+        4,
+        ["majority", "best_of_n", "beam", "dvts"],
+        THINKING,
+    )
     single = curves["majority"][0][1]  # N = 1: one sample
     assert single < 0.6
     for method in ("best_of_n", "beam", "dvts"):
@@ -156,10 +163,10 @@ def test_eval_stage_search_curves_with_a_model_policy(tiny_checkpoint, write_rec
 
 
 def test_model_step_sampler_reads_clean_answers(tiny_checkpoint):
+    import torch
+
     from ponder.data.step_samplers import ModelStepSampler
     from ponder.inference.loading import load_for_inference
-
-    import torch
 
     model, tokenizer, _ = load_for_inference(str(tiny_checkpoint))
     question = task_rows(["running_sum"], 1, seed=8, difficulty={"running_sum": [3, 3]})[0]

@@ -1,10 +1,10 @@
 """`ponder validate`: every shipped recipe passes; each kind of mistake names the file and the key."""
+
 import pytest
+from conftest import SFT_RECIPE
 
 from ponder.recipes.cli import main, shipped_recipes
 from ponder.recipes.schema import RecipeError, load_recipe
-
-from conftest import SFT_RECIPE
 
 
 def test_every_shipped_recipe_validates(capsys):

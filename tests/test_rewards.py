@@ -1,4 +1,5 @@
 """Rewards on TRL's contract: equivalences, deadlines, None semantics, registry."""
+
 import time
 
 import pytest
@@ -10,9 +11,18 @@ TOWER = "2^{" * 12 + "2" + "}" * 12
 
 
 def test_math_equivalences_and_argument_order():
-    pairs = [("\\frac12", "0.5"), ("0.5", "\\frac{1}{2}"), ("\\{1,2\\}", "\\{2,1\\}"), ("\\boxed{3}", "3"),
-             ("3", "\\boxed{3}"), ("\\frac{1}{2}", "\\boxed{\\frac{2}{4}}"), ("12", "12.0"), ("2", "3"),
-             ("\\{1,2\\}", "\\{1,3\\}"), ("ab", "ba")]
+    pairs = [
+        ("\\frac12", "0.5"),
+        ("0.5", "\\frac{1}{2}"),
+        ("\\{1,2\\}", "\\{2,1\\}"),
+        ("\\boxed{3}", "3"),
+        ("3", "\\boxed{3}"),
+        ("\\frac{1}{2}", "\\boxed{\\frac{2}{4}}"),
+        ("12", "12.0"),
+        ("2", "3"),
+        ("\\{1,2\\}", "\\{1,3\\}"),
+        ("ab", "ba"),
+    ]
     assert verify_answers(pairs) == [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
 
 
@@ -36,21 +46,42 @@ def conv(text):
 def trl_call(reward, completions, **columns):
     """Call a reward exactly as GRPOTrainer does: prompts, completions, completion_ids, columns, trainer_state."""
     n = len(completions)
-    return reward(prompts=[[{"role": "user", "content": "q"}]] * n, completions=completions,
-                  completion_ids=[[1] * (len(str(c)) // 4 + 1) for c in completions], trainer_state=object(), **columns)
+    return reward(
+        prompts=[[{"role": "user", "content": "q"}]] * n,
+        completions=completions,
+        completion_ids=[[1] * (len(str(c)) // 4 + 1) for c in completions],
+        trainer_state=object(),
+        **columns,
+    )
 
 
 def test_accuracy_plain_and_conversational_with_extra_kwargs():
-    texts = ["+3=3\n</think>\n\nFinal Answer: 3", "thinking...\n</think>\n\n\\boxed{\\frac{1}{2}}", "no answer yet", "x</think>4"]
+    texts = [
+        "+3=3\n</think>\n\nFinal Answer: 3",
+        "thinking...\n</think>\n\n\\boxed{\\frac{1}{2}}",
+        "no answer yet",
+        "x</think>4",
+    ]
     golds = ["3", "0.5", "7", "5"]
     assert trl_call(get_reward("accuracy"), texts, answer=golds) == [1.0, 1.0, 0.0, 0.0]
-    assert trl_call(get_reward("accuracy"), [conv(t) for t in texts], answer=golds, domain=["x"] * 4) == [1.0, 1.0, 0.0, 0.0]
+    assert trl_call(get_reward("accuracy"), [conv(t) for t in texts], answer=golds, domain=["x"] * 4) == [
+        1.0,
+        1.0,
+        0.0,
+        0.0,
+    ]
     assert trl_call(get_reward("accuracy"), texts) == [None] * 4
 
 
 def test_format_rewards_accept_prefilled_think():
     fmt, soft, tags = get_reward("format"), get_reward("soft_format"), get_reward("tag_count")
-    texts = ["reason\n</think>\n\nanswer", "<think>\nreason\n</think>\n\nanswer", "reason only", "r</think>\n\n", "a</think>b</think>c"]
+    texts = [
+        "reason\n</think>\n\nanswer",
+        "<think>\nreason\n</think>\n\nanswer",
+        "reason only",
+        "r</think>\n\n",
+        "a</think>b</think>c",
+    ]
     assert fmt(texts) == [1.0, 1.0, 0.0, 0.0, 0.0]
     assert soft(texts) == [1.0, 1.0, 0.0, 0.0, 1.0]
     assert tags(texts) == [1.0, 1.0, 0.5, 1.0, 0.5]
@@ -83,7 +114,11 @@ def test_repetition_and_overlong():
     out = rep(["a b c d e f", "a a a a a a a"], completion_ids=[[1, 2, 3, 4, 5, 6], [1, 1, 1, 1, 1, 1, 1]])
     assert out[0] == 0.0 and out[1] < -0.5
     over = get_reward("soft_overlong_punishment", max_completion_len=10, soft_punish_cache=4)
-    assert over(["x"] * 3, completion_ids=[[0] * 5, [0] * 8, [0] * 10]) == [0.0, pytest.approx(-0.5), pytest.approx(-1.0)]
+    assert over(["x"] * 3, completion_ids=[[0] * 5, [0] * 8, [0] * 10]) == [
+        0.0,
+        pytest.approx(-0.5),
+        pytest.approx(-1.0),
+    ]
 
 
 def test_code_reward_scores_fraction_and_none_without_tests():
@@ -95,8 +130,16 @@ def test_code_reward_scores_fraction_and_none_without_tests():
 
 
 def test_registry_names_factories_and_dotted_paths():
-    assert {"accuracy", "format", "tag_count", "reasoning_steps", "cosine", "repetition_penalty",
-            "soft_overlong_punishment", "code"} <= set(REWARDS)
+    assert {
+        "accuracy",
+        "format",
+        "tag_count",
+        "reasoning_steps",
+        "cosine",
+        "repetition_penalty",
+        "soft_overlong_punishment",
+        "code",
+    } <= set(REWARDS)
     assert get_reward("reasoning_steps").__name__ == "reasoning_steps"
     assert get_reward("ponder.rewards.functions.format_reward") is REWARDS["format"]
     assert get_reward("ponder.rewards.functions:tag_count_reward") is REWARDS["tag_count"]
@@ -109,5 +152,9 @@ def test_registry_names_factories_and_dotted_paths():
 def test_numeric_gold_is_not_fished_out_of_prose():
     """Math-Verify finds the last number in anything; an RL policy learned to emit garbage ending in the
     most common answer. A numeric gold answer needs a numeric (or LaTeX) prediction."""
-    assert verify_answers([("1", "FiAnAnswer: 1"), ("1", "ans 1"), ("0.5", "\\frac{1}{2}"), ("2", "\\sqrt{4}")]) == \
-        [0.0, 0.0, 1.0, 1.0]
+    assert verify_answers([("1", "FiAnAnswer: 1"), ("1", "ans 1"), ("0.5", "\\frac{1}{2}"), ("2", "\\sqrt{4}")]) == [
+        0.0,
+        0.0,
+        1.0,
+        1.0,
+    ]

@@ -1,4 +1,5 @@
 """The runner: skip, resume after SIGKILL, re-run on change, and never clobber finished outputs."""
+
 import json
 import os
 import signal
@@ -7,12 +8,11 @@ import sys
 import time
 
 import pytest
+from conftest import SFT_RECIPE
 
 from ponder.data.loading import DataError
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
-
-from conftest import SFT_RECIPE
 
 
 def ponder_cmd(*args):
@@ -35,7 +35,9 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
 
 
 def test_sigkill_then_rerun_resumes_from_checkpoint(write_recipe, tmp_path):
-    path = write_recipe(SFT_RECIPE.replace("max_steps: 12", "max_steps: 400").replace("save_steps: 6", "save_steps: 5"))
+    path = write_recipe(
+        SFT_RECIPE.replace("max_steps: 12", "max_steps: 400").replace("save_steps: 6", "save_steps: 5")
+    )
     run_dir = tmp_path / "runs" / "t"
     proc = subprocess.Popen(ponder_cmd("run", str(path)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -48,8 +50,12 @@ def test_sigkill_then_rerun_resumes_from_checkpoint(write_recipe, tmp_path):
     assert list(trainer_dir.glob("checkpoint-*")), "no checkpoint appeared before the kill"
     assert (run_dir / "data" / "result.json").exists() and not (run_dir / "distill" / "result.json").exists()
 
-    out = subprocess.run(ponder_cmd("run", str(path), "stages.distill.trainer.max_steps=400"), capture_output=True,
-                         text=True, timeout=600)
+    out = subprocess.run(
+        ponder_cmd("run", str(path), "stages.distill.trainer.max_steps=400"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "data (task_data): finished earlier" in out.stdout and "skipped" in out.stdout
     assert "distill (sft) (resuming)" in out.stdout and "resuming from" in out.stdout
@@ -69,7 +75,10 @@ def test_rerun_skips_then_change_reruns_stage_and_successors(write_recipe, tmp_p
     assert capsys.readouterr().out.count("skipped") == 2
     run_recipe(load_recipe(path, ["stages.data.size=64"]))
     out = capsys.readouterr().out
-    assert "skipped" not in out and json.loads((tmp_path / "runs/t/data/result.json").read_text())["metrics"]["rows"] == 64
+    assert (
+        "skipped" not in out
+        and json.loads((tmp_path / "runs/t/data/result.json").read_text())["metrics"]["rows"] == 64
+    )
     run_recipe(load_recipe(path, ["stages.data.size=64"]), from_stage="distill")
     out = capsys.readouterr().out
     assert out.count("skipped") == 1 and "distill (sft) ->" in out
@@ -97,7 +106,9 @@ def test_empty_dataset_and_missing_column_are_clear(write_recipe, tmp_path):
 def test_failed_rerun_leaves_finished_output_intact(write_recipe, tmp_path):
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps({"prompt": f"q{i}", "answer": str(i)}) + "\n" for i in range(32)))
-    path = write_recipe(SFT_RECIPE.replace("max_steps: 12", "max_steps: 2").replace("data: data", f"data: {{path: {data}}}"))
+    path = write_recipe(
+        SFT_RECIPE.replace("max_steps: 12", "max_steps: 2").replace("data: data", f"data: {{path: {data}}}")
+    )
     run_recipe(load_recipe(path))
     finished = tmp_path / "runs/t/distill"
     before = {p.relative_to(finished): p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()}

@@ -1,4 +1,5 @@
 """The code sandbox: every attack scores 0 and leaves the host and this process unharmed."""
+
 import os
 import socket
 import time
@@ -26,12 +27,18 @@ def test_correct_program_scores_one():
 ATTACKS = {
     "infinite_loop": "while True:\n    pass",
     "fork_bomb": "import os\nwhile True:\n    os.fork()",
-    "fork_bomb_subprocess": "import subprocess, sys\nwhile True:\n    subprocess.Popen([sys.executable, '-c', 'pass'])",
+    "fork_bomb_subprocess": (
+        "import subprocess, sys\nwhile True:\n    subprocess.Popen([sys.executable, '-c', 'pass'])"
+    ),
     "allocate_10gb": "x = bytearray(10 * 1024**3)\nprint(6)",
     "write_1gb_file": "f = open('big.bin', 'wb')\nfor _ in range(1024):\n    f.write(b'x' * 1024**2)\nprint(6)",
-    "network_socket": "import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=1)\ns.sendall(b'hi')\nprint(6)",
+    "network_socket": (
+        "import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=1)\ns.sendall(b'hi')\nprint(6)"
+    ),
     "print_100mb": "import sys\nsys.stdout.write('6' + 'x' * 100 * 1024**2)",
-    "kill_parent": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill({pid}, signal.SIGKILL)\nprint(6)",
+    "kill_parent": (
+        "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill({pid}, signal.SIGKILL)\nprint(6)"
+    ),
     "sleep_past_deadline": "import time\ntime.sleep(60)\nprint(6)",
     "read_outside": "print(open('{secret}').read())",
 }

@@ -1,4 +1,5 @@
 """`ponder serve` answered by the official openai client on 127.0.0.1."""
+
 import socket
 import threading
 import time
@@ -38,9 +39,12 @@ def test_models_and_budgeted_completion_match_direct_generation(served):
     client, model, tokenizer, thinking, _ = served
     assert [m.id for m in client.models.list().data] == ["tiny"]
     for budget in (0, 5, 12):
-        response = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=60,
-                                                  extra_body={"thinking_token_budget": budget})
-        (direct,) = generate(model, tokenizer, QUESTION, max_thinking_tokens=budget, max_new_tokens=60, thinking=thinking)
+        response = client.chat.completions.create(
+            model="tiny", messages=QUESTION, max_tokens=60, extra_body={"thinking_token_budget": budget}
+        )
+        (direct,) = generate(
+            model, tokenizer, QUESTION, max_thinking_tokens=budget, max_new_tokens=60, thinking=thinking
+        )
         message = response.choices[0].message
         assert message.content == direct.answer and message.reasoning_content == direct.reasoning
         details = response.usage.completion_tokens_details
@@ -52,15 +56,17 @@ def test_reasoning_effort_and_min_tokens(served):
     client, _, _, thinking, _ = served
     low = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=120, reasoning_effort="low")
     assert low.usage.completion_tokens_details.reasoning_tokens <= thinking.effort_budgets["low"]
-    long = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=150,
-                                          extra_body={"min_thinking_tokens": 60})
+    long = client.chat.completions.create(
+        model="tiny", messages=QUESTION, max_tokens=150, extra_body={"min_thinking_tokens": 60}
+    )
     assert long.usage.completion_tokens_details.reasoning_tokens >= 60
 
 
 def test_enable_thinking_false_gives_no_reasoning(served):
     client = served[0]
-    response = client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=40,
-                                              extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+    response = client.chat.completions.create(
+        model="tiny", messages=QUESTION, max_tokens=40, extra_body={"chat_template_kwargs": {"enable_thinking": False}}
+    )
     assert response.choices[0].message.reasoning_content == ""
     assert response.usage.completion_tokens_details.reasoning_tokens == 0
 
@@ -80,13 +86,16 @@ def test_streaming_reassembles_to_the_same_text(served):
     assert usage.completion_tokens_details.reasoning_tokens <= 10
 
 
-@pytest.mark.parametrize("extra, model, needle", [
-    ({"thinking_token_budget": -1}, "tiny", "thinking_token_budget"),
-    ({"min_thinking_tokens": 9, "thinking_token_budget": 3}, "tiny", "min_thinking_tokens"),
-    ({}, "gpt-5", "unknown model"),
-    ({"reasoning_effort": "extreme"}, "tiny", "reasoning_effort"),
-    ({"max_tokens": 0}, "tiny", "max_tokens"),
-])
+@pytest.mark.parametrize(
+    "extra, model, needle",
+    [
+        ({"thinking_token_budget": -1}, "tiny", "thinking_token_budget"),
+        ({"min_thinking_tokens": 9, "thinking_token_budget": 3}, "tiny", "min_thinking_tokens"),
+        ({}, "gpt-5", "unknown model"),
+        ({"reasoning_effort": "extreme"}, "tiny", "reasoning_effort"),
+        ({"max_tokens": 0}, "tiny", "max_tokens"),
+    ],
+)
 def test_bad_parameters_are_400(served, extra, model, needle):
     client = served[0]
     with pytest.raises(openai.BadRequestError) as info:
@@ -103,8 +112,11 @@ def test_concurrent_requests_are_batched_with_their_own_budgets(served):
 
     def ask(budget):
         return client.chat.completions.create(
-            model="tiny", messages=[{"role": "user", "content": f"sum {budget}12_____"}], max_tokens=30,
-            extra_body={"thinking_token_budget": budget, "min_thinking_tokens": budget})
+            model="tiny",
+            messages=[{"role": "user", "content": f"sum {budget}12_____"}],
+            max_tokens=30,
+            extra_body={"thinking_token_budget": budget, "min_thinking_tokens": budget},
+        )
 
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(ask, range(1, 9)))

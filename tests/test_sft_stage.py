@@ -1,15 +1,15 @@
 """The sft stage trains for real: loss falls, LoRA moves, base stays, the merged checkpoint keeps the contract."""
+
 import json
 
 import torch
 import trl
+from conftest import SFT_RECIPE
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
 from ponder.inference.thinking import ThinkingConfig
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
-
-from conftest import SFT_RECIPE
 
 
 def test_sft_lora_trains_and_writes_the_checkpoint_contract(write_recipe, tmp_path, monkeypatch):
@@ -24,7 +24,9 @@ def test_sft_lora_trains_and_writes_the_checkpoint_contract(write_recipe, tmp_pa
         return out
 
     monkeypatch.setattr(trl.SFTTrainer, "train", spy_train)
-    recipe = load_recipe(write_recipe(SFT_RECIPE), ["stages.distill.trainer.max_steps=30", "model.attn_implementation=eager"])
+    recipe = load_recipe(
+        write_recipe(SFT_RECIPE), ["stages.distill.trainer.max_steps=30", "model.attn_implementation=eager"]
+    )
     results = run_recipe(recipe)
     assert snapshots["attention"] == "eager", "the recipe's attention kernel must reach the trained model"
     metrics = results["distill"]["metrics"]
@@ -44,7 +46,9 @@ def test_sft_lora_trains_and_writes_the_checkpoint_contract(write_recipe, tmp_pa
     model = AutoModelForCausalLM.from_pretrained(ckpt)
     tokenizer = AutoTokenizer.from_pretrained(ckpt)
     base_model = AutoModelForCausalLM.from_pretrained(stage_dir / "base")
-    merged_differs = any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), base_model.state_dict().values()))
+    merged_differs = any(
+        not torch.equal(a, b) for a, b in zip(model.state_dict().values(), base_model.state_dict().values())
+    )
     assert merged_differs, "the merged checkpoint must include the LoRA update"
 
     stored = GenerationConfig.from_pretrained(ckpt).thinking  # not defaults: the file must carry them
@@ -52,8 +56,9 @@ def test_sft_lora_trains_and_writes_the_checkpoint_contract(write_recipe, tmp_pa
     assert thinking.think_start == "<think>" and thinking.extension == "Wait" and "max_thinking_tokens" in stored
     for token in ("<think>", "</think>"):
         assert len(tokenizer(token, add_special_tokens=False)["input_ids"]) == 1
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "sum 123_____"}], tokenize=False,
-                                           add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "sum 123_____"}], tokenize=False, add_generation_prompt=True
+    )
     assert prompt.endswith("<think>\n")
     ids = tokenizer(prompt, return_tensors="pt")
     out = model.generate(**ids, max_new_tokens=30, do_sample=False)
@@ -64,8 +69,10 @@ def test_sft_lora_trains_and_writes_the_checkpoint_contract(write_recipe, tmp_pa
 
 
 def test_full_finetune_changes_base_weights(write_recipe, tmp_path):
-    recipe = load_recipe(write_recipe(SFT_RECIPE.replace("lora: {r: 8, alpha: 16}", "lora: null")),
-                         ["stages.distill.trainer.max_steps=4"])
+    recipe = load_recipe(
+        write_recipe(SFT_RECIPE.replace("lora: {r: 8, alpha: 16}", "lora: null")),
+        ["stages.distill.trainer.max_steps=4"],
+    )
     run_recipe(recipe)
     stage_dir = tmp_path / "runs" / "t" / "distill"
     trained = AutoModelForCausalLM.from_pretrained(stage_dir / "checkpoint").state_dict()

@@ -1,4 +1,5 @@
 """Tasks: teachers verify, flawed teachers fail, seeds reproduce; reasoning-gym adapts."""
+
 import pytest
 
 from ponder.data.tasks import TASKS, get_task

@@ -1,4 +1,5 @@
 """The shipped tiny reasoner recipe, shrunken (fewer rows and steps), end to end."""
+
 import json
 
 from ponder import CONFIGS_DIR
@@ -6,11 +7,16 @@ from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
 
 SHRINK = [
-    "stages.base_data.size=200", "stages.base.trainer.max_steps=10",
-    "stages.curate.pool_size=400", "stages.curate.target=100",
+    "stages.base_data.size=200",
+    "stages.base.trainer.max_steps=10",
+    "stages.curate.pool_size=400",
+    "stages.curate.target=100",
     "stages.distill.trainer.max_steps=10",
-    "stages.grpo.size=32", "stages.grpo.trainer.max_steps=2",
-    "stages.eval_base.size=8", "stages.eval_distill.size=8", "stages.eval_grpo.size=8",
+    "stages.grpo.size=32",
+    "stages.grpo.trainer.max_steps=2",
+    "stages.eval_base.size=8",
+    "stages.eval_distill.size=8",
+    "stages.eval_grpo.size=8",
 ]
 
 

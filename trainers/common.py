@@ -1,4 +1,5 @@
 """Pieces every ponder trainer stage shares: device-aware defaults, LoRA configs, merging, metrics."""
+
 from __future__ import annotations
 
 import json
@@ -26,14 +27,19 @@ def lora_config(lora, task_type: str = "CAUSAL_LM", new_token_ids: list | None =
 
     extra = {"trainable_token_indices": {"embed_tokens": new_token_ids}} if new_token_ids else {}
     return LoraConfig(
-        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
-        task_type=task_type, **extra,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type=task_type,
+        **extra,
     )
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
     """The newest complete checkpoint. The HF Trainer writes trainer_state.json last, so a process killed
     while saving leaves a checkpoint folder without it (or with it cut short): skip such folders."""
+
     def complete(path: Path) -> bool:
         try:
             json.loads((path / "trainer_state.json").read_text())
@@ -69,9 +75,19 @@ def log_metrics(trainer, out_dir: Path | None = None) -> dict:
     return metrics
 
 
-def export_checkpoint(trainer, ctx, base_source: str, tokenizer, is_lora: bool, metrics: dict, note: str = "",
-                      thinking=None, out_dir: Path | None = None, config_updates: dict | None = None,
-                      token_classifier: bool = False) -> dict:
+def export_checkpoint(
+    trainer,
+    ctx,
+    base_source: str,
+    tokenizer,
+    is_lora: bool,
+    metrics: dict,
+    note: str = "",
+    thinking=None,
+    out_dir: Path | None = None,
+    config_updates: dict | None = None,
+    token_classifier: bool = False,
+) -> dict:
     """Save the adapter (LoRA) or weights, then on the main process write the merged checkpoint.
 
     The merge reloads the base from disk and applies the saved adapter, so it works the same after
@@ -128,8 +144,9 @@ def deepspeed_args(launcher) -> dict:
 def prepare_model(ctx, source: str, out_dir: Path, load_in_4bit: bool = False):
     """Load the starting model; a fresh `tiny:` model is saved as `base/` (rank 0) for the later merge."""
     recipe = ctx.recipe
-    model, tokenizer = load_model_and_tokenizer(source, recipe.thinking, recipe.model.dtype, recipe.seed, load_in_4bit,
-                                                recipe.model.attn_implementation)
+    model, tokenizer = load_model_and_tokenizer(
+        source, recipe.thinking, recipe.model.dtype, recipe.seed, load_in_4bit, recipe.model.attn_implementation
+    )
     if source.startswith("tiny:"):  # every rank builds the same seeded model; rank 0 keeps it
         base_dir = out_dir / "base"
         if int(os.environ.get("RANK", "0")) == 0:

@@ -1,4 +1,5 @@
 """Shipped DeepSpeed configs by name (configs/accelerate/<name>.json), or a path."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,5 +14,3 @@ def deepspeed_config_path(name_or_path: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"DeepSpeed config {name_or_path!r} not found (named: {NAMED[1:]}, or a JSON path)")
     return path
-
-

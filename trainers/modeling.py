@@ -3,6 +3,7 @@
 Everything goes through `from_pretrained`, so the code that loads a 0.6M-parameter tiny model here
 loads `Qwen/Qwen2.5-1.5B-Instruct` on a GPU machine unchanged.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,14 +19,26 @@ from ponder.inference.thinking import GENERATION_CONFIG_KEY, ThinkingConfig
 # Qwen2 architecture sizes for CPU work. `tiny` is what tests train in seconds; `small` (~20M) is
 # the benchmark size where matmuls, not Python, dominate.
 TINY_PRESETS = {
-    "micro": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2),
-    "tiny": dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4),
-    "small": dict(hidden_size=512, intermediate_size=1536, num_hidden_layers=6, num_attention_heads=8, num_key_value_heads=4),
+    "micro": dict(
+        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+    ),
+    "tiny": dict(
+        hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4
+    ),
+    "small": dict(
+        hidden_size=512, intermediate_size=1536, num_hidden_layers=6, num_attention_heads=8, num_key_value_heads=4
+    ),
 }
 
 
-def build_tiny_model(preset: str, thinking: ThinkingConfig | None = None, seed: int = 0, max_positions: int = 1024,
-                     token_classifier: bool = False, attn_implementation: str | None = None):
+def build_tiny_model(
+    preset: str,
+    thinking: ThinkingConfig | None = None,
+    seed: int = 0,
+    max_positions: int = 1024,
+    token_classifier: bool = False,
+    attn_implementation: str | None = None,
+):
     """A randomly initialised Qwen2 causal LM (or two-label token classifier, for PRMs) + an in-process
     character tokenizer."""
     from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2ForTokenClassification
@@ -48,42 +61,63 @@ def build_tiny_model(preset: str, thinking: ThinkingConfig | None = None, seed: 
     return (Qwen2ForTokenClassification if token_classifier else Qwen2ForCausalLM)(config), tokenizer
 
 
-def load_model_and_tokenizer(name_or_path: str, thinking: ThinkingConfig, dtype: str = "auto", seed: int = 0,
-                             load_in_4bit: bool = False, attn_implementation: str | None = None):
+def load_model_and_tokenizer(
+    name_or_path: str,
+    thinking: ThinkingConfig,
+    dtype: str = "auto",
+    seed: int = 0,
+    load_in_4bit: bool = False,
+    attn_implementation: str | None = None,
+):
     """`tiny:<preset>` builds a fresh tiny model; anything else is a hub id or a local checkpoint.
 
     `load_in_4bit` is QLoRA's NF4 base (bitsandbytes, GPU only)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if name_or_path.startswith("tiny:"):
-        return build_tiny_model(name_or_path.split(":", 1)[1], thinking, seed=seed, attn_implementation=attn_implementation)
+        return build_tiny_model(
+            name_or_path.split(":", 1)[1], thinking, seed=seed, attn_implementation=attn_implementation
+        )
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     quantization = None
     if load_in_4bit:
         from transformers import BitsAndBytesConfig
 
-        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                          bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, quantization_config=quantization,
-                                                 attn_implementation=attn_implementation)
+        quantization = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_use_double_quant=True,
+        )
+    model = AutoModelForCausalLM.from_pretrained(
+        name_or_path, dtype=torch_dtype, quantization_config=quantization, attn_implementation=attn_implementation
+    )
     if ensure_thinking_tokens(tokenizer, thinking):
         model.resize_token_embeddings(len(tokenizer))
     return model, tokenizer
 
 
-def load_token_classifier(name_or_path: str, thinking: ThinkingConfig, seed: int = 0, attn_implementation: str | None = None):
+def load_token_classifier(
+    name_or_path: str, thinking: ThinkingConfig, seed: int = 0, attn_implementation: str | None = None
+):
     """A two-label token classifier (a PRM) from `tiny:<preset>`, a causal LM checkpoint (its body, a new
     score head) or a trained PRM."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     if name_or_path.startswith("tiny:"):
-        return build_tiny_model(name_or_path.split(":", 1)[1], thinking, seed=seed, token_classifier=True,
-                                attn_implementation=attn_implementation)
+        return build_tiny_model(
+            name_or_path.split(":", 1)[1],
+            thinking,
+            seed=seed,
+            token_classifier=True,
+            attn_implementation=attn_implementation,
+        )
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     torch.manual_seed(seed)  # the new head's initialisation
-    model = AutoModelForTokenClassification.from_pretrained(name_or_path, num_labels=2, dtype=torch.float32,
-                                                            attn_implementation=attn_implementation)
+    model = AutoModelForTokenClassification.from_pretrained(
+        name_or_path, num_labels=2, dtype=torch.float32, attn_implementation=attn_implementation
+    )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
@@ -120,26 +154,29 @@ def save_checkpoint(model, tokenizer, output_dir: str | os.PathLike, thinking: T
 
 
 def model_card(card: dict, thinking: ThinkingConfig) -> str:
-    metrics = "\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in card.get("metrics", {}).items())
+    metrics = "\n".join(
+        f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in card.get("metrics", {}).items()
+    )
     return f"""---
 library_name: transformers
 tags: [ponder, reasoning]
 ---
-# {card.get('title', 'ponder checkpoint')}
+# {card.get("title", "ponder checkpoint")}
 
-Trained by ponder, stage `{card.get('stage', '?')}` of recipe `{card.get('recipe', '?')}`.
+Trained by ponder, stage `{card.get("stage", "?")}` of recipe `{card.get("recipe", "?")}`.
 
 ## Thinking
 Thinking sits between `{thinking.think_start}` and `{thinking.think_end}` (single special tokens). The chat template
 opens `{thinking.think_start}` for the assistant turn; pass `enable_thinking=False` for a direct answer.
 Budget defaults (generation_config.json, key `{GENERATION_CONFIG_KEY}`): min {thinking.min_thinking_tokens},
-max {thinking.max_thinking_tokens}, extension "{thinking.extension}", forced-stop answer prefix "{thinking.answer_prefix}".
-{card.get('thinking_note', '')}
+max {thinking.max_thinking_tokens}, extension "{thinking.extension}",
+forced-stop answer prefix "{thinking.answer_prefix}".
+{card.get("thinking_note", "")}
 
 ## Usage
 ```bash
-ponder generate {card.get('path_hint', 'CHECKPOINT')} --prompt "..." --max-thinking-tokens 64
-ponder serve {card.get('path_hint', 'CHECKPOINT')} --port 8000
+ponder generate {card.get("path_hint", "CHECKPOINT")} --prompt "..." --max-thinking-tokens 64
+ponder serve {card.get("path_hint", "CHECKPOINT")} --port 8000
 ```
 
 ## Metrics
@@ -149,6 +186,6 @@ ponder serve {card.get('path_hint', 'CHECKPOINT')} --port 8000
 
 ## Recipe
 ```json
-{json.dumps(card.get('recipe_config', {}), indent=2, default=str)}
+{json.dumps(card.get("recipe_config", {}), indent=2, default=str)}
 ```
 """

@@ -5,6 +5,7 @@ the last token of each `step + separator` (`ponder.inference.prm.stepwise_ids`, 
 every other position is -100. Soft Monte Carlo labels are trained as soft targets of a two-class cross
 entropy (hard labels are the 0/1 case), never rounded to ints.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,14 @@ import torch
 from transformers import Trainer
 
 from ponder.inference.prm import PRM_CONFIG_KEY, pad_right, stepwise_ids
-from ponder.trainers.common import (cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint, log_metrics,
-                                    lora_config)
+from ponder.trainers.common import (
+    cpu_defaults,
+    deepspeed_args,
+    export_checkpoint,
+    last_checkpoint,
+    log_metrics,
+    lora_config,
+)
 from ponder.trainers.modeling import load_token_classifier, save_checkpoint
 
 IGNORE = -100.0
@@ -56,40 +63,87 @@ class PRMTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-def train_prm(ctx, source: str, rows, lora, separator: str, max_length: int | None, soft: bool,
-              trainer_fields: dict, out_dir: Path, resume: bool) -> dict:
+def train_prm(
+    ctx,
+    source: str,
+    rows,
+    lora,
+    separator: str,
+    max_length: int | None,
+    soft: bool,
+    trainer_fields: dict,
+    out_dir: Path,
+    resume: bool,
+) -> dict:
     """Fine-tune a token-classification PRM from `source` on stepwise rows; returns {metrics, artifacts}."""
     import datasets
     from transformers import TrainingArguments
 
     recipe = ctx.recipe
     out_dir.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = load_token_classifier(source, recipe.thinking, seed=recipe.seed,
-                                             attn_implementation=recipe.model.attn_implementation)
+    model, tokenizer = load_token_classifier(
+        source, recipe.thinking, seed=recipe.seed, attn_implementation=recipe.model.attn_implementation
+    )
     setattr(model.config, PRM_CONFIG_KEY, {"separator": separator})
     if source.startswith("tiny:"):  # the LoRA merge reloads the base from disk
-        source = str(save_checkpoint(model, tokenizer, out_dir / "base", recipe.thinking, {"title": f"{source} PRM (random init)"}))
+        source = str(
+            save_checkpoint(
+                model, tokenizer, out_dir / "base", recipe.thinking, {"title": f"{source} PRM (random init)"}
+            )
+        )
     # Explicit features: left to inference, the new `labels` would keep the source's bool type.
-    features = datasets.Features({"input_ids": datasets.Sequence(datasets.Value("int32")),
-                                  "labels": datasets.Sequence(datasets.Value("float32"))})
-    dataset = rows.map(lambda row: tokenize_stepwise(row, tokenizer, separator, max_length, soft),
-                       remove_columns=rows.column_names, features=features)
-    args = TrainingArguments(**{
-        "logging_steps": 5, "save_steps": 50, "save_total_limit": 2, "seed": recipe.seed,
-        "report_to": recipe.report_to, "remove_unused_columns": False,
-        **cpu_defaults(), **deepspeed_args(ctx.stage.launcher), **trainer_fields,
-        "output_dir": str(out_dir / "trainer"),
-    })
+    features = datasets.Features(
+        {
+            "input_ids": datasets.Sequence(datasets.Value("int32")),
+            "labels": datasets.Sequence(datasets.Value("float32")),
+        }
+    )
+    dataset = rows.map(
+        lambda row: tokenize_stepwise(row, tokenizer, separator, max_length, soft),
+        remove_columns=rows.column_names,
+        features=features,
+    )
+    args = TrainingArguments(
+        **{
+            "logging_steps": 5,
+            "save_steps": 50,
+            "save_total_limit": 2,
+            "seed": recipe.seed,
+            "report_to": recipe.report_to,
+            "remove_unused_columns": False,
+            **cpu_defaults(),
+            **deepspeed_args(ctx.stage.launcher),
+            **trainer_fields,
+            "output_dir": str(out_dir / "trainer"),
+        }
+    )
     if lora is not None:
         from peft import get_peft_model
 
         model = get_peft_model(model, lora_config(lora, task_type="TOKEN_CLS"))
-    trainer = PRMTrainer(model=model, args=args, train_dataset=dataset, data_collator=StepwiseCollator(tokenizer.pad_token_id),
-                         processing_class=tokenizer)
+    trainer = PRMTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=StepwiseCollator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+    )
     checkpoint = last_checkpoint(args.output_dir) if resume else None
     trainer.train(resume_from_checkpoint=checkpoint)
-    metrics = {**log_metrics(trainer, out_dir), "train_rows": len(dataset),
-               "labelled_steps": sum(sum(1 for v in r["labels"] if v != IGNORE) for r in dataset)}
-    artifacts = export_checkpoint(trainer, ctx, source, tokenizer, lora is not None, metrics, out_dir=out_dir,
-                                  config_updates={PRM_CONFIG_KEY: {"separator": separator}}, token_classifier=True)
+    metrics = {
+        **log_metrics(trainer, out_dir),
+        "train_rows": len(dataset),
+        "labelled_steps": sum(sum(1 for v in r["labels"] if v != IGNORE) for r in dataset),
+    }
+    artifacts = export_checkpoint(
+        trainer,
+        ctx,
+        source,
+        tokenizer,
+        lora is not None,
+        metrics,
+        out_dir=out_dir,
+        config_updates={PRM_CONFIG_KEY: {"separator": separator}},
+        token_classifier=True,
+    )
     return {"metrics": metrics, "artifacts": artifacts}

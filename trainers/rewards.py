@@ -3,6 +3,7 @@
 A weight-0 reward is still computed and logged by TRL (`rewards/<name>/mean`) but never enters the
 advantage, so ponder logs accuracy and thinking length on every run through the same channel.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -26,11 +27,16 @@ def guarded(reward, name: str):
         except Exception as exc:
             culprit = _first_failing(reward, prompts, completions, kwargs)
             shown = repr(completion_text(completions[culprit])[:200]) if culprit is not None else "(the batch)"
-            raise RewardError(f"reward {name!r} raised {type(exc).__name__}: {exc} on completion "
-                              f"{culprit if culprit is not None else '?'}: {shown}") from exc
+            raise RewardError(
+                f"reward {name!r} raised {type(exc).__name__}: {exc} on completion "
+                f"{culprit if culprit is not None else '?'}: {shown}"
+            ) from exc
         if out is not None and all(v is None for v in out) and not warned:
-            warnings.warn(f"reward {name!r} returned None for every completion (not applicable to these rows: "
-                          f"is its dataset column missing?); it is skipped", stacklevel=2)
+            warnings.warn(
+                f"reward {name!r} returned None for every completion (not applicable to these rows: "
+                f"is its dataset column missing?); it is skipped",
+                stacklevel=2,
+            )
             warned.append(True)
         return out
 

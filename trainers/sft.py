@@ -1,4 +1,5 @@
 """SFT on TRL's SFTTrainer with ponder's defaults: used by the sft stage and each self_improve round."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,12 +7,20 @@ from pathlib import Path
 from trl import SFTConfig, SFTTrainer
 
 from ponder.data.sft_format import to_prompt_completion
-from ponder.trainers.common import (cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint, log_metrics,
-                                    lora_config, prepare_model)
+from ponder.trainers.common import (
+    cpu_defaults,
+    deepspeed_args,
+    export_checkpoint,
+    last_checkpoint,
+    log_metrics,
+    lora_config,
+    prepare_model,
+)
 
 
-def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, trainer_fields: dict,
-              out_dir: Path, resume: bool) -> dict:
+def train_sft(
+    ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, trainer_fields: dict, out_dir: Path, resume: bool
+) -> dict:
     """Fine-tune `source` on rows (prompt, answer[, reasoning]); returns {metrics, artifacts}."""
     recipe = ctx.recipe
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -25,19 +34,33 @@ def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, 
         split = dataset.train_test_split(test_size=eval_size, seed=recipe.seed)
         dataset, eval_dataset = split["train"], split["test"]
 
-    args = SFTConfig(**{
-        "logging_steps": 5, "save_steps": 50, "save_total_limit": 2, "seed": recipe.seed,
-        "report_to": recipe.report_to, "train_sampling_strategy": "group_by_length",
-        "eval_strategy": "steps" if eval_dataset is not None else "no",
-        **cpu_defaults(), **deepspeed_args(ctx.stage.launcher), **trainer_fields,
-        "output_dir": str(out_dir / "trainer"),
-    })
+    args = SFTConfig(
+        **{
+            "logging_steps": 5,
+            "save_steps": 50,
+            "save_total_limit": 2,
+            "seed": recipe.seed,
+            "report_to": recipe.report_to,
+            "train_sampling_strategy": "group_by_length",
+            "eval_strategy": "steps" if eval_dataset is not None else "no",
+            **cpu_defaults(),
+            **deepspeed_args(ctx.stage.launcher),
+            **trainer_fields,
+            "output_dir": str(out_dir / "trainer"),
+        }
+    )
     peft_config = None
     if lora is not None:
         new_ids = list(range(vocab_before, len(tokenizer))) if len(tokenizer) > vocab_before else None
         peft_config = lora_config(lora, new_token_ids=new_ids)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
-                         processing_class=tokenizer, peft_config=peft_config)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
     checkpoint = last_checkpoint(args.output_dir) if resume else None
     if checkpoint:
         print(f"resuming from {checkpoint}", flush=True)
