@@ -2,7 +2,7 @@
 
     python bench/budget_overhead.py
 
-1. tokens/s of `ponder.inference.generate` (budget processor on, max budget 64 so it forces a stop)
+1. tokens/s of `ponder.inference.generation` (budget processor on, max budget 64 so it forces a stop)
    vs plain HF `generate` on the same tiny model (preset `tiny`, random init), the same 8 prompts,
    greedy, 128 new tokens, in one run; best of 3 repeats each. Target ratio >= 0.95.
 2. The OpenAI-compatible server on 127.0.0.1: 8 concurrent clients, 48 requests; requests/s, p50/p95, with
@@ -40,7 +40,7 @@ def best_of(fn, repeats=3):
 def main():
     import torch
 
-    from ponder.inference.generate import generate
+    from ponder.inference.generation import generate
     from ponder.inference.thinking import ThinkingConfig
     from ponder.trainers.modeling import build_tiny_model
 

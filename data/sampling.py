@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ponder.data.tasks import TASKS, get_task
-from ponder.inference.generate import generate
+from ponder.inference.generation import generate
 from ponder.rewards.answers import extract_final_answer
 from ponder.rewards.math_answers import verify_answers
 

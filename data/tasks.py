@@ -1,11 +1,13 @@
-"""Procedural reasoning tasks with verifiers and programmatic teachers (DESIGN.md section 5).
+"""Procedural reasoning tasks with verifiers and programmatic teachers.
 
 Each task makes rows {id, prompt, answer, domain, difficulty} from a seed, verifies completions, and
 writes step-by-step thinking (steps joined by the step separator, so the same traces feed PRMs).
 The tasks are ones where intermediate tokens matter: a fixed-size transformer answers them directly
-at chance but step by step easily (seed 002). Prompts use fixed-width layouts (operands padded to the
+at chance but step by step easily (chain of thought lets a fixed-depth transformer solve serial problems).
+Prompts use fixed-width layouts (operands padded to the
 task's widest size) because that turns copying from the prompt into a constant-offset lookup, which
-tiny models learn in minutes instead of sitting on an induction-head plateau (DESIGN.md section 9).
+tiny models learn in minutes instead of sitting on an induction-head plateau (a measured finding:
+97% after 1,000 steps with fixed width vs 17-34% after 4,000 without, 1M-parameter model on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ class Addition(Task):
 
 
 class LastLetters(Task):
-    """Concatenate the last letters of k words (seed 002's example)."""
+    """Concatenate the last letters of k words (the classic chain-of-thought example)."""
 
     name, difficulties = "last_letters", (2, 6)
 

@@ -35,7 +35,7 @@ def add_inference_commands(sub):
 
 
 def _answer(args, model, tokenizer, thinking, messages):
-    from ponder.inference.generate import generate
+    from ponder.inference.generation import generate
 
     (result,) = generate(
         model,
@@ -91,12 +91,7 @@ def cmd_chat(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import uvicorn
+    from ponder.inference.server import serve
 
-    from ponder.inference.loading import load_for_inference
-    from ponder.inference.server import create_app
-
-    model, tokenizer, thinking = load_for_inference(args.checkpoint)
-    app = create_app(model, tokenizer, thinking, args.served_model_name or args.checkpoint)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    serve(args.checkpoint, args.host, args.port, args.served_model_name)
     return 0

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ponder.inference.batching import RequestBatcher
-from ponder.inference.generate import generate
+from ponder.inference.generation import generate
 
 
 class ChatRequest(BaseModel):
@@ -54,6 +54,17 @@ def error_response(message: str, param: str | None = None, status: int = 400) ->
         {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}},
         status_code=status,
     )
+
+
+def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, served_model_name: str | None = None):
+    """Load `checkpoint` and serve it on `host:port` until interrupted (what `ponder serve` runs)."""
+    import uvicorn
+
+    from ponder.inference.loading import load_for_inference
+
+    model, tokenizer, thinking = load_for_inference(checkpoint)
+    app = create_app(model, tokenizer, thinking, served_model_name or checkpoint)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def create_app(

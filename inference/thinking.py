@@ -1,4 +1,4 @@
-"""The thinking contract every ponder checkpoint carries (DESIGN.md section 3).
+"""The thinking contract every ponder checkpoint carries (README: Checkpoints).
 
 The fields live in `generation_config.json` under the key `thinking`, so any HF loader keeps them and
 ponder's generate/serve read the same defaults the recipe trained with.

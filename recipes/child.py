@@ -10,7 +10,8 @@ from pathlib import Path
 from transformers import set_seed
 
 from ponder.recipes.context import StageContext
-from ponder.recipes.schema import load_recipe, stage_module
+from ponder.recipes.kind import stage_kind
+from ponder.recipes.schema import load_recipe
 
 
 def main(spec_file: str):
@@ -19,7 +20,7 @@ def main(spec_file: str):
     stage = recipe.stage(spec["stage"])
     set_seed(recipe.seed)  # as the single-process runner does before every stage
     ctx = StageContext(recipe, stage, Path(spec["workdir"]), Path(spec["run_dir"]), spec["resume"])
-    outcome = stage_module(stage.kind).main(ctx)
+    outcome = stage_kind(stage.kind).main(ctx)
     if int(os.environ.get("RANK", "0")) == 0:
         tmp = ctx.workdir / "outcome.json.tmp"
         tmp.write_text(json.dumps(outcome, default=str))

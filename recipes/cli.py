@@ -55,12 +55,47 @@ def cmd_validate(args) -> int:
     return 1 if failures else 0
 
 
+def cmd_show(args) -> int:
+    """The arguments a stage's trainer is built from, each with its origin; the resolved file after a run."""
+    from pathlib import Path
+
+    from ponder.recipes.context import StageContext
+    from ponder.recipes.kind import stage_kind
+    from ponder.recipes.schema import RecipeError, load_recipe
+    from ponder.trainers.run import merge_trainer_args
+
+    path = resolve_recipe(args.recipe)
+    recipe = load_recipe(path, args.overrides)
+    names = [s.name for s in recipe.stages]
+    if args.stage not in names:
+        raise RecipeError(path, "stages", f"no stage named {args.stage!r}; stages: {names}")
+    stage = recipe.stage(args.stage)
+    kind = stage_kind(stage.kind)
+    if kind.trainer_config is None:
+        print(f"{stage.name} ({stage.kind}) trains nothing; its options: {stage.to_dict()}")
+        return 0
+    run_dir = Path(recipe.output_dir) / recipe.name
+    ctx = StageContext(recipe, stage, run_dir / stage.name, run_dir)
+    merged, origin = merge_trainer_args(ctx, kind.defaults, ctx.workdir)
+    print(f"# {stage.name} ({stage.kind}): {kind.trainer_config.__name__} arguments, later layers win:")
+    print("# kind default < recipe < cpu default < trainer: < ponder (owned keys, refused in trainer:)")
+    width = max(len(k) for k in merged)
+    for key, value in merged.items():
+        print(f"{key:<{width}}  {value!r:<40}  # {origin[key]}")
+    for key, why in kind.owned.items():
+        print(f"{key:<{width}}  {'(set at run time)':<40}  # ponder: {why}")
+    resolved = ctx.workdir / "trainer_args.json"
+    note = f"every field, as the last run resolved them: {resolved}" if resolved.exists() else "not run yet"
+    print(f"# {note}")
+    return 0
+
+
 def cmd_run(args) -> int:
     from ponder.recipes.runner import run_recipe
     from ponder.recipes.schema import load_recipe
 
     recipe = load_recipe(resolve_recipe(args.recipe), args.overrides)
-    run_recipe(recipe, args.overrides, from_stage=args.from_stage)
+    run_recipe(recipe, args.overrides, from_stage=args.from_stage, verbose=args.verbose)
     return 0
 
 
@@ -72,12 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("recipe", help="recipe YAML path or shipped name (e.g. tiny/reasoner)")
     run.add_argument("overrides", nargs="*", help="key=value edits, e.g. stages.distill.trainer.max_steps=5")
     run.add_argument("--from", dest="from_stage", help="re-run from this stage even if it finished")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="print each stage's full config (also in config.yaml)"
+    )
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="check recipes without building models (default: all shipped)")
     validate.add_argument("recipes", nargs="*")
     validate.add_argument("--set", dest="overrides", action="append", default=[], help="key=value override")
     validate.set_defaults(func=cmd_validate)
+
+    show = sub.add_parser("show", help="a stage's merged trainer arguments and where each comes from")
+    show.add_argument("recipe")
+    show.add_argument("stage")
+    show.add_argument("overrides", nargs="*", help="key=value edits, as for run")
+    show.set_defaults(func=cmd_show)
 
     ls = sub.add_parser("ls", help="list shipped recipes")
     ls.set_defaults(func=cmd_ls)

@@ -12,7 +12,8 @@ import collections
 from dataclasses import dataclass, field
 from typing import Optional
 
-TRAINER_CONFIG = None
+from ponder.recipes.kind import StageKind
+
 CHUNK = 16  # questions per teacher call: the unit of caching (and a model teacher's batch)
 
 
@@ -243,3 +244,13 @@ def eval_rows(spec: dict) -> list[dict]:
     return task_rows(
         [spec["task"]], spec.get("size", 200), spec.get("seed", 10_000), {spec["task"]: spec.get("difficulty")}
     )
+
+
+KIND = StageKind(
+    name="curate",
+    options=Options,
+    main=main,
+    produces=frozenset({"data"}),
+    check=check,
+    curves=(),
+)

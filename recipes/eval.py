@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
-TRAINER_CONFIG = None
+from ponder.recipes.kind import StageKind, stage_kind
 
 
 @dataclass
@@ -77,8 +77,8 @@ def check(stage, recipe, error):
         raise error("init", "eval needs the model to evaluate: an earlier model stage, a path or hub id")
     prm = stage.options.search.prm if stage.options.search else None
     kinds = {s.name: s.kind for s in recipe.stages}
-    if prm and prm in kinds and kinds[prm] != "prm":
-        raise error("search.prm", f"stage {prm!r} is a {kinds[prm]} stage, not a prm stage")
+    if prm and prm in kinds and "prm" not in stage_kind(kinds[prm]).produces:
+        raise error("search.prm", f"stage {prm!r} is a {kinds[prm]} stage, which produces no PRM")
     if prm and prm not in kinds and "/" not in prm:
         raise error("search.prm", f"{prm!r} is neither an earlier prm stage nor a checkpoint path")
 
@@ -195,3 +195,13 @@ def majority_correct(samples: list[dict]) -> bool:
         return False
     winner = answers.most_common(1)[0][0]
     return any(s["correct"] for s in samples if s["answer_text"].strip() == winner)
+
+
+KIND = StageKind(
+    name="eval",
+    options=Options,
+    main=main,
+    produces=frozenset({"eval"}),
+    check=check,
+    curves=(),
+)

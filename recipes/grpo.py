@@ -8,15 +8,23 @@ tokens.") and adds the LCPO reward, so the checkpoint learns to follow budgets s
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
 from trl import GRPOConfig
 
+from ponder.recipes.kind import StageKind
 from ponder.recipes.schema import LoraSettings
 
-TRAINER_CONFIG = GRPOConfig
+# ponder's GRPOConfig defaults, under the recipe's `trainer:` block (`ponder show RECIPE STAGE` lists the merge).
+DEFAULTS = {
+    "logging_steps": 1,
+    "save_steps": 25,
+    "save_total_limit": 2,
+    "max_completion_length": 128,
+    "log_completions": True,
+    "num_completions_to_print": 2,
+}
 
 
 @dataclass
@@ -82,109 +90,33 @@ def check(stage, recipe, error):
 
 
 def main(ctx) -> dict:
-    import datasets
-    from trl import GRPOTrainer
-
-    from ponder.data.prompts import render_prompts
     from ponder.data.tasks import task_rows
-    from ponder.trainers.common import (
-        cpu_defaults,
-        deepspeed_args,
-        export_checkpoint,
-        last_checkpoint,
-        log_metrics,
-        lora_config,
-        prepare_model,
-    )
-    from ponder.trainers.rewards import build_rewards
+    from ponder.trainers.grpo import train_grpo
 
     recipe, stage, opts = ctx.recipe, ctx.stage, ctx.stage.options
-    thinking = recipe.thinking
-
-    # 1. Model: usually an sft stage's merged checkpoint.
-    model, tokenizer, source = prepare_model(ctx, ctx.model_source(), ctx.workdir)
-
-    # 2. Prompts: templated text ending in the `<think>` prefill, with gold answers (and LCPO budgets).
     rows = (
         ctx.dataset(("prompt", "answer")).to_list()
         if stage.data is not None
         else task_rows(opts.tasks, opts.size, recipe.seed + 1, opts.difficulty)
     )
+    return train_grpo(ctx, ctx.model_source(), rows, reward_specs(opts), opts.lora, opts.lcpo, DEFAULTS, ctx.workdir)
+
+
+def reward_specs(opts) -> list[RewardSpec]:
+    """The recipe's rewards, plus LCPO's when `lcpo:` is set."""
     lcpo = opts.lcpo
-    dataset = datasets.Dataset.from_list(
-        render_prompts(rows, tokenizer, lcpo_range=lcpo.budget_range if lcpo else None, seed=recipe.seed)
-    )
-
-    # 3. Rewards by name, guarded; accuracy and thinking length always logged.
-    specs = list(opts.rewards)
-    if lcpo:
-        specs.append(RewardSpec("lcpo", lcpo.weight, {"mode": lcpo.mode, "alpha": lcpo.alpha, "delta": lcpo.delta}))
-    think_end_id = tokenizer.convert_tokens_to_ids(thinking.think_end)
-    reward_funcs, weights = build_rewards(specs, think_end_id)
-
-    args = GRPOConfig(
-        **{
-            "logging_steps": 1,
-            "save_steps": 25,
-            "save_total_limit": 2,
-            "seed": recipe.seed,
-            "report_to": recipe.report_to,
-            "max_completion_length": 128,
-            "log_completions": True,
-            "num_completions_to_print": 2,
-            **cpu_defaults(),
-            **deepspeed_args(stage.launcher),
-            **stage.trainer,
-            "reward_weights": weights,
-            "output_dir": str(ctx.workdir / "trainer"),
-        }
-    )
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=reward_funcs,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=lora_config(opts.lora) if opts.lora else None,
-    )
-    checkpoint = last_checkpoint(args.output_dir) if ctx.resume else None
-    if checkpoint:
-        print(f"resuming from {checkpoint}", flush=True)
-    trainer.train(resume_from_checkpoint=checkpoint)
-
-    # 4. Metrics: the reward curve's first and last windows, and the checkpoint with its contract.
-    metrics = {**log_metrics(trainer, ctx.workdir), **reward_curve(trainer.state.log_history), "prompts": len(dataset)}
-    from ponder.data.prompts import LCPO_SUFFIX
-
-    contract = dataclasses.replace(thinking, budget_prompt=LCPO_SUFFIX) if lcpo else thinking
-    artifacts = export_checkpoint(
-        trainer,
-        ctx,
-        source,
-        tokenizer,
-        opts.lora is not None,
-        metrics,
-        note=lcpo_note(lcpo) if lcpo else "",
-        thinking=contract,
-    )
-    return {"metrics": metrics, "artifacts": artifacts}
+    extra = [RewardSpec("lcpo", lcpo.weight, {"mode": lcpo.mode, "alpha": lcpo.alpha, "delta": lcpo.delta})]
+    return list(opts.rewards) + (extra if lcpo else [])
 
 
-def reward_curve(history: list[dict], window: int = 5) -> dict:
-    """Mean of each logged reward over the first and the last `window` logging steps."""
-    keys = sorted({k for h in history for k in h if k.startswith("rewards/") and k.endswith("/mean")} | {"reward"})
-    out = {}
-    for key in keys:
-        values = [h[key] for h in history if key in h]
-        if values:
-            name = key.removeprefix("rewards/").removesuffix("/mean")
-            out[f"{name}_first"] = sum(values[:window]) / len(values[:window])
-            out[f"{name}_last"] = sum(values[-window:]) / len(values[-window:])
-    return out
-
-
-def lcpo_note(lcpo) -> str:
-    return (
-        f'\nTrained with L1/LCPO-{lcpo.mode}: prompts end with "Think for N tokens." (N in '
-        f"{lcpo.budget_range}); state a budget the same way to have the model follow it."
-    )
+KIND = StageKind(
+    name="grpo",
+    options=Options,
+    main=main,
+    produces=frozenset({"model"}),
+    trainer_config=GRPOConfig,
+    defaults=DEFAULTS,
+    owned={"reward_weights": "weights come from `rewards: [{name, weight}]`"},
+    check=check,
+    curves=("reward",),
+)

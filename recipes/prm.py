@@ -13,9 +13,11 @@ from typing import Optional
 
 from transformers import TrainingArguments
 
+from ponder.recipes.kind import StageKind
 from ponder.recipes.schema import LoraSettings
 
-TRAINER_CONFIG = TrainingArguments  # TRL 1.16 has no PRMConfig; the PRM trainer is a transformers Trainer
+# TRL 1.16 has no PRMConfig: the PRM trainer is a transformers Trainer, so `trainer:` takes TrainingArguments.
+DEFAULTS = {"logging_steps": 5, "save_steps": 50, "save_total_limit": 2}
 FORMATS = ("stepwise", "math_shepherd", "prm800k")
 
 
@@ -74,7 +76,7 @@ def main(ctx) -> dict:
     from ponder.inference.prm import PRMScorer, process_bench
     from ponder.trainers.prm import train_prm
 
-    stage, opts = ctx.stage, ctx.stage.options
+    opts = ctx.stage.options
     rows = load_rows(ctx, opts)
     held_out = None
     if opts.eval_size:
@@ -88,9 +90,8 @@ def main(ctx) -> dict:
         opts.step_separator,
         opts.max_length,
         opts.soft_labels,
-        stage.trainer,
+        DEFAULTS,
         ctx.workdir,
-        ctx.resume,
     )
     if held_out is not None:
         scorer = PRMScorer.from_pretrained(
@@ -99,3 +100,15 @@ def main(ctx) -> dict:
         scores = scorer.score(held_out["prompt"], held_out["completions"])
         result["metrics"].update({f"step_{k}": v for k, v in process_bench(scores, held_out["labels"]).items()})
     return result
+
+
+KIND = StageKind(
+    name="prm",
+    options=Options,
+    main=main,
+    produces=frozenset({"prm"}),
+    trainer_config=TrainingArguments,
+    defaults=DEFAULTS,
+    owned={"remove_unused_columns": "the step-label collator needs the labels column the Trainer would drop"},
+    check=check,
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-TRAINER_CONFIG = None
+from ponder.recipes.kind import StageKind
 
 
 @dataclass
@@ -80,3 +80,13 @@ def main(ctx) -> dict:
         "solution_accuracy": sum(row["labels"][-1] for row in rows if row["labels"]) / max(len(rows), 1),
     }
     return {"metrics": metrics, "artifacts": save_dataset(datasets.Dataset.from_list(rows), ctx.workdir)}
+
+
+KIND = StageKind(
+    name="prm_label",
+    options=Options,
+    main=main,
+    produces=frozenset({"data"}),
+    check=check,
+    curves=(),
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ponder.recipes.kind import stage_kind
+
 
 def write_report(recipe, results: dict, run_dir: Path) -> Path:
     lines = [f"# {recipe.name}", "", recipe.description or "", "", f"Recipe: `{recipe.path}`", ""]
@@ -55,7 +57,7 @@ def overview(recipe, results: dict, curves: dict, run_dir: Path) -> list[str]:
     lines = ["## Summary", "", "| stage | kind | seconds |", "|---|---|---|"]
     lines += [f"| {name} | {r['kind']} | {r['seconds']:.1f} |" for name, r in results.items()]
     lines += [f"| total | | {total:.1f} |", ""]
-    evals = {name: r for name, r in results.items() if r["kind"] == "eval"}
+    evals = {name: r for name, r in results.items() if "eval" in stage_kind(r["kind"]).produces}
     if not evals:
         return lines
     init = {s.name: s.init or recipe.model.name_or_path for s in recipe.stages}
@@ -99,8 +101,8 @@ def plots_for(name: str, result: dict, data: dict | None, run_dir: Path) -> list
     history = stage_dir / "log_history.json"
     if history.exists():
         logs = json.loads(history.read_text())
-        series = [(key, [(h["step"], h[key]) for h in logs if key in h]) for key in ("loss", "reward")]
-        series = [(k, points) for k, points in series if points and not (k == "loss" and result["kind"] == "grpo")]
+        series = [(key, [(h["step"], h[key]) for h in logs if key in h]) for key in stage_kind(result["kind"]).curves]
+        series = [(k, points) for k, points in series if points]
         if series:
             fig, ax = _figure()
             for key, points in series:

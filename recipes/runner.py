@@ -18,9 +18,10 @@ import yaml
 from transformers import set_seed
 
 from ponder.recipes.context import StageContext
+from ponder.recipes.kind import stage_kind
 from ponder.recipes.launch import run_multiprocess
 from ponder.recipes.report import write_report
-from ponder.recipes.schema import Recipe, stage_module
+from ponder.recipes.schema import Recipe
 
 
 def fingerprint(recipe: Recipe, stage, previous: str) -> str:
@@ -53,7 +54,10 @@ def promote(partial: Path, final: Path):
         shutil.rmtree(old)
 
 
-def run_recipe(recipe: Recipe, overrides: list[str] | None = None, from_stage: str | None = None) -> dict:
+def run_recipe(
+    recipe: Recipe, overrides: list[str] | None = None, from_stage: str | None = None, verbose: bool = False
+) -> dict:
+    """Run the stages in order; one header and one result line per stage (`verbose` also prints each config)."""
     run_dir = Path(recipe.output_dir) / recipe.name
     run_dir.mkdir(parents=True, exist_ok=True)
     if from_stage and from_stage not in [s.name for s in recipe.stages]:
@@ -83,13 +87,14 @@ def run_recipe(recipe: Recipe, overrides: list[str] | None = None, from_stage: s
             )
         )
         print(f"=== {banner}{' (resuming)' if resume else ''} -> {final}", flush=True)
-        print((partial / "config.yaml").read_text(), flush=True)
+        if verbose:
+            print((partial / "config.yaml").read_text(), flush=True)
         started = time.time()
         # Stages share this process: without a reseed, what a stage samples (eval, STaR rounds, Monte
         # Carlo rollouts) would depend on which stages ran before it here (skipped ones, --from).
         set_seed(recipe.seed)
         if stage.launcher.type == "single":
-            outcome = stage_module(stage.kind).main(StageContext(recipe, stage, partial, run_dir, resume))
+            outcome = stage_kind(stage.kind).main(StageContext(recipe, stage, partial, run_dir, resume))
         else:
             outcome = run_multiprocess(stage, recipe.path, overrides or [], partial, run_dir, resume)
         result = {

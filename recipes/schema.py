@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,20 +17,8 @@ from typing import Any, Optional, Union
 import yaml
 
 from ponder.inference.thinking import ThinkingConfig
+from ponder.recipes.kind import STAGE_KINDS, stage_kind
 
-# One explicit registry: stage kind -> module with `Options`, `TRAINER_CONFIG` and `main(ctx)`.
-STAGE_MODULES = {
-    "task_data": "ponder.recipes.task_data",
-    "sft": "ponder.recipes.sft",
-    "grpo": "ponder.recipes.grpo",
-    "curate": "ponder.recipes.curate",
-    "self_improve": "ponder.recipes.self_improve",
-    "eval": "ponder.recipes.eval",
-    "prm_label": "ponder.recipes.prm_label",
-    "prm": "ponder.recipes.prm",
-}
-DATA_STAGE_KINDS = {"task_data", "curate", "self_improve", "prm_label"}
-MODEL_STAGE_KINDS = {"sft", "grpo", "self_improve", "prm"}
 REPORT_TO = {"none", "wandb", "tensorboard", "trackio"}
 
 
@@ -196,35 +184,38 @@ def _dataclass_in(hint):
     return None
 
 
-def stage_module(kind: str):
-    return importlib.import_module(STAGE_MODULES[kind])
-
-
-def trainer_field_names(config_cls) -> set:
-    return {f.name for f in dataclasses.fields(config_cls)}
-
-
 def parse_override(value: str):
     return yaml.safe_load(value)
 
 
 def apply_overrides(raw: dict, overrides: list[str], file) -> dict:
-    """`a.b=3` and `stages.distill.trainer.max_steps=5` (stage addressed by name) edit the raw recipe."""
+    """`a.b=3`, `stages.distill.trainer.max_steps=5` (a stage addressed by its name) and `stages.data={...}` (a
+    whole stage replaced) edit the raw recipe; values are YAML."""
     for item in overrides:
         if "=" not in item:
             raise RecipeError(file, item, "override must look like key=value")
         dotted, value = item.split("=", 1)
         parts = dotted.split(".")
+        try:
+            parsed = parse_override(value)
+        except yaml.YAMLError as exc:
+            raise RecipeError(file, dotted, f"override value is not valid YAML: {exc}") from None
         node = raw
-        for i, part in enumerate(parts[:-1]):
-            if isinstance(node, list):
-                matches = [s for s in node if isinstance(s, dict) and s.get("name") == part]
-                if not matches:
-                    raise RecipeError(file, ".".join(parts[: i + 1]), f"no stage named {part!r}")
-                node = matches[0]
-            else:
+        for i, part in enumerate(parts):
+            where = ".".join(parts[: i + 1])
+            if isinstance(node, list):  # the stages list: address a stage by name
+                index = next((j for j, s in enumerate(node) if isinstance(s, dict) and s.get("name") == part), None)
+                if index is None:
+                    raise RecipeError(file, where, f"no stage named {part!r}")
+                part = index
+            elif not isinstance(node, dict):
+                raise RecipeError(file, where, f"{'.'.join(parts[:i])} is a value, not a mapping")
+            if i == len(parts) - 1:
+                node[part] = parsed
+            elif isinstance(node, dict):
                 node = node.setdefault(part, {})
-        node[parts[-1]] = parse_override(value)
+            else:
+                node = node[part]
     return raw
 
 
@@ -262,14 +253,14 @@ def build_stage(raw: dict, file, key: str, earlier: dict, recipe: Recipe) -> Sta
     key = f"stages.{name}"
     if name in earlier:
         raise RecipeError(file, key, "duplicate stage name")
-    if kind not in STAGE_MODULES:
-        raise RecipeError(
-            file, f"{key}.kind", f"unknown kind {kind!r}{nearest(kind, STAGE_MODULES)}; known: {sorted(STAGE_MODULES)}"
-        )
-    module = stage_module(kind)
+    try:
+        spec = stage_kind(kind)
+    except LookupError as exc:
+        hint = f"{nearest(kind, STAGE_KINDS)}; known: {sorted(STAGE_KINDS)}, or a module path defining KIND"
+        raise RecipeError(file, f"{key}.kind", f"{exc}{hint}") from None
     common = {f.name for f in dataclasses.fields(Stage)} - {"options"}
     option_values = {k: v for k, v in raw.items() if k not in common}
-    options = build_dataclass(module.Options, option_values, file, key)
+    options = build_dataclass(spec.options, option_values, file, key)
     launcher = build_dataclass(LauncherSettings, raw.get("launcher") or {}, file, f"{key}.launcher")
     stage = Stage(
         name=name,
@@ -282,9 +273,9 @@ def build_stage(raw: dict, file, key: str, earlier: dict, recipe: Recipe) -> Sta
     )
     check_references(stage, earlier, file, key)
     check_data(stage, file, key)
-    check_trainer(stage, module, file, key)
-    if hasattr(module, "check"):
-        module.check(stage, recipe, lambda k, msg: RecipeError(file, f"{key}.{k}", msg))
+    check_trainer(stage, spec, file, key)
+    if spec.check is not None:
+        spec.check(stage, recipe, lambda k, msg: RecipeError(file, f"{key}.{k}", msg))
     return stage
 
 
@@ -297,12 +288,12 @@ def check_references(stage: Stage, earlier: dict, file, key: str):
                 f"{key}.data",
                 f"refers to {stage.data!r}, which is not an earlier stage{nearest(stage.data, earlier)}",
             )
-        if ref.kind not in DATA_STAGE_KINDS:
+        if "data" not in stage_kind(ref.kind).produces:
             raise RecipeError(file, f"{key}.data", f"stage {stage.data!r} ({ref.kind}) produces no dataset")
     if stage.init is None or stage.init.startswith("tiny:"):
         return
     if stage.init in earlier:
-        if earlier[stage.init].kind not in MODEL_STAGE_KINDS:
+        if not {"model", "prm"} & stage_kind(earlier[stage.init].kind).produces:
             raise RecipeError(
                 file, f"{key}.init", f"stage {stage.init!r} ({earlier[stage.init].kind}) produces no model"
             )
@@ -331,15 +322,60 @@ def resolve_path(value: str, recipe_file) -> Path:
     return (Path(recipe_file).resolve().parent / candidate).resolve()
 
 
-def check_trainer(stage: Stage, module, file, key: str):
-    config_cls = getattr(module, "TRAINER_CONFIG", None)
+def check_trainer(stage: Stage, spec, file, key: str):
+    """`trainer:` keys must be fields of the kind's TRL config, not owned by ponder, and of the field's type."""
+    config_cls = spec.trainer_config
     if config_cls is None:
         if stage.trainer:
             raise RecipeError(file, f"{key}.trainer", f"kind {stage.kind!r} trains nothing; remove the trainer block")
         return
-    names = trainer_field_names(config_cls)
-    for k in stage.trainer:
-        if k not in names:
-            raise RecipeError(file, f"{key}.trainer.{k}", f"not a field of {config_cls.__name__}{nearest(k, names)}")
-    if "output_dir" in stage.trainer:
-        raise RecipeError(file, f"{key}.trainer.output_dir", "ponder sets output_dir to the stage folder; remove it")
+    if not isinstance(stage.trainer, dict):
+        raise RecipeError(file, f"{key}.trainer", f"expected a mapping of {config_cls.__name__} fields")
+    hints = config_type_hints(config_cls)
+    owned = spec.owned_keys()
+    for k, value in stage.trainer.items():
+        where = f"{key}.trainer.{k}"
+        if k not in hints:
+            raise RecipeError(file, where, f"not a field of {config_cls.__name__}{nearest(k, hints)}")
+        if k in owned:
+            raise RecipeError(file, where, f"set by ponder, not by `trainer:` ({owned[k]}); remove it")
+        problem = type_problem(value, hints[k])
+        if problem:
+            raise RecipeError(file, where, f"{value!r} is not {problem} ({config_cls.__name__}.{k})")
+
+
+_SCALARS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def config_type_hints(config_cls) -> dict:
+    """Field name -> type hint of a TRL/transformers config dataclass (hints that do not resolve count as Any)."""
+    try:
+        hints = typing.get_type_hints(config_cls)
+    except Exception:  # a forward reference that does not resolve: check names only
+        hints = {}
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_cls)}
+
+
+def type_problem(value, hint) -> str | None:
+    """What `value` should have been when it cannot be of type `hint` (scalars and their Optional); else None.
+
+    YAML reads `1e-3` as a string (it needs a dot: `1.0e-3`), so a float field says so."""
+    options = list(typing.get_args(hint)) if typing.get_origin(hint) in (Union, types.UnionType) else [hint]
+    if value is None and type(None) in options:
+        return None
+    scalars = [o for o in options if o in _SCALARS]
+    if not scalars or len(scalars) < len([o for o in options if o is not type(None)]):
+        return None  # a list, an enum or another type: TRL converts or checks it
+    for scalar in scalars:
+        if scalar is bool and isinstance(value, bool):
+            return None
+        if scalar is int and isinstance(value, int) and not isinstance(value, bool):
+            return None
+        if scalar is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return None
+        if scalar is str and isinstance(value, str):
+            return None
+    expected = " or ".join(_SCALARS[s] for s in scalars)
+    if float in scalars and isinstance(value, str):
+        expected += " (YAML reads 1e-3 as a string: write 1.0e-3)"
+    return expected

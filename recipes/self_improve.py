@@ -14,9 +14,9 @@ from typing import Optional
 
 from trl import SFTConfig
 
+from ponder.recipes.kind import StageKind
 from ponder.recipes.schema import LoraSettings
-
-TRAINER_CONFIG = SFTConfig
+from ponder.recipes.sft import DEFAULTS
 
 
 @dataclass
@@ -107,17 +107,8 @@ def main(ctx) -> dict:
             break
         kept_all += kept
         round_dir = ctx.workdir / f"round{r}"
-        outcome = train_sft(
-            ctx,
-            current,
-            datasets.Dataset.from_list(kept),
-            opts.lora,
-            True,
-            0,
-            ctx.stage.trainer,
-            round_dir,
-            ctx.resume,
-        )
+        rows = datasets.Dataset.from_list(kept)
+        outcome = train_sft(ctx, current, rows, opts.lora, True, 0, DEFAULTS, round_dir)
         metrics[f"round{r}_loss_last"] = outcome["metrics"].get("loss_last")
         current = str(ctx.workdir / outcome["artifacts"]["checkpoint"])
     else:  # every round trained: the last checkpoint has not been evaluated yet
@@ -126,3 +117,13 @@ def main(ctx) -> dict:
     inside = Path(current).is_relative_to(ctx.workdir)  # stage-relative: the folder is renamed when done
     artifacts["checkpoint"] = str(Path(current).relative_to(ctx.workdir)) if inside else current
     return {"metrics": metrics, "artifacts": artifacts}
+
+
+KIND = StageKind(
+    name="self_improve",
+    options=Options,
+    main=main,
+    produces=frozenset({"data", "model"}),
+    trainer_config=SFTConfig,
+    defaults=DEFAULTS,  # each round trains with the sft kind's defaults
+)

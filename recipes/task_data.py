@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-TRAINER_CONFIG = None
+from ponder.recipes.kind import StageKind
 
 
 @dataclass
@@ -56,3 +56,12 @@ def main(ctx) -> dict:
     artifacts = save_dataset(datasets.Dataset.from_list(rows), ctx.workdir)
     metrics = {"rows": len(rows), "flawed": sum(r["flawed"] for r in rows)}
     return {"metrics": metrics, "artifacts": artifacts}
+
+
+KIND = StageKind(
+    name="task_data",
+    options=Options,
+    main=main,
+    produces=frozenset({"data"}),
+    curves=(),
+)

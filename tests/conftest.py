@@ -49,11 +49,6 @@ def tiny_checkpoint(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny_ckpt")
     path = root / "recipe.yaml"
-    path.write_text(
-        f"output_dir: {root / 'runs'}\n"
-        + textwrap.dedent(SFT_RECIPE)
-        .replace("lora: {r: 8, alpha: 16}", "lora: null")
-        .replace("max_steps: 12", "max_steps: 60")
-    )
-    run_recipe(load_recipe(path))
+    path.write_text(f"output_dir: {root / 'runs'}\n" + textwrap.dedent(SFT_RECIPE))
+    run_recipe(load_recipe(path, ["stages.distill.lora=null", "stages.distill.trainer.max_steps=60"]))
     return root / "runs" / "t" / "distill" / "checkpoint"

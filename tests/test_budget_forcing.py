@@ -5,7 +5,7 @@ import torch
 from scripted_model import ScriptedConfig, ScriptedThinker
 
 from ponder.data.chat import build_char_tokenizer
-from ponder.inference.generate import generate
+from ponder.inference.generation import generate
 from ponder.inference.thinking import ThinkingConfig
 
 THINKING = ThinkingConfig()

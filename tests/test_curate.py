@@ -150,14 +150,11 @@ def test_endpoint_failures_are_counted_not_lost(write_recipe, flaky_server):
 
 
 def test_interrupted_curate_resumes_from_cache(write_recipe, tmp_path, flaky_server):
-    path = write_recipe(
-        ENDPOINT.format(url=flaky_server, retries=5)
-        .replace("pool_size: 60", "pool_size: 60")
-        .replace("concurrency: 4", "concurrency: 1")
-    )
+    path = write_recipe(ENDPOINT.format(url=flaky_server, retries=5))
+    one_at_a_time = "stages.curate.teacher.concurrency=1"
     cache = tmp_path / "runs/e/curate.partial/traces.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ponder.recipes.cli", "run", str(path)],
+        [sys.executable, "-m", "ponder.recipes.cli", "run", str(path), one_at_a_time],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -171,7 +168,7 @@ def test_interrupted_curate_resumes_from_cache(write_recipe, tmp_path, flaky_ser
     assert 0 < len(cached) < unique
     asked_before = set(FlakyTeacher.log)
     FlakyTeacher.log = []
-    m = run_recipe(load_recipe(path))["curate"]["metrics"]
+    m = run_recipe(load_recipe(path, [one_at_a_time]))["curate"]["metrics"]
     assert m["from_cache"] == len(cached) and m["generated_now"] == unique - len(cached)
     cached_questions = {r["prompt"] for r in get_task("addition").rows(60, 0) if r["id"] in cached}
     assert not cached_questions & set(FlakyTeacher.log), "cached traces were generated again"
@@ -222,6 +219,9 @@ def test_self_improve_two_rounds_logs_and_keeps_only_verified(write_recipe, tmp_
     for row in kept:
         per_problem.setdefault((row["round"], row["prompt"]), set()).add(row["reasoning"])
     assert all(len(v) <= 2 for v in per_problem.values())
+    for r in (1, 2):  # each round goes through the one trainer path with the sft kind's defaults
+        args = json.loads((tmp_path / f"runs/si/star/round{r}/trainer_args.json").read_text())
+        assert args["max_steps"] == 10 and args["train_sampling_strategy"] == "group_by_length"
     assert (
         tmp_path
         / "runs/si/star"

@@ -58,9 +58,10 @@ def test_validate_explains_batch_not_divisible_by_generations(write_recipe):
 
 
 def test_validate_rejects_unknown_reward_and_bad_params(write_recipe):
+    batch8 = "stages.rl.trainer.per_device_train_batch_size=8"
     with pytest.raises(RecipeError, match="unknown reward 'acuracy'"):
-        load_recipe(write_recipe(GRPO.replace("{name: accuracy}", "{name: acuracy}").replace("size: 6", "size: 8")))
+        load_recipe(write_recipe(GRPO), [batch8, "stages.rl.rewards=[{name: acuracy}]"])
     with pytest.raises(RecipeError, match="max_lenn"):
-        load_recipe(write_recipe(GRPO.replace("max_len:", "max_lenn:").replace("batch_size: 6", "batch_size: 8")))
-    recipe = load_recipe(write_recipe(GRPO.replace("batch_size: 6", "batch_size: 8")))
+        load_recipe(write_recipe(GRPO), [batch8, "stages.rl.rewards=[{name: cosine, params: {max_lenn: 64}}]"])
+    recipe = load_recipe(write_recipe(GRPO), [batch8])
     assert recipe.stage("rl").options.rewards[1].params == {"max_len": 64}

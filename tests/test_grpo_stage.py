@@ -58,6 +58,9 @@ def test_lcpo_moves_thinking_length_toward_the_stated_budget(write_recipe, tmp_p
     assert m["lcpo_last"] > m["lcpo_first"]
     before, after = snapshots["before"], snapshots["after"]
     assert before and all(not torch.equal(before[n], after[n]) for n in before if "lora_B" in n)
+    args = json.loads((tmp_path / "runs/lcpo/rl/trainer_args.json").read_text())  # the one trainer path's record
+    assert args["max_steps"] == 30 and args["save_total_limit"] == 2  # trainer: block, then the kind's DEFAULTS
+    assert args["reward_weights"] == [1.0, 0.0, 0.0]  # owned: lcpo, then weight-0 accuracy and thinking length
     card = (tmp_path / "runs/lcpo/rl/checkpoint/README.md").read_text()
     assert "Think for N tokens." in card
     from transformers import GenerationConfig

@@ -139,7 +139,7 @@ stages:
     trainer: {max_steps: 4, per_device_train_batch_size: 8, logging_steps: 2, save_steps: 1000}
   - name: eval
     kind: eval
-    init: CHECKPOINT
+    init: tiny:micro
     tasks: [running_sum]
     difficulty: {running_sum: [3, 4]}
     size: 4
@@ -151,8 +151,8 @@ stages:
 
 
 def test_eval_stage_search_curves_with_a_model_policy(tiny_checkpoint, write_recipe, tmp_path):
-    path = write_recipe(EVAL_RECIPE.replace("CHECKPOINT", str(tiny_checkpoint)))
-    results = run_recipe(load_recipe(path))
+    path = write_recipe(EVAL_RECIPE)
+    results = run_recipe(load_recipe(path, [f"stages.eval.init={tiny_checkpoint}"]))
     curves = json.loads((tmp_path / "runs" / "search" / "eval" / "curves.json").read_text())["search"]
     assert [n for n, _, _ in curves["majority"]] == [1, 4] and [n for n, _, _ in curves["beam"]] == [4]
     assert all(0.0 <= acc <= 1.0 for points in curves.values() for _, acc, _ in points)
@@ -160,6 +160,8 @@ def test_eval_stage_search_curves_with_a_model_policy(tiny_checkpoint, write_rec
     assert results["eval"]["metrics"]["search_weighted@4"] == curves["weighted"][1][1]
     assert (tmp_path / "runs" / "search" / "eval" / "accuracy_vs_n.png").exists()
     assert "accuracy_vs_n.png" in (tmp_path / "runs" / "search" / "report.md").read_text()
+    args = json.loads((tmp_path / "runs/search/prm/trainer_args.json").read_text())
+    assert args["max_steps"] == 4 and args["remove_unused_columns"] is False  # trainer:, then an owned key
 
 
 def test_model_step_sampler_reads_clean_answers(tiny_checkpoint):
@@ -181,10 +183,9 @@ def test_model_step_sampler_reads_clean_answers(tiny_checkpoint):
 
 
 def test_eval_search_must_name_a_prm_stage(write_recipe):
-    bad = EVAL_RECIPE.replace("CHECKPOINT", "tiny:micro").replace("prm: prm,", "prm: label,")
     with pytest.raises(RecipeError) as info:
-        load_recipe(write_recipe(bad))
-    assert info.value.key == "stages.eval.search.prm" and "not a prm stage" in str(info.value)
+        load_recipe(write_recipe(EVAL_RECIPE), ["stages.eval.search.prm=label"])
+    assert info.value.key == "stages.eval.search.prm" and "produces no PRM" in str(info.value)
 
 
 def test_sampling_goes_on_from_the_end_of_a_step():

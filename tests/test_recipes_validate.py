@@ -21,48 +21,47 @@ def test_every_shipped_recipe_starts_with_its_command():
         assert first.startswith("# ponder run configs/") and path.name in first, f"{path}: {first!r}"
 
 
-def error_of(path) -> RecipeError:
+def error_of(path, overrides=()) -> RecipeError:
     with pytest.raises(RecipeError) as info:
-        load_recipe(path)
+        load_recipe(path, list(overrides))
     return info.value
 
 
 def test_misspelled_key_names_file_key_and_suggestion(write_recipe):
-    path = write_recipe(SFT_RECIPE.replace("    size: 96", "    sise: 96"))
-    err = error_of(path)
+    path = write_recipe(SFT_RECIPE)
+    err = error_of(path, ["stages.data.sise=96"])
     assert str(path) in str(err) and err.key == "stages.data.sise" and "did you mean 'size'" in str(err)
 
 
 def test_unknown_trl_field_is_rejected_by_name(write_recipe):
-    err = error_of(write_recipe(SFT_RECIPE.replace("max_steps: 12", "max_stepz: 12")))
+    err = error_of(write_recipe(SFT_RECIPE), ["stages.distill.trainer.max_stepz=12"])
     assert err.key == "stages.distill.trainer.max_stepz" and "SFTConfig" in str(err) and "max_steps" in str(err)
 
 
 def test_any_trl_field_passes_through(write_recipe):
-    recipe = load_recipe(write_recipe(SFT_RECIPE.replace("max_steps: 12", "max_steps: 12, neftune_noise_alpha: 5")))
+    recipe = load_recipe(write_recipe(SFT_RECIPE), ["stages.distill.trainer.neftune_noise_alpha=5"])
     assert recipe.stage("distill").trainer["neftune_noise_alpha"] == 5
 
 
 def test_reference_to_missing_stage(write_recipe):
-    err = error_of(write_recipe(SFT_RECIPE.replace("data: data", "data: dataa")))
+    err = error_of(write_recipe(SFT_RECIPE), ["stages.distill.data=dataa"])
     assert err.key == "stages.distill.data" and "'dataa'" in str(err) and "did you mean 'data'" in str(err)
 
 
 def test_missing_data_file(write_recipe, tmp_path):
-    err = error_of(write_recipe(SFT_RECIPE.replace("data: data", "data: {path: nowhere.jsonl}")))
+    err = error_of(write_recipe(SFT_RECIPE), ["stages.distill.data={path: nowhere.jsonl}"])
     assert err.key == "stages.distill.data.path" and "nowhere.jsonl" in str(err)
 
 
 def test_unknown_stage_kind_and_bad_launcher(write_recipe):
-    assert error_of(write_recipe(SFT_RECIPE.replace("kind: sft", "kind: sfft"))).key == "stages.distill.kind"
-    bad = SFT_RECIPE.replace("    lora: {r: 8, alpha: 16}", "    launcher: {type: single, num_processes: 2}")
-    err = error_of(write_recipe(bad))
+    assert error_of(write_recipe(SFT_RECIPE), ["stages.distill.kind=sfft"]).key == "stages.distill.kind"
+    err = error_of(write_recipe(SFT_RECIPE), ["stages.distill.launcher={type: single, num_processes: 2}"])
     assert err.key == "stages.distill.launcher" and "torchrun" in str(err)
 
 
 def test_validate_cli_reports_failure(write_recipe, capsys):
-    path = write_recipe(SFT_RECIPE.replace("lora: {r: 8, alpha: 16}", "lora: {r: 8, alpah: 16}"))
-    assert main(["validate", str(path)]) == 1
+    path = write_recipe(SFT_RECIPE)
+    assert main(["validate", str(path), "--set", "stages.distill.lora={r: 8, alpah: 16}"]) == 1
     assert "stages.distill.lora.alpah" in capsys.readouterr().out
 
 

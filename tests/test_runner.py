@@ -35,11 +35,12 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
 
 
 def test_sigkill_then_rerun_resumes_from_checkpoint(write_recipe, tmp_path):
-    path = write_recipe(
-        SFT_RECIPE.replace("max_steps: 12", "max_steps: 400").replace("save_steps: 6", "save_steps: 5")
-    )
+    path = write_recipe(SFT_RECIPE)
+    long_run = ["stages.distill.trainer.max_steps=400", "stages.distill.trainer.save_steps=5"]
     run_dir = tmp_path / "runs" / "t"
-    proc = subprocess.Popen(ponder_cmd("run", str(path)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ponder_cmd("run", str(path), *long_run), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     trainer_dir = run_dir / "distill.partial" / "trainer"
     while not list(trainer_dir.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
@@ -51,7 +52,7 @@ def test_sigkill_then_rerun_resumes_from_checkpoint(write_recipe, tmp_path):
     assert (run_dir / "data" / "result.json").exists() and not (run_dir / "distill" / "result.json").exists()
 
     out = subprocess.run(
-        ponder_cmd("run", str(path), "stages.distill.trainer.max_steps=400"),
+        ponder_cmd("run", str(path), *long_run),
         capture_output=True,
         text=True,
         timeout=600,
@@ -69,17 +70,18 @@ def test_sigkill_then_rerun_resumes_from_checkpoint(write_recipe, tmp_path):
 
 
 def test_rerun_skips_then_change_reruns_stage_and_successors(write_recipe, tmp_path, capsys):
-    path = write_recipe(SFT_RECIPE.replace("max_steps: 12", "max_steps: 2"))
-    run_recipe(load_recipe(path))
-    run_recipe(load_recipe(path))
+    path = write_recipe(SFT_RECIPE)
+    two = "stages.distill.trainer.max_steps=2"
+    run_recipe(load_recipe(path, [two]))
+    run_recipe(load_recipe(path, [two]))
     assert capsys.readouterr().out.count("skipped") == 2
-    run_recipe(load_recipe(path, ["stages.data.size=64"]))
+    run_recipe(load_recipe(path, [two, "stages.data.size=64"]))
     out = capsys.readouterr().out
     assert (
         "skipped" not in out
         and json.loads((tmp_path / "runs/t/data/result.json").read_text())["metrics"]["rows"] == 64
     )
-    run_recipe(load_recipe(path, ["stages.data.size=64"]), from_stage="distill")
+    run_recipe(load_recipe(path, [two, "stages.data.size=64"]), from_stage="distill")
     out = capsys.readouterr().out
     assert out.count("skipped") == 1 and "distill (sft) ->" in out
 
@@ -87,7 +89,7 @@ def test_rerun_skips_then_change_reruns_stage_and_successors(write_recipe, tmp_p
 def test_malformed_jsonl_names_file_and_line(write_recipe, tmp_path):
     data = tmp_path / "rows.jsonl"
     data.write_text('{"prompt": "a", "answer": "1"}\n{"prompt": "b", "answer": "2"}\n{"prompt": "c", "answer": \n')
-    recipe = load_recipe(write_recipe(SFT_RECIPE.replace("data: data", f"data: {{path: {data}}}")))
+    recipe = load_recipe(write_recipe(SFT_RECIPE), [f"stages.distill.data={{path: {data}}}"])
     with pytest.raises(DataError, match=r"rows\.jsonl:3: not valid JSON"):
         run_recipe(recipe)
 
@@ -96,24 +98,23 @@ def test_empty_dataset_and_missing_column_are_clear(write_recipe, tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
     with pytest.raises(DataError, match="empty"):
-        run_recipe(load_recipe(write_recipe(SFT_RECIPE.replace("data: data", f"data: {{path: {empty}}}"))))
+        run_recipe(load_recipe(write_recipe(SFT_RECIPE), [f"stages.distill.data={{path: {empty}}}"]))
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"question": "a", "answer": "1"}\n')
     with pytest.raises(DataError, match="missing column 'prompt'"):
-        run_recipe(load_recipe(write_recipe(SFT_RECIPE.replace("data: data", f"data: {{path: {rows}}}"))))
+        run_recipe(load_recipe(write_recipe(SFT_RECIPE), [f"stages.distill.data={{path: {rows}}}"]))
 
 
 def test_failed_rerun_leaves_finished_output_intact(write_recipe, tmp_path):
     data = tmp_path / "rows.jsonl"
     data.write_text("".join(json.dumps({"prompt": f"q{i}", "answer": str(i)}) + "\n" for i in range(32)))
-    path = write_recipe(
-        SFT_RECIPE.replace("max_steps: 12", "max_steps: 2").replace("data: data", f"data: {{path: {data}}}")
-    )
-    run_recipe(load_recipe(path))
+    path = write_recipe(SFT_RECIPE)
+    overrides = ["stages.distill.trainer.max_steps=2", f"stages.distill.data={{path: {data}}}"]
+    run_recipe(load_recipe(path, overrides))
     finished = tmp_path / "runs/t/distill"
     before = {p.relative_to(finished): p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()}
     data.write_text('{"prompt": "broken"\n')
     with pytest.raises(DataError, match="rows.jsonl:1"):
-        run_recipe(load_recipe(path, ["stages.distill.trainer.learning_rate=0.01"]))
+        run_recipe(load_recipe(path, [*overrides, "stages.distill.trainer.learning_rate=0.01"]))
     after = {p.relative_to(finished): p.stat().st_mtime_ns for p in finished.rglob("*") if p.is_file()}
     assert before == after and (finished / "checkpoint" / "model.safetensors").exists()

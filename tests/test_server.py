@@ -9,7 +9,7 @@ import openai
 import pytest
 import uvicorn
 
-from ponder.inference.generate import generate
+from ponder.inference.generation import generate
 from ponder.inference.loading import load_for_inference
 from ponder.inference.server import create_app
 

@@ -29,6 +29,8 @@ def test_sft_lora_trains_and_writes_the_checkpoint_contract(write_recipe, tmp_pa
     )
     results = run_recipe(recipe)
     assert snapshots["attention"] == "eager", "the recipe's attention kernel must reach the trained model"
+    args = json.loads((tmp_path / "runs/t/distill/trainer_args.json").read_text())  # every field, resolved
+    assert args["max_steps"] == 30 and args["save_total_limit"] == 2 and args["output_dir"].endswith("trainer")
     metrics = results["distill"]["metrics"]
     assert metrics["loss_last"] < metrics["loss_first"] - 0.3, metrics
 
@@ -69,10 +71,7 @@ def test_sft_lora_trains_and_writes_the_checkpoint_contract(write_recipe, tmp_pa
 
 
 def test_full_finetune_changes_base_weights(write_recipe, tmp_path):
-    recipe = load_recipe(
-        write_recipe(SFT_RECIPE.replace("lora: {r: 8, alpha: 16}", "lora: null")),
-        ["stages.distill.trainer.max_steps=4"],
-    )
+    recipe = load_recipe(write_recipe(SFT_RECIPE), ["stages.distill.lora=null", "stages.distill.trainer.max_steps=4"])
     run_recipe(recipe)
     stage_dir = tmp_path / "runs" / "t" / "distill"
     trained = AutoModelForCausalLM.from_pretrained(stage_dir / "checkpoint").state_dict()

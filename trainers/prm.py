@@ -14,15 +14,9 @@ import torch
 from transformers import Trainer
 
 from ponder.inference.prm import PRM_CONFIG_KEY, pad_right, stepwise_ids
-from ponder.trainers.common import (
-    cpu_defaults,
-    deepspeed_args,
-    export_checkpoint,
-    last_checkpoint,
-    log_metrics,
-    lora_config,
-)
+from ponder.trainers.common import lora_config
 from ponder.trainers.modeling import load_token_classifier, save_checkpoint
+from ponder.trainers.run import run_trainer
 
 IGNORE = -100.0
 
@@ -63,6 +57,10 @@ class PRMTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
+# The collator needs the `labels` column, which the Trainer would drop as unused by the model's forward.
+OWNED_ARGS = {"remove_unused_columns": False}
+
+
 def train_prm(
     ctx,
     source: str,
@@ -71,9 +69,8 @@ def train_prm(
     separator: str,
     max_length: int | None,
     soft: bool,
-    trainer_fields: dict,
+    defaults: dict,
     out_dir: Path,
-    resume: bool,
 ) -> dict:
     """Fine-tune a token-classification PRM from `source` on stepwise rows; returns {metrics, artifacts}."""
     import datasets
@@ -103,47 +100,34 @@ def train_prm(
         remove_columns=rows.column_names,
         features=features,
     )
-    args = TrainingArguments(
-        **{
-            "logging_steps": 5,
-            "save_steps": 50,
-            "save_total_limit": 2,
-            "seed": recipe.seed,
-            "report_to": recipe.report_to,
-            "remove_unused_columns": False,
-            **cpu_defaults(),
-            **deepspeed_args(ctx.stage.launcher),
-            **trainer_fields,
-            "output_dir": str(out_dir / "trainer"),
-        }
-    )
     if lora is not None:
         from peft import get_peft_model
 
         model = get_peft_model(model, lora_config(lora, task_type="TOKEN_CLS"))
-    trainer = PRMTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        data_collator=StepwiseCollator(tokenizer.pad_token_id),
-        processing_class=tokenizer,
-    )
-    checkpoint = last_checkpoint(args.output_dir) if resume else None
-    trainer.train(resume_from_checkpoint=checkpoint)
-    metrics = {
-        **log_metrics(trainer, out_dir),
-        "train_rows": len(dataset),
-        "labelled_steps": sum(sum(1 for v in r["labels"] if v != IGNORE) for r in dataset),
-    }
-    artifacts = export_checkpoint(
-        trainer,
+
+    def build(args):
+        return PRMTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            data_collator=StepwiseCollator(tokenizer.pad_token_id),
+            processing_class=tokenizer,
+        )
+
+    def counts(trainer) -> dict:
+        labelled = sum(sum(1 for v in r["labels"] if v != IGNORE) for r in dataset)
+        return {"train_rows": len(dataset), "labelled_steps": labelled}
+
+    return run_trainer(
         ctx,
-        source,
-        tokenizer,
-        lora is not None,
-        metrics,
+        TrainingArguments,
+        defaults,
+        build,
         out_dir=out_dir,
-        config_updates={PRM_CONFIG_KEY: {"separator": separator}},
-        token_classifier=True,
+        source=source,
+        tokenizer=tokenizer,
+        is_lora=lora is not None,
+        owned=OWNED_ARGS,
+        extra_metrics=counts,
+        export={"config_updates": {PRM_CONFIG_KEY: {"separator": separator}}, "token_classifier": True},
     )
-    return {"metrics": metrics, "artifacts": artifacts}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ponder.inference.budget import BudgetForcingProcessor
+from ponder.inference.budget import ANSWERING, BudgetForcingProcessor
 from ponder.inference.thinking import ThinkingConfig
 
 
@@ -117,7 +117,7 @@ def split_generation(tokenizer, thinking: ThinkingConfig, ids: list[int], state,
     body = [t for t in ids if t != eos]
     if start_id in body:
         body = body[body.index(start_id) + 1 :]
-    if state.prompt_phase == "answering":  # thinking was closed by the template (enable_thinking=False)
+    if state.prompt_phase == ANSWERING:  # thinking was closed by the template (enable_thinking=False)
         reasoning_ids, answer_ids = [], body
     elif end_id in body:
         cut = body.index(end_id)

@@ -1,0 +1,131 @@
+"""The stage contract and the public API: one trainer path, owned keys, typed trainer fields, `ponder show`,
+a kind added from outside ponder, and README's Python snippets run as written."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SFT_RECIPE
+
+from ponder.recipes.cli import main
+from ponder.recipes.kind import STAGE_KINDS, stage_kind
+from ponder.recipes.runner import run_recipe
+from ponder.recipes.schema import RecipeError, load_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+
+EVERY_TRAINER = """
+name: every
+model: {name_or_path: "tiny:micro"}
+stages:
+  - {name: data, kind: task_data, tasks: [running_sum], size: 16}
+  - {name: distill, kind: sft, data: data, trainer: {max_steps: 1}}
+  - {name: star, kind: self_improve, init: distill, tasks: [running_sum], trainer: {max_steps: 1}}
+  - {name: rl, kind: grpo, init: distill, tasks: [running_sum], trainer: {per_device_train_batch_size: 8}}
+  - {name: label, kind: prm_label, data: data, policy: task}
+  - {name: prm, kind: prm, data: label, trainer: {max_steps: 1}}
+"""
+
+
+def test_every_owned_key_is_refused_by_validate_with_its_reason(write_recipe):
+    path = write_recipe(EVERY_TRAINER)
+    recipe = load_recipe(path)
+    checked = set()
+    for stage in recipe.stages:
+        kind = stage_kind(stage.kind)
+        for key, reason in kind.owned_keys().items():
+            with pytest.raises(RecipeError) as info:
+                load_recipe(path, [f"stages.{stage.name}.trainer.{key}=1"])
+            assert info.value.key == f"stages.{stage.name}.trainer.{key}" and reason in str(info.value)
+            checked.add((stage.kind, key))
+    trainer_kinds = {name for name in STAGE_KINDS if stage_kind(name).trainer_config is not None}
+    assert {k for k, _ in checked} == trainer_kinds == {"sft", "self_improve", "grpo", "prm"}
+    assert ("grpo", "reward_weights") in checked and ("prm", "remove_unused_columns") in checked
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("stages.distill.trainer.max_steps=abc", "not an integer"),
+        ("stages.distill.trainer.learning_rate=1e-3", "write 1.0e-3"),
+        ("stages.distill.trainer.bf16=maybe", "not true or false"),
+        ("stages.rl.trainer.num_generations=2.5", "not an integer"),
+    ],
+)
+def test_wrong_types_in_trainer_are_refused_naming_the_key(write_recipe, override, expected):
+    with pytest.raises(RecipeError) as info:
+        load_recipe(write_recipe(EVERY_TRAINER), [override])
+    assert info.value.key == override.split("=")[0] and expected in str(info.value)
+
+
+def test_show_lists_each_argument_with_its_origin(write_recipe, capsys):
+    path = write_recipe(EVERY_TRAINER)
+    assert main(["show", str(path), "rl", "stages.rl.trainer.max_steps=7"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")}
+    assert lines["max_steps"].split()[1] == "7" and lines["max_steps"].endswith("# trainer:")
+    assert lines["save_steps"].split()[1] == "25" and lines["save_steps"].endswith("# kind default")
+    assert lines["use_cpu"].endswith("# cpu default") and lines["seed"].endswith("# recipe")
+    assert lines["output_dir"].endswith("# ponder") and "reward_weights" in lines
+    assert main(["show", str(path), "nope"]) == 2  # a one-line error naming the stages
+
+
+def test_one_trainer_call_site_in_the_package():
+    sources = [p for d in ("recipes", "trainers", "data", "inference", "rewards") for p in (ROOT / d).rglob("*.py")]
+    sites = [str(p.relative_to(ROOT)) for p in sources for _ in re.finditer(r"\.train\(", p.read_text())]
+    assert sites == ["trainers/run.py"]
+
+
+def readme_python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+def test_a_kind_from_outside_ponder_runs_through_the_runner(write_recipe, tmp_path, monkeypatch):
+    (snippet,) = [b for b in readme_python_blocks() if "KIND = StageKind" in b]  # README's worked example
+    (tmp_path / "my_kinds.py").write_text(snippet)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("my_kinds", None)
+    path = write_recipe(SFT_RECIPE)
+    overrides = ["stages.data={name: data, kind: my_kinds, rows: 16}", "stages.distill.trainer.max_steps=2"]
+    results = run_recipe(load_recipe(path, overrides))
+    assert results["data"]["metrics"] == {"rows": 16} and results["data"]["kind"] == "my_kinds"
+    assert results["distill"]["metrics"]["train_rows"] == 16  # a later stage read its rows through `data:`
+    assert "## data (my_kinds)" in (tmp_path / "runs/t/report.md").read_text()
+    with pytest.raises(RecipeError, match="produces no model"):
+        load_recipe(path, [*overrides, "stages.distill.init=data"])
+
+
+def test_readme_python_snippets_run_as_written(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)  # the snippets name tests/assets/tiny-reasoner relative to the repository
+    blocks = [b for b in readme_python_blocks() if "KIND = StageKind" not in b]
+    assert len(blocks) >= 3
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "[1.0]" and "'accuracy'" in printed[1] and "'cosine'" in printed[1]  # the rewards snippet
+    thinking_tokens, forced = printed[2].split()[:2]  # the generate snippet
+    assert int(thinking_tokens) <= 8 and forced in ("True", "False")
+    example = [[{"role": "assistant", "content": "<think>x</think>42"}]]
+    assert namespace["short_answer"](example) == [1.0] and namespace["cosine"].__name__
+
+
+def test_public_api_names_import_and_work(tmp_path, monkeypatch):
+    import uvicorn
+
+    from ponder.inference import PRMScorer, generate, serve
+    from ponder.inference.thinking import ThinkingConfig
+    from ponder.rewards import REWARDS, get_reward
+    from ponder.trainers.modeling import load_token_classifier, save_checkpoint
+
+    assert callable(generate) and "accuracy" in REWARDS and get_reward("format").__name__
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+    serve(str(ROOT / "tests/assets/tiny-reasoner"), port=8123)
+    assert served["port"] == 8123 and any(r.path == "/v1/chat/completions" for r in served["app"].routes)
+    model, tokenizer = load_token_classifier("tiny:micro", ThinkingConfig())
+    save_checkpoint(model, tokenizer, tmp_path / "prm", ThinkingConfig(), {"title": "untrained PRM"})
+    scores = PRMScorer.from_pretrained(str(tmp_path / "prm")).score(["sum 1 2"], [["1", "3"]])
+    assert len(scores[0]) == 2 and all(0.0 <= s <= 1.0 for s in scores[0])
+    assert len(json.loads((tmp_path / "prm" / "config.json").read_text())["id2label"]) == 2

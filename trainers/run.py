@@ -1,0 +1,77 @@
+"""The one trainer path every TRL-backed stage (sft, self_improve rounds, grpo, prm) goes through.
+
+Arguments merge in this order, later wins: the kind's visible `DEFAULTS` (in its recipe module), the recipe's
+seed and report_to, ponder's CPU settings (`cpu_defaults`), the user's `trainer:` block, then the keys ponder
+owns (output_dir, the launcher's DeepSpeed JSON, a kind's own such as GRPO's reward_weights), which
+`ponder validate` refuses in `trainer:`. The resolved config is written to `<stage>/trainer_args.json`; then
+resume, train, log and export happen here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from ponder.trainers.common import cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint, log_metrics
+
+
+def merge_trainer_args(ctx, defaults: dict, out_dir: Path, owned: dict | None = None) -> tuple[dict, dict]:
+    """(arguments, origin of each key): what the stage's trainer config is built from, and from where."""
+    layers = [
+        ("kind default", defaults),
+        ("recipe", {"seed": ctx.recipe.seed, "report_to": ctx.recipe.report_to}),
+        ("cpu default", cpu_defaults()),
+        ("trainer:", ctx.stage.trainer),
+        ("ponder", {"output_dir": str(out_dir / "trainer"), **deepspeed_args(ctx.stage.launcher), **(owned or {})}),
+    ]
+    merged, origin = {}, {}
+    for name, layer in layers:
+        for key, value in layer.items():
+            merged[key], origin[key] = value, name
+    return merged, origin
+
+
+def run_trainer(
+    ctx,
+    config_cls,
+    defaults: dict,
+    build: Callable,
+    *,
+    out_dir: Path,
+    source: str,
+    tokenizer,
+    is_lora: bool,
+    owned: dict | None = None,
+    extra_metrics: Callable | None = None,
+    export: dict | None = None,
+) -> dict:
+    """Merge the arguments, build the trainer (`build(args)`), resume, train, log and export the checkpoint.
+
+    Args:
+        config_cls: the TRL/transformers config class (SFTConfig, GRPOConfig, TrainingArguments).
+        defaults: the kind's DEFAULTS (plus any default that depends on the stage's options).
+        build: `build(args) -> Trainer`.
+        source: where the model was loaded from (the LoRA merge reloads it).
+        owned: values ponder sets for keys the kind owns.
+        extra_metrics: `extra_metrics(trainer) -> dict` added to the logged metrics.
+        export: extra keyword arguments of `export_checkpoint` (thinking contract, config updates, ...).
+
+    Returns:
+        {"metrics": ..., "artifacts": ...} with artifact paths relative to the stage folder.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merged, _ = merge_trainer_args(ctx, defaults, out_dir, owned)
+    args = config_cls(**merged)
+    if getattr(args, "process_index", 0) == 0:
+        (out_dir / "trainer_args.json").write_text(json.dumps(args.to_dict(), indent=2, default=str))
+    trainer = build(args)
+    checkpoint = last_checkpoint(args.output_dir) if ctx.resume else None
+    if checkpoint:
+        print(f"resuming from {checkpoint}", flush=True)
+    trainer.train(resume_from_checkpoint=checkpoint)
+    metrics = log_metrics(trainer, out_dir)
+    if extra_metrics is not None:
+        metrics.update(extra_metrics(trainer))
+    artifacts = export_checkpoint(trainer, ctx, source, tokenizer, is_lora, metrics, out_dir=out_dir, **(export or {}))
+    return {"metrics": metrics, "artifacts": artifacts}
