@@ -6,7 +6,11 @@ Each row moves before-think -> thinking -> answering, read off the tokens it act
 - min budget m: while a row has fewer than m thinking tokens, `</think>` and EOS are forbidden, and
   when the model *wants* to end (its top-scoring token is `</think>` or EOS), the extension tokens
   ("\\nWait") are forced instead;
+- ignore N stops (s1's own knob): the first N times the model wants to end thinking, "Wait" is forced;
+- the max budget wins over both: an extension that would cross it is cut, thinking closes at exactly B;
 - budget 0 closes thinking at once;
+- EOS while thinking means "stop thinking" (s1's harness closes thinking after any stop that is not the
+  length limit and asks for the answer): its probability moves to `</think>`, so the model answers;
 - once thinking is closed, the delimiters are forbidden, so each answer has exactly one `</think>`.
 `<think>` may be prefilled by the chat template or generated; budgets are per row. Forced tokens count
 as thinking tokens, as in s1.
@@ -28,6 +32,7 @@ class RowState:
     prompt_phase: str = BEFORE  # where the prompt left the row (THINKING = `<think>` prefilled)
     min_tokens: int = 0
     max_tokens: int | None = None
+    ignore_stops: int = 0
     thinking_tokens: int = 0
     extensions: int = 0
     forced_stop: bool = False
@@ -44,14 +49,21 @@ class BudgetForcingProcessor(LogitsProcessor):
         answer_prefix_ids: list[int],
         min_tokens: list[int],
         max_tokens: list,
+        ignore_stops: list[int] | None = None,
     ):
         self.start_id, self.end_id = think_start_id, think_end_id
         self.eos_ids = [eos_ids] if isinstance(eos_ids, int) else list(eos_ids)
         self.extension_ids, self.answer_prefix_ids = list(extension_ids), list(answer_prefix_ids)
-        for lo, hi in zip(min_tokens, max_tokens):
+        ignore_stops = ignore_stops or [0] * len(min_tokens)
+        for lo, hi, n in zip(min_tokens, max_tokens, ignore_stops):
             if lo < 0 or (hi is not None and (hi < 0 or hi < lo)):
                 raise ValueError(f"thinking budget min={lo}, max={hi}: need 0 <= min <= max")
-        self.rows = [RowState(min_tokens=lo, max_tokens=hi) for lo, hi in zip(min_tokens, max_tokens)]
+            if n < 0:
+                raise ValueError(f"ignore_stops={n}: need >= 0")
+        self.rows = [
+            RowState(min_tokens=lo, max_tokens=hi, ignore_stops=n)
+            for lo, hi, n in zip(min_tokens, max_tokens, ignore_stops)
+        ]
         self.started = False
 
     def _start(self, input_ids: torch.LongTensor):
@@ -89,16 +101,22 @@ class BudgetForcingProcessor(LogitsProcessor):
         for i, row in enumerate(self.rows):
             if row.phase == DONE:
                 continue
-            if not row.queue and row.phase == THINKING:
-                if row.max_tokens is not None and row.thinking_tokens >= row.max_tokens:
+            if row.phase == THINKING:
+                at_max = row.max_tokens is not None and row.thinking_tokens >= row.max_tokens
+                if at_max and row.queue[:1] != [self.end_id]:  # the max wins, even inside an extension
                     row.queue = [self.end_id, *self.answer_prefix_ids]
                     row.forced_stop = True
-                elif row.thinking_tokens < row.min_tokens:
-                    if int(scores[i].argmax()) in ends:  # the model wants to stop thinking: "Wait"
+                elif not row.queue:
+                    must_go_on = row.thinking_tokens < row.min_tokens or row.extensions < row.ignore_stops
+                    if must_go_on and int(scores[i].argmax()) in ends:  # the model wants to stop: "Wait"
                         row.queue = list(self.extension_ids)
                         row.extensions += 1
-                    else:
+                    elif must_go_on:
                         scores[i, ends] = float("-inf")
+                    else:  # ending thinking with EOS means closing it: that mass goes to </think>
+                        eos = scores[i, self.eos_ids]
+                        scores[i, self.end_id] = torch.logsumexp(torch.cat([scores[i, [self.end_id]], eos]), 0)
+                        scores[i, self.eos_ids] = float("-inf")
             if row.phase == ANSWERING:  # thinking is closed for good: no second think block
                 scores[i, [self.start_id, self.end_id]] = float("-inf")
             if row.queue:

@@ -10,6 +10,9 @@ def add_budget_args(parser):
     parser.add_argument("checkpoint", help="a ponder checkpoint folder (or any HF model with thinking tokens)")
     parser.add_argument("--max-thinking-tokens", type=int, default=None, help="force </think> after this many")
     parser.add_argument("--min-thinking-tokens", type=int, default=None, help="say 'Wait' until this many")
+    parser.add_argument(
+        "--ignore-stops", type=int, default=0, help="s1: say 'Wait' the first N times thinking would end"
+    )
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     parser.add_argument("--no-think", action="store_true", help="enable_thinking=False: answer directly")
@@ -43,6 +46,7 @@ def _answer(args, model, tokenizer, thinking, messages):
         messages,
         min_thinking_tokens=args.min_thinking_tokens,
         max_thinking_tokens=args.max_thinking_tokens,
+        ignore_stops=args.ignore_stops,
         max_new_tokens=args.max_new_tokens,
         do_sample=args.temperature > 0,
         temperature=max(args.temperature, 1e-5),

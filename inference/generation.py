@@ -27,7 +27,7 @@ def thinking_config_of(model) -> ThinkingConfig:
 
 
 def budget_processor(
-    tokenizer, thinking: ThinkingConfig, min_tokens: list[int], max_tokens: list
+    tokenizer, thinking: ThinkingConfig, min_tokens: list[int], max_tokens: list, ignore_stops: list[int] | None = None
 ) -> BudgetForcingProcessor:
     def ids(text):
         return tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -44,6 +44,7 @@ def budget_processor(
         answer_prefix_ids=ids(f"\n\n{thinking.answer_prefix}"),
         min_tokens=min_tokens,
         max_tokens=max_tokens,
+        ignore_stops=ignore_stops,
     )
 
 
@@ -58,6 +59,7 @@ def generate(
     messages,
     min_thinking_tokens=None,
     max_thinking_tokens=None,
+    ignore_stops=0,
     max_new_tokens: int = 256,
     do_sample: bool = False,
     temperature: float = 1.0,
@@ -69,7 +71,9 @@ def generate(
 ) -> list[Generation]:
     """`messages`: one conversation (a list of {"role", "content"}) or a batch of them.
 
-    Budgets default to the checkpoint's generation config; each may be a list, one value per conversation.
+    `min_thinking_tokens` / `max_thinking_tokens` default to the checkpoint's generation config; `ignore_stops`
+    is s1's "ignore the end of thinking N times" (N forced "Wait"s; the max still cuts). Each may be a list,
+    one value per conversation.
     """
     thinking = thinking or thinking_config_of(model)
     batch = [messages] if messages and isinstance(messages[0], dict) else list(messages)
@@ -80,9 +84,9 @@ def generate(
     prompts = [p for p in prompts for _ in range(num_return_sequences)]
     lo = _per_row(thinking.min_thinking_tokens if min_thinking_tokens is None else min_thinking_tokens, len(batch))
     hi = _per_row(thinking.max_thinking_tokens if max_thinking_tokens is None else max_thinking_tokens, len(batch))
-    lo = [v for v in lo for _ in range(num_return_sequences)]
-    hi = [v for v in hi for _ in range(num_return_sequences)]
-    processor = budget_processor(tokenizer, thinking, [v or 0 for v in lo], hi)
+    waits = _per_row(ignore_stops, len(batch))
+    lo, hi, waits = ([v for v in values for _ in range(num_return_sequences)] for values in (lo, hi, waits))
+    processor = budget_processor(tokenizer, thinking, [v or 0 for v in lo], hi, [v or 0 for v in waits])
 
     inputs = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False).to(
         model.device

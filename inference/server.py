@@ -1,7 +1,8 @@
 """An OpenAI-compatible chat server with thinking budgets: `ponder serve CHECKPOINT --port P`.
 
 Request extras (vLLM's names where vLLM has them): `thinking_token_budget` (max thinking tokens),
-`min_thinking_tokens`, `reasoning_effort` (low/medium/high -> the checkpoint's `effort_budgets`), and
+`min_thinking_tokens`, `ignore_stops` (s1: force "Wait" the first N times thinking would end),
+`reasoning_effort` (low/medium/high -> the checkpoint's `effort_budgets`), and
 `chat_template_kwargs.enable_thinking`. Responses carry `reasoning_content` beside `content` and
 `usage.completion_tokens_details.reasoning_tokens`. Concurrent non-streamed requests with the same
 sampling settings and no seed are batched (`ponder.inference.batching`); streamed and seeded requests run
@@ -41,6 +42,7 @@ class ChatRequest(BaseModel):
     seed: Optional[int] = None
     thinking_token_budget: Optional[int] = None
     min_thinking_tokens: Optional[int] = None
+    ignore_stops: int = 0
     reasoning_effort: Optional[str] = None
     chat_template_kwargs: dict = Field(default_factory=dict)
 
@@ -87,7 +89,8 @@ def create_app(
     async def models():
         return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "ponder", "created": 0}]}
 
-    def budgets(req: ChatRequest) -> tuple[int, Optional[int], bool]:
+    def budgets(req: ChatRequest) -> tuple[tuple, bool]:
+        """((min, max, ignored stops), enable_thinking) of a request; a bad value is a 400 naming the field."""
         if req.model != model_name:
             raise BadRequest(f"unknown model {req.model!r}; this server serves {model_name!r}")
         if req.n != 1:
@@ -107,7 +110,9 @@ def create_app(
             raise BadRequest(f"min_thinking_tokens must be >= 0, got {low}")
         if high is not None and low > high:
             raise BadRequest(f"min_thinking_tokens ({low}) > thinking_token_budget ({high})")
-        return low, high, enable
+        if req.ignore_stops < 0:
+            raise BadRequest(f"ignore_stops must be >= 0, got {req.ignore_stops}")
+        return (low, high, req.ignore_stops), enable
 
     def token_limit(req: ChatRequest) -> int:
         return req.max_completion_tokens or req.max_tokens or default_max_tokens
@@ -117,14 +122,15 @@ def create_app(
         return token_limit(req), req.temperature > 0, max(req.temperature, 1e-5), req.top_p, enable
 
     def run_batch(settings: tuple, items: list, streamer=None) -> list:
-        """One generate call for `items` = [(messages, min budget, max budget)] sharing `settings`."""
+        """One generate call for `items` = [(messages, (min, max, ignored stops))] sharing `settings`."""
         max_new_tokens, do_sample, temperature, top_p, enable = settings
         return generate(
             model,
             tokenizer,
-            [messages for messages, _, _ in items],
-            min_thinking_tokens=[low for _, low, _ in items],
-            max_thinking_tokens=[high for _, _, high in items],
+            [messages for messages, _ in items],
+            min_thinking_tokens=[budget[0] for _, budget in items],
+            max_thinking_tokens=[budget[1] for _, budget in items],
+            ignore_stops=[budget[2] for _, budget in items],
             max_new_tokens=max_new_tokens,
             do_sample=do_sample,
             temperature=temperature,
@@ -137,14 +143,14 @@ def create_app(
     batcher = RequestBatcher(run_batch, lock, max_batch)
     app.state.batcher = batcher
 
-    def run_alone(req: ChatRequest, low: int, high: Optional[int], enable: bool, streamer=None):
+    def run_alone(req: ChatRequest, budget: tuple, enable: bool, streamer=None):
         """Streamed and seeded requests: a batch of one, so the seed and the streamer are this request's own."""
         import torch
 
         with lock:
             if req.seed is not None:
                 torch.manual_seed(req.seed)
-            (result,) = run_batch(generation_settings(req, enable), [(req.messages, low, high)], streamer)
+            (result,) = run_batch(generation_settings(req, enable), [(req.messages, budget)], streamer)
         return result
 
     def finish_reason(result, req) -> str:
@@ -167,10 +173,10 @@ def create_app(
         settings = budgets(req)  # bad requests are rejected here, before any streaming starts
         created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
         if not req.stream:
-            low, high, enable = settings
+            budget, enable = settings
             if req.seed is None:
                 result = await asyncio.wrap_future(
-                    batcher.submit(generation_settings(req, enable), (req.messages, low, high))
+                    batcher.submit(generation_settings(req, enable), (req.messages, budget))
                 )
             else:
                 result = await run_in_threadpool(run_alone, req, *settings)

@@ -57,6 +57,10 @@ class Options:
     budgets: list = field(
         default_factory=lambda: [0, 8, 16, 32, 64, None], metadata={"help": "Max thinking budgets (null = unlimited)."}
     )
+    ignore_stops: list = field(
+        default_factory=list,
+        metadata={"help": "s1's 'Wait' curve: accuracy when the end of thinking is ignored N times, e.g. [1, 2, 4]."},
+    )
     min_budgets: list = field(
         default_factory=lambda: [16, 32, 64], metadata={"help": "Min thinking budgets ('Wait' curve)."}
     )
@@ -70,6 +74,8 @@ class Options:
     def __post_init__(self):
         if any(b is not None and b < 0 for b in self.budgets) or any(m < 0 for m in self.min_budgets):
             raise ValueError("budgets must be >= 0")
+        if any(not isinstance(n, int) or n < 0 for n in self.ignore_stops):
+            raise ValueError(f"ignore_stops={self.ignore_stops}: give whole numbers >= 0")
 
 
 def check(stage, recipe, error):
@@ -118,10 +124,18 @@ def main(ctx) -> dict:
         wait_curve[low] = accuracy(out)
         metrics[f"accuracy@min{low}"] = wait_curve[low]
         metrics[f"control@min{low}"] = control({None: [s["thinking_tokens"] for r in out for s in r]}, low)
+    ignored = []
+    for n in opts.ignore_stops:
+        out = run(ignore_stops=n)
+        tokens = [s["thinking_tokens"] for r in out for s in r]
+        metrics[f"accuracy@wait{n}"] = accuracy(out)
+        metrics[f"thinking_tokens@wait{n}"] = sum(tokens) / len(tokens)
+        ignored.append([n, metrics[f"accuracy@wait{n}"], metrics[f"thinking_tokens@wait{n}"]])
     metrics.update(s1_control=control(lengths), s1_scaling=scaling(curve), s1_performance=performance(curve))
     curves = {
         "max_budget": [[b, curve[b], sum(lengths[b]) / len(lengths[b])] for b in opts.budgets],
         "min_budget": [[m, wait_curve[m]] for m in opts.min_budgets],
+        "ignore_stops": ignored,
     }
     if opts.search:
         curves["search"] = run_search(ctx, model, tokenizer, opts)

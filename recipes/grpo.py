@@ -105,8 +105,12 @@ def main(ctx) -> dict:
 def reward_specs(opts) -> list[RewardSpec]:
     """The recipe's rewards, plus LCPO's when `lcpo:` is set."""
     lcpo = opts.lcpo
-    extra = [RewardSpec("lcpo", lcpo.weight, {"mode": lcpo.mode, "alpha": lcpo.alpha, "delta": lcpo.delta})]
-    return list(opts.rewards) + (extra if lcpo else [])
+    if lcpo is None:
+        return list(opts.rewards)
+    return [
+        *opts.rewards,
+        RewardSpec("lcpo", lcpo.weight, {"mode": lcpo.mode, "alpha": lcpo.alpha, "delta": lcpo.delta}),
+    ]
 
 
 KIND = StageKind(

@@ -89,6 +89,11 @@ def plots_for(name: str, result: dict, data: dict | None, run_dir: Path) -> list
                 "s--",
                 label='min budget ("Wait")',
             )
+        if data.get("ignore_stops"):  # s1: accuracy vs the tokens used when the end is ignored N times
+            points = data["ignore_stops"]
+            ax.plot(
+                [t for _, _, t in points], [a for _, a, _ in points], "^:", label='ignore the end N times ("Wait")'
+            )
         ax.set(
             xlabel="thinking tokens (mean used; min budget)", ylabel="accuracy", title=f"{name}: accuracy vs thinking"
         )

@@ -3,7 +3,12 @@
 Only the logits are scripted; generation runs through the real HF `generate` and ponder's processor.
 After `<think>` (and the template's newline), it prefers "a" until k thinking tokens, then `</think>`;
 after `</think>` it writes "42" and then EOS. Before any `<think>` it opens one.
+`stop_with_eos`: it ends thinking with EOS instead of `</think>`. `chaos_seed`: instead of stopping after k
+tokens, at each thinking position it wants to stop with probability `p_stop` (by `</think>` or EOS, drawn from
+the seed and the position), so random models can be scripted for property tests.
 """
+
+import random
 
 import torch
 from transformers import GenerationMixin, PretrainedConfig, PreTrainedModel
@@ -23,6 +28,9 @@ class ScriptedConfig(PretrainedConfig):
         letter_id=10,
         answer_ids=(20, 21),
         newline_id=1,
+        stop_with_eos=False,
+        chaos_seed=None,
+        p_stop=0.3,
         **kwargs,
     ):
         kwargs.setdefault("num_hidden_layers", 1)
@@ -31,6 +39,7 @@ class ScriptedConfig(PretrainedConfig):
         self.vocab_size, self.k = vocab_size, k
         self.think_start_id, self.think_end_id, self.eos_id = think_start_id, think_end_id, eos_id
         self.letter_id, self.answer_ids, self.newline_id = letter_id, list(answer_ids), newline_id
+        self.stop_with_eos, self.chaos_seed, self.p_stop = stop_with_eos, chaos_seed, p_stop
 
 
 class ScriptedThinker(PreTrainedModel, GenerationMixin):
@@ -49,10 +58,21 @@ class ScriptedThinker(PreTrainedModel, GenerationMixin):
         if after and after[0] == c.newline_id:  # the template's "<think>\n" prefill is not thinking
             after = after[1:]
         if c.think_end_id not in after:
-            return c.think_end_id if len(after) >= c.k else c.letter_id
+            return self.thinking_token(len(after))
         answer = after[after.index(c.think_end_id) + 1 :]
         written = [t for t in answer if t in c.answer_ids]
         return c.answer_ids[len(written)] if len(written) < len(c.answer_ids) else c.eos_id
+
+    def thinking_token(self, position: int) -> int:
+        c = self.config
+        if c.chaos_seed is None:
+            wants_stop, by_eos = position >= c.k, c.stop_with_eos
+        else:
+            draw = random.Random(c.chaos_seed * 100_003 + position)
+            wants_stop, by_eos = draw.random() < c.p_stop, draw.random() < 0.5
+        if not wants_stop:
+            return c.letter_id
+        return c.eos_id if by_eos else c.think_end_id
 
     def forward(self, input_ids=None, attention_mask=None, **kwargs):
         logits = torch.full((*input_ids.shape, self.config.vocab_size), -10.0)

@@ -16,9 +16,10 @@ def tokenizer():
     return build_char_tokenizer(THINKING)
 
 
-def scripted(tokenizer, k):
+def scripted(tokenizer, k, **behaviour):
     ids = tokenizer.convert_tokens_to_ids
     config = ScriptedConfig(
+        **behaviour,
         vocab_size=len(tokenizer),
         think_start_id=ids("<think>"),
         think_end_id=ids("</think>"),
@@ -123,3 +124,61 @@ def test_real_sft_checkpoint_obeys_budgets(tiny_checkpoint):
                 assert g.answer.startswith("Final Answer:")
     for g in generate(model, tok, questions, min_thinking_tokens=40, max_new_tokens=120):
         assert g.thinking_tokens >= 40 or think_end_count(tok, g) == 0  # cut by max_new_tokens only
+
+
+# s1 (simplescaling/s1, README "Budget forcing" and its eval harness): thinking stops at the max budget, the
+# end of thinking is ignored N times by appending "Wait", and after any stop that is not the length limit the
+# harness closes thinking and asks for the answer.
+
+
+def extension_length(tokenizer) -> int:
+    return len(tokenizer(f"\n{THINKING.extension}", add_special_tokens=False)["input_ids"])
+
+
+@pytest.mark.parametrize("lo, hi", [(12, 12), (3, 4), (2, 3), (7, 8)])
+def test_a_wait_that_would_cross_the_max_is_cut(tokenizer, lo, hi):
+    """A model that always wants to stop at once: "Wait"s (5 tokens each here) are forced until the min, and the
+    one that would cross the max is cut there (before the fix, min 12 / max 12 thought 15 tokens)."""
+    width = extension_length(tokenizer)
+    assert hi - lo < width and lo % width  # the last "Wait" starts below the min and would end above the max
+    (g,) = generate(scripted(tokenizer, 0), tokenizer, MESSAGES, min_thinking_tokens=lo, max_thinking_tokens=hi)
+    assert g.thinking_tokens == hi and g.forced_stop and think_end_count(tokenizer, g) == 1
+    assert g.answer.startswith("Final Answer:")
+
+
+def test_budget_grid_on_random_scripted_models(tokenizer):
+    """Property: for every (min, max, N ignored stops) and random models, min <= thinking <= max, one </think>."""
+    width = extension_length(tokenizer)
+    grid = [(lo, hi, n) for hi in (0, 1, 3, 7, 12, 20) for lo in {0, hi // 2, max(hi - 1, 0), hi} for n in (0, 1, 3)]
+    assert any(0 < hi - lo < width for lo, hi, _ in grid) and any(lo == hi > 0 for lo, hi, _ in grid)
+    for seed in range(4):
+        model = scripted(tokenizer, 0, chaos_seed=seed, p_stop=0.25)
+        batch = [MESSAGES] * len(grid)
+        out = generate(
+            model,
+            tokenizer,
+            batch,
+            min_thinking_tokens=[lo for lo, _, _ in grid],
+            max_thinking_tokens=[hi for _, hi, _ in grid],
+            ignore_stops=[n for _, _, n in grid],
+            max_new_tokens=40,
+        )
+        for (lo, hi, n), g in zip(grid, out):
+            assert lo <= g.thinking_tokens <= hi, (seed, lo, hi, n, g.text)
+            assert think_end_count(tokenizer, g) == 1 and g.answer, (seed, lo, hi, n, g.text)
+
+
+def test_thinking_that_ends_with_eos_is_closed_and_answered(tokenizer):
+    (g,) = generate(scripted(tokenizer, 4, stop_with_eos=True), tokenizer, MESSAGES, max_new_tokens=40)
+    assert g.thinking_tokens == 4 and think_end_count(tokenizer, g) == 1 and g.answer == "42"
+    assert not g.forced_stop  # the model chose to stop; no budget was hit
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_ignore_the_end_of_thinking_n_times(tokenizer, n):
+    k = 5
+    (g,) = generate(scripted(tokenizer, k), tokenizer, MESSAGES, ignore_stops=n, max_new_tokens=120)
+    assert g.extensions == n and g.reasoning.count(THINKING.extension) == n and not g.forced_stop
+    assert g.thinking_tokens == k + n * extension_length(tokenizer) and g.answer == "42"
+    (cut,) = generate(scripted(tokenizer, k), tokenizer, MESSAGES, ignore_stops=n, max_thinking_tokens=k + 1)
+    assert cut.thinking_tokens == k + 1 and cut.forced_stop  # the max budget still wins

@@ -1,4 +1,7 @@
-"""The sft stage under real DeepSpeed (ZeRO-2 and ZeRO-3), 2 CPU processes via torchrun + gloo."""
+"""The sft stage under real DeepSpeed (ZeRO-2 and ZeRO-3), 2 CPU processes via torchrun + gloo.
+
+The default suite keeps ZeRO-3 (the partitioned one); ZeRO-2 and GRPO under DeepSpeed are `slow`
+(multi-process, 15-45 s each on 2 cores): `python -m pytest -m slow`."""
 
 import json
 
@@ -24,7 +27,7 @@ stages:
 """
 
 
-@pytest.mark.parametrize("zero", ["zero2", "zero3"])
+@pytest.mark.parametrize("zero", [pytest.param("zero2", marks=pytest.mark.slow), "zero3"])
 def test_sft_under_deepspeed_two_processes(write_recipe, tmp_path, zero, monkeypatch):
     monkeypatch.chdir(tmp_path)
     results = run_recipe(load_recipe(write_recipe(RECIPE.format(zero=zero))))
@@ -53,6 +56,7 @@ stages:
 """
 
 
+@pytest.mark.slow
 def test_grpo_under_deepspeed_zero2_two_processes(write_recipe, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     metrics = run_recipe(load_recipe(write_recipe(GRPO_RECIPE)))["rl"]["metrics"]

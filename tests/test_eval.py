@@ -41,6 +41,7 @@ stages:
     size: 12
     budgets: [0, 4, 16, null]
     min_budgets: [24]
+    ignore_stops: [1, 2]
     samples: 2
     max_new_tokens: 60
 """
@@ -59,6 +60,8 @@ stages:
     assert (tmp_path / "runs/ev/eval/accuracy_vs_budget.png").stat().st_size > 1000
     curves = json.loads((tmp_path / "runs/ev/eval/curves.json").read_text())
     assert [b for b, _, _ in curves["max_budget"]] == [0, 4, 16, None]
+    assert [n for n, _, _ in curves["ignore_stops"]] == [1, 2]  # s1's "Wait" curve: each N forced once more
+    assert m["thinking_tokens@wait2"] > m["thinking_tokens@wait1"] > m["thinking_tokens@inf"]
     samples = (tmp_path / "runs/ev/eval/samples.jsonl").read_text()
     assert [len(json.loads(line)["samples"]) for line in samples.splitlines()] == [2] * 12
 

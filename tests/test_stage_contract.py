@@ -128,4 +128,5 @@ def test_public_api_names_import_and_work(tmp_path, monkeypatch):
     save_checkpoint(model, tokenizer, tmp_path / "prm", ThinkingConfig(), {"title": "untrained PRM"})
     scores = PRMScorer.from_pretrained(str(tmp_path / "prm")).score(["sum 1 2"], [["1", "3"]])
     assert len(scores[0]) == 2 and all(0.0 <= s <= 1.0 for s in scores[0])
-    assert json.loads((tmp_path / "prm" / "config.json").read_text())["architectures"] == ["Qwen2ForTokenClassification"]
+    config = json.loads((tmp_path / "prm" / "config.json").read_text())
+    assert config["architectures"] == ["Qwen2ForTokenClassification"]
