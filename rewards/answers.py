@@ -19,32 +19,54 @@ def answer_section(text: str, think_end: str = "</think>") -> str:
     return text.rsplit(think_end, 1)[1] if think_end in text else text
 
 
+def boxed_contents(text: str) -> list[str]:
+    """The contents of every complete \\boxed{...}, in order (nested braces matched)."""
+    out = []
+    for match in BOXED.finditer(text):
+        depth, start = 1, match.end()
+        for i in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                out.append(text[start:i].strip())
+                break
+    return out
+
+
 def last_boxed(text: str) -> str | None:
-    starts = [m.end() for m in BOXED.finditer(text)]
-    if not starts:
-        return None
-    depth, start = 1, starts[-1]
-    for i in range(start, len(text)):
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[start:i]
-    return None
+    boxes = boxed_contents(text)
+    return boxes[-1] if boxes else None
+
+
+DISPLAY_MATH = re.compile(r"\\\[(.*?)\\\]|\$\$(.*?)\$\$", re.DOTALL)
+INLINE_MATH = re.compile(r"\\\((.*?)\\\)|\$([^$\n]+)\$")
 
 
 def extract_final_answer(text: str, think_end: str = "</think>", answer_prefix: str = "Final Answer:") -> str:
-    """\\boxed{...} if present, else what follows the answer prefix, else the last non-empty line."""
+    """The answer in the text after thinking: \\boxed{...} (several distinct boxes read as one set, as
+    Math-Verify reads them), else what follows the answer prefix: its last display-math block (`\\[ ... \\]`
+    or `$$ ... $$`, which may span lines), else its last non-empty line, or that line's last inline math
+    (`\\( ... \\)`, `$ ... $`)."""
     section = answer_section(text, think_end)
-    boxed = last_boxed(section)
-    if boxed is not None:
-        return boxed.strip()
+    boxes = list(dict.fromkeys(boxed_contents(section)))
+    if len(boxes) > 1:
+        return "\\{" + ",".join(boxes) + "\\}"
+    if boxes:
+        return boxes[0]
     if answer_prefix and answer_prefix in section:
         section = section.rsplit(answer_prefix, 1)[1]
+    blocks = DISPLAY_MATH.findall(section)
+    if blocks:
+        return " ".join("".join(blocks[-1]).split())
     lines = [line.strip() for line in section.strip().splitlines() if line.strip()]
+    inline = INLINE_MATH.findall(lines[-1]) if lines else []
+    if inline:
+        return "".join(inline[-1]).strip()
     return lines[-1] if lines else ""
 
 
 def normalize(answer: str) -> str:
-    return re.sub(r"\s+", " ", str(answer)).strip().strip(".").lower()
+    """Whitespace folded, lower case, a sentence's final period dropped (a leading dot is part of `.4`)."""
+    return re.sub(r"\s+", " ", str(answer)).strip().rstrip(".").lower()
 
 
 def exact_match(gold: str, prediction: str) -> bool:

@@ -1,68 +1,141 @@
 """Answer equivalence: exact and numeric checks in-process, Math-Verify in the worker pool.
 
-Cheap cases never leave the process (>= 1,000 answers/s); anything that needs a parser goes to a
-worker with a hard deadline. Word answers ("aetdm") are compared exactly, never symbolically: sympy
-would call "ab" and "ba" equal (a*b == b*a).
+Cheap cases never leave the process: plain numbers (thousands separators, decimal commas, `.4`), simple LaTeX
+(`\\frac{a}{b}`, `\\sqrt{n}` of a perfect square, `\\boxed{}`, sets of numbers) and word answers. Numbers compare
+as Math-Verify compares them: exactly, or rounded to 6 decimals when either side is written as a decimal.
+Anything that needs a parser goes to a worker with a hard deadline, and each batch has an overall bound.
+Answers that cannot be numbers of sane size (exponent towers, thousands of digits: they make `parse` hang)
+score 0 without a parser. Word answers ("aetdm") are compared exactly, never symbolically: sympy would call
+"ab" and "ba" equal (a*b == b*a). A gold in words against a mathematical prediction ("forty two" vs 42) is
+not applicable (None), as TRL treats a gold it cannot parse.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from fractions import Fraction
+from functools import lru_cache
 
 from ponder.rewards.answers import normalize
 from ponder.rewards.pool import shared_pool
 
 NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)(/\d+)?$")
+THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")  # 1,000,000 and 7,425,000.5
+DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")  # 1000,99 and 0,111 (European decimals)
 WORD = re.compile(r"^[a-z][a-z ]*$")
-MAX_ANSWER_CHARS = 2000
-PRELOAD = (
-    "math_verify",
-    "ponder.rewards.math_answers",
-)  # longer "answers" are not answers; they also feed pathological parses
+FRAC = re.compile(r"^(-?)\\[dtc]?frac\{(-?\d+)\}\{(\d+)\}$")
+SQRT = re.compile(r"^\\sqrt\{(\d+)\}$")
+MAX_ANSWER_CHARS = 2000  # longer "answers" are not answers; they also feed pathological parses
+MAX_DIGITS = 400
+PRELOAD = ("math_verify", "ponder.rewards.math_answers")
+CACHE_SIZE = 65536
+_verdicts: dict = {}  # (gold, prediction) -> verdict from a worker: GRPO groups repeat answers
 
 
 def as_number(text: str):
-    text = text.replace(",", "").replace(" ", "")
+    """(value, written_as_decimal) of a plain number, else None."""
+    text = text.replace(" ", "").replace("{,}", ",")
+    if THOUSANDS.match(text):
+        text = text.replace(",", "")
+    elif DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".")
     if not NUMBER.match(text) or len(text) > 60:
         return None
     try:
-        return Fraction(text)
+        return Fraction(text), "." in text
     except (ValueError, ZeroDivisionError):
         return None
 
 
+def _unwrap(text: str) -> str:
+    text = text.strip().strip("$").strip()
+    while text.startswith("\\boxed{") and text.endswith("}"):
+        text = text[len("\\boxed{") : -1].strip()
+    return text.replace("\\left", "").replace("\\right", "").replace("\\!", "")
+
+
+def simple_value(text: str):
+    """A number (value, written_as_decimal) or a frozenset of numbers from plain or simple-LaTeX text; else None."""
+    text = _unwrap(text)
+    if text.startswith("\\{") and text.endswith("\\}"):
+        items = [simple_value(item) for item in text[2:-2].split(",")]
+        if items and all(isinstance(i, tuple) for i in items):
+            return frozenset(value for value, _ in items)
+        return None
+    number = as_number(text)
+    if number is not None:
+        return number
+    frac = FRAC.match(text)
+    if frac and int(frac.group(3)):
+        sign = -1 if frac.group(1) else 1
+        return sign * Fraction(int(frac.group(2)), int(frac.group(3))), False
+    root = SQRT.match(text)
+    if root and len(root.group(1)) < 30 and math.isqrt(int(root.group(1))) ** 2 == int(root.group(1)):
+        return Fraction(math.isqrt(int(root.group(1)))), False
+    return None
+
+
+def numbers_equal(gold: tuple, prediction: tuple) -> bool:
+    """Math-Verify's rule: exact, or rounded to 6 decimals when either side was written as a decimal."""
+    (g, g_float), (p, p_float) = gold, prediction
+    return g == p or ((g_float or p_float) and round(g, 6) == round(p, 6))
+
+
+def insane(text: str) -> bool:
+    """Cannot be a number of sane size: an exponent tower (`2^{2^{2^{2}}}`, `2^2^2^2`) or a huge literal."""
+    depth = deepest = 0
+    for i, char in enumerate(text):
+        if char == "{":
+            depth += 1 if text[max(0, i - 1)] == "^" else 0
+            deepest = max(deepest, depth)
+    chained = max((len(m.group(0)) for m in re.finditer(r"(\^\s*\{?\s*[\w.]+\s*){3,}", text)), default=0)
+    return deepest >= 3 or chained > 0 or any(len(d) > MAX_DIGITS for d in re.findall(r"\d+", text))
+
+
 def quick_verdict(gold: str, prediction: str):
-    """1.0/0.0 when decidable without a parser, else None."""
+    """1.0 / 0.0 when decidable without a parser; "none" for not applicable; None when a parser must decide."""
     g, p = normalize(gold), normalize(prediction)
     if not g:
         return None
     if g == p:
         return 1.0
-    gn, pn = as_number(g), as_number(p)
-    if gn is not None and pn is not None:
-        return 1.0 if gn == pn else 0.0
-    if WORD.match(g) or not p or len(p) > MAX_ANSWER_CHARS:
+    if WORD.match(g):  # a word gold: words compare exactly; a mathematical prediction cannot be checked
+        return 0.0 if not p or WORD.match(p) else "none"
+    if not p or len(p) > MAX_ANSWER_CHARS or (insane(p) and not insane(g)):
         return 0.0
-    if gn is not None and re.search(r"[a-z]", re.sub(r"\\[a-z]+", "", p)):
+    gv, pv = simple_value(g), simple_value(p)
+    if gv is not None and pv is not None:
+        if isinstance(gv, tuple) and isinstance(pv, tuple):
+            return 1.0 if numbers_equal(gv, pv) else 0.0
+        return 1.0 if gv == pv else 0.0  # two sets, or a set against a number (never equal)
+    if isinstance(gv, tuple) and re.search(r"[a-z]", re.sub(r"\\[a-z]+", "", p)):
         # A numeric gold against prose ("fianswer: 1"): Math-Verify would fish the last number out of
         # it, which an RL policy learns to exploit. Numbers must be answered as numbers (or LaTeX).
         return 0.0
     return None
 
 
+@lru_cache(maxsize=4096)
+def _parsed(text: str):
+    from math_verify import parse
+
+    return parse(_as_math(text), parsing_timeout=None)
+
+
 def math_verify_one(gold: str, prediction: str):
     """Runs in a worker: None if the gold answer cannot be parsed (never 1), else 1.0 / 0.0."""
     import logging
 
-    from math_verify import parse, verify
+    from math_verify import verify
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns that we disabled its SIGALRM timers
     # Our pool enforces the deadline by killing the worker; Math-Verify's SIGALRM timers are off.
-    gold_parsed = parse(_as_math(gold), parsing_timeout=None)
+    gold_parsed = _parsed(gold)
     if not gold_parsed:
         return None
-    pred_parsed = parse(_as_math(prediction), parsing_timeout=None)
+    pred_parsed = _parsed(prediction)
     if not pred_parsed:
         return 0.0
     return 1.0 if verify(gold_parsed, pred_parsed, timeout_seconds=None) else 0.0  # order: gold first
@@ -72,13 +145,36 @@ def _as_math(text: str) -> str:
     return text if ("$" in text or "\\boxed" in text) else f"${text}$"
 
 
-def verify_answers(pairs: list[tuple[str, str]], deadline: float = 2.0, workers: int = 2) -> list:
-    """[(gold, prediction)] -> [1.0 | 0.0 | None]; a pair that times out scores 0.0."""
-    results = [quick_verdict(str(g), str(p)) for g, p in pairs]
-    hard = [i for i, r in enumerate(results) if r is None and normalize(str(pairs[i][0]))]
-    if hard:
-        pool = shared_pool(workers=workers, deadline=deadline, timeout_value=0.0, preload=PRELOAD)
-        answers = pool.map("ponder.rewards.math_answers:math_verify_one", [pairs[i] for i in hard])
-        for i, value in zip(hard, answers):
-            results[i] = value
-    return results
+def default_workers() -> int:
+    return max(2, min(4, os.cpu_count() or 2))
+
+
+def verify_answers(
+    pairs: list[tuple[str, str]],
+    deadline: float = 2.0,
+    workers: int | None = None,
+    batch_deadline: float | None = None,
+) -> list:
+    """[(gold, prediction)] -> [1.0 | 0.0 | None].
+
+    A pair still running at `deadline` seconds scores 0.0; the whole batch is bounded by `batch_deadline`
+    (default: deadline + 20 ms per pair that needs a parser), after which what is left scores 0.0 too."""
+    quick = [quick_verdict(str(g), str(p)) for g, p in pairs]
+    keys = [(str(g), str(p)) for (g, p), r in zip(pairs, quick) if r is None and normalize(str(g))]
+    todo = sorted(set(keys) - set(_verdicts))
+    fresh = {}
+    if todo:
+        pool = shared_pool(workers=workers or default_workers(), deadline=deadline, timeout_value=0.0, preload=PRELOAD)
+        bound = batch_deadline if batch_deadline is not None else deadline + 0.02 * len(todo)
+        fresh = dict(zip(todo, pool.map("ponder.rewards.math_answers:math_verify_one", todo, budget=bound)))
+        if len(_verdicts) + len(todo) > CACHE_SIZE:
+            _verdicts.clear()
+        _verdicts.update((todo[i], fresh[todo[i]]) for i in range(len(todo)) if i not in pool.last_cut)
+    out = []
+    for (g, p), r in zip(pairs, quick):
+        key = (str(g), str(p))
+        if r is None:
+            out.append(fresh.get(key, _verdicts.get(key)) if normalize(key[0]) else None)
+        else:
+            out.append(None if r == "none" else r)
+    return out

@@ -3,7 +3,9 @@
 Math-Verify's own timeouts use SIGALRM, which fails outside the main thread (math-verify #50), and
 `parse` can hang on nested exponents (#65). So verification runs here: each worker takes one item at
 a time; an item still running at its deadline gets its worker killed and replaced, and scores the
-pool's `timeout_value`, while every other item in the batch is scored normally.
+pool's `timeout_value`, while every other item in the batch is scored normally. A whole `map` call can be
+bounded too (`budget`): what has not finished by then scores `timeout_value` (`last_cut` lists it). A pool
+whose workers cannot start, or die before answering, raises `PoolError` within seconds instead of looping.
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ import multiprocessing as mp
 import os
 import time
 from multiprocessing.connection import wait
+
+
+class PoolError(RuntimeError):
+    """The pool cannot run its workers (they fail to start or die at once)."""
+
+
+MAX_FAILED_STARTS = 3
 
 
 def _worker(conn):
@@ -47,38 +56,62 @@ class WorkerPool:
         self.workers: list = []
         self.timeouts = 0
         self.errors = 0
+        self.failed_starts = 0  # workers in a row that died before answering anything
+        self.last_cut: set = set()  # indices of the last map's items cut by its budget
 
     def _spawn(self):
         parent, child = self.context.Pipe()
         process = self.context.Process(target=_worker, args=(child,), daemon=True)
-        process.start()
+        try:
+            process.start()
+        except Exception as exc:
+            raise PoolError(f"cannot start a worker process ({self.context.get_start_method()}): {exc}") from exc
         child.close()
-        return [process, parent]
+        return [process, parent, False]  # process, connection, has answered
 
     def _ensure(self):
         self.workers = [w for w in self.workers if w[0].is_alive()]
         while len(self.workers) < self.size:
             self.workers.append(self._spawn())
 
-    def map(self, target: str, items: list) -> list:
+    def map(self, target: str, items: list, budget: float | None = None) -> list:
+        """Results in order; an item past the per-item deadline, or not done within `budget` seconds for the
+        whole call, scores `timeout_value`."""
         self._ensure()
         results = [self.timeout_value] * len(items)
         pending = list(enumerate(items))[::-1]
         busy: dict = {}  # conn -> (worker, index, started)
         idle = list(self.workers)
+        end = time.monotonic() + budget if budget is not None else float("inf")
+        self.last_cut = set()
         while pending or busy:
+            if time.monotonic() >= end:  # the batch's bound: cut what is left
+                self.last_cut = {index for index, _ in pending} | {index for _, index, _ in busy.values()}
+                for worker, _, _ in list(busy.values()):
+                    self._replace(worker)
+                break
             while idle and pending:
                 worker = idle.pop()
                 index, args = pending.pop()
                 worker[1].send((index, target, tuple(args)))
                 busy[worker[1]] = (worker, index, time.monotonic())
             now = time.monotonic()
-            next_deadline = min(started for _, _, started in busy.values()) + self.deadline
+            next_deadline = min(min(started for _, _, started in busy.values()) + self.deadline, end)
             for conn in wait(list(busy), timeout=max(0.0, next_deadline - now)):
                 worker, index, _ = busy.pop(conn)
                 try:
                     _, (status, value) = conn.recv()
+                    worker[2] = True
+                    self.failed_starts = 0
                 except (EOFError, OSError):  # the worker died (e.g. memory limit): replace it
+                    worker[0].join(timeout=1)
+                    if not worker[2] and (worker[0].exitcode or 0) >= 0:  # exited by itself, never answered
+                        self.failed_starts += 1
+                        if self.failed_starts >= MAX_FAILED_STARTS:
+                            raise PoolError(
+                                f"{self.failed_starts} worker processes in a row died before answering "
+                                f"(running {target}); check that the workers can start and import it"
+                            ) from None
                     self._replace(worker)
                     worker = self.workers[-1]
                     status, value = "error", "worker died"
@@ -97,7 +130,7 @@ class WorkerPool:
         return results
 
     def _replace(self, worker):
-        process, conn = worker
+        process, conn, _ = worker
         if process.is_alive():
             os.kill(process.pid, 9)
         process.join(timeout=1)
@@ -106,7 +139,7 @@ class WorkerPool:
         self.workers.append(self._spawn())
 
     def close(self):
-        for process, conn in self.workers:
+        for process, conn, _ in self.workers:
             conn.close()
             if process.is_alive():
                 process.kill()

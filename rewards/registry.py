@@ -1,4 +1,4 @@
-"""Reward names -> functions: one explicit dict, then dotted import paths for everything else."""
+"""Reward names -> reward classes: one explicit dict, then dotted import paths for everything else."""
 
 from __future__ import annotations
 
@@ -6,23 +6,31 @@ import importlib
 
 from ponder.rewards import functions as f
 
-# Plain functions are used as they are; factories (get_*) are called with the recipe's parameters.
+# Each entry is a `Reward` class, instantiated with the recipe's `params` and the recipe's thinking delimiters.
 REWARDS = {
-    "accuracy": f.accuracy_reward,
-    "format": f.format_reward,
-    "soft_format": f.soft_format_reward,
-    "tag_count": f.tag_count_reward,
-    "reasoning_steps": f.get_reasoning_steps_reward,
-    "cosine": f.get_cosine_scaled_reward,
-    "repetition_penalty": f.get_repetition_penalty_reward,
-    "soft_overlong_punishment": f.get_soft_overlong_punishment,
-    "lcpo": f.get_lcpo_reward,
-    "code": f.get_code_reward,
+    "accuracy": f.AccuracyReward,
+    "format": f.FormatReward,
+    "soft_format": f.SoftFormatReward,
+    "tag_count": f.TagCountReward,
+    "reasoning_steps": f.ReasoningStepsReward,
+    "length": f.LengthReward,
+    "cosine": f.CosineScaledReward,
+    "repetition_penalty": f.RepetitionPenaltyReward,
+    "soft_overlong_punishment": f.SoftOverlongPunishment,
+    "lcpo": f.LcpoReward,
+    "code": f.CodeReward,
+    "binary_code": f.BinaryCodeReward,
+    "code_format": f.CodeFormatReward,
 }
 
 
-def get_reward(name: str, **params):
-    """A reward by registry name or `package.module:function` / `package.module.function` path."""
+def get_reward(name: str, delimiters: dict | None = None, **params):
+    """A reward by registry name or dotted path (`package.module.function` or `package.module:function`).
+
+    Registry rewards (and `Reward` subclasses named by path) are built with `params` plus `delimiters`
+    (`think_start`, `think_end`, `answer_prefix`: the recipe's thinking). A function named by path is used as
+    it is, or, when its name starts with `get_` (open-r1's factories), called with `params` to make the reward.
+    """
     if name in REWARDS:
         target = REWARDS[name]
     elif "." in name or ":" in name:
@@ -33,7 +41,13 @@ def get_reward(name: str, **params):
             raise ValueError(f"reward {name!r}: cannot import ({exc})") from None
     else:
         raise ValueError(f"unknown reward {name!r}; known: {sorted(REWARDS)}, or a dotted import path")
-    is_factory = getattr(target, "__name__", "").startswith("get_")
-    if params and not is_factory:
+    if isinstance(target, type) and issubclass(target, f.Reward):
+        try:
+            return target(**(delimiters or {}), **params)
+        except TypeError as exc:
+            raise ValueError(f"reward {name!r}: bad parameters {sorted(params)} ({exc})") from None
+    if getattr(target, "__name__", "").startswith("get_"):
+        return target(**params)
+    if params:
         raise ValueError(f"reward {name!r} takes no parameters (got {sorted(params)})")
-    return target(**params) if is_factory else target
+    return target

@@ -84,7 +84,7 @@ def test_format_rewards_accept_prefilled_think():
     ]
     assert fmt(texts) == [1.0, 1.0, 0.0, 0.0, 0.0]
     assert soft(texts) == [1.0, 1.0, 0.0, 0.0, 1.0]
-    assert tags(texts) == [1.0, 1.0, 0.5, 1.0, 0.5]
+    assert tags(texts) == [1.0, 1.0, 0.0, 1.0, 0.5]  # no tags at all: nothing (open-r1 gives 0 too)
 
 
 def test_cosine_prefers_short_correct_and_penalises_long_wrong_less():
@@ -102,10 +102,10 @@ def test_lcpo_moves_with_distance_to_budget():
     prompts = ["q Think for 20 tokens."] * 3 + ["no budget"]
     ids = [[1] * 20 + [think_end, 5], [1] * 100 + [think_end, 5], [1] * 5 + [think_end, 5], [1] * 3 + [think_end]]
     texts = ["x</think>5"] * 4
-    e = exact(prompts, texts, ids, answer=["5"] * 4)
+    e = exact(prompts=prompts, completions=texts, completion_ids=ids, answer=["5"] * 4)
     assert e[0] == pytest.approx(1.0) and e[1] == pytest.approx(1.0 - 0.8) and e[2] == pytest.approx(1.0 - 0.15)
     assert e[3] is None
-    m = best(prompts, texts, ids, answer=["5"] * 4)
+    m = best(prompts=prompts, completions=texts, completion_ids=ids, answer=["5"] * 4)
     assert m[2] == pytest.approx(0.65) and m[1] == 0.0 and m[0] == pytest.approx(0.5)
 
 
@@ -141,12 +141,15 @@ def test_registry_names_factories_and_dotted_paths():
         "code",
     } <= set(REWARDS)
     assert get_reward("reasoning_steps").__name__ == "reasoning_steps"
-    assert get_reward("ponder.rewards.functions.format_reward") is REWARDS["format"]
-    assert get_reward("ponder.rewards.functions:tag_count_reward") is REWARDS["tag_count"]
+    assert isinstance(get_reward("ponder.rewards.functions.FormatReward"), REWARDS["format"])
+    assert isinstance(get_reward("ponder.rewards.functions:TagCountReward"), REWARDS["tag_count"])
+    assert get_reward("os.path.basename") is __import__("os").path.basename  # a plain function, as it is
     with pytest.raises(ValueError, match="known: .*accuracy"):
         get_reward("acuracy")
-    with pytest.raises(ValueError, match="takes no parameters"):
+    with pytest.raises(ValueError, match="bad parameters"):
         get_reward("format", strict=True)
+    with pytest.raises(ValueError, match="takes no parameters"):
+        get_reward("os.path.basename", strict=True)
 
 
 def test_numeric_gold_is_not_fished_out_of_prose():
@@ -158,3 +161,27 @@ def test_numeric_gold_is_not_fished_out_of_prose():
         1.0,
         1.0,
     ]
+
+
+def test_a_pool_whose_workers_cannot_start_fails_fast():
+    from types import SimpleNamespace
+
+    from ponder.rewards.pool import PoolError, WorkerPool
+
+    pool = WorkerPool(workers=2, deadline=1.0)
+    real = pool.context
+
+    class Unstartable(real.Process):
+        def start(self):
+            raise OSError("Resource temporarily unavailable")
+
+    pool.context = SimpleNamespace(Pipe=real.Pipe, Process=Unstartable, get_start_method=real.get_start_method)
+    with pytest.raises(PoolError, match="cannot start a worker process.*Resource temporarily unavailable"):
+        pool.map("os:getpid", [()])
+
+    dying = WorkerPool(workers=2, deadline=5.0)  # workers that exit before answering anything
+    start = time.monotonic()
+    with pytest.raises(PoolError, match="died before answering"):
+        dying.map("os:_exit", [(3,)] * 8)
+    assert time.monotonic() - start < 10.0
+    dying.close()

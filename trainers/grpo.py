@@ -23,7 +23,7 @@ def train_grpo(ctx, source: str, rows: list[dict], specs: list, lora, lcpo, defa
     model, tokenizer, source = prepare_model(ctx, source, out_dir)
     lcpo_range = lcpo.budget_range if lcpo else None
     dataset = datasets.Dataset.from_list(render_prompts(rows, tokenizer, lcpo_range=lcpo_range, seed=ctx.recipe.seed))
-    reward_funcs, weights = build_rewards(specs, tokenizer.convert_tokens_to_ids(thinking.think_end))
+    reward_funcs, weights = build_rewards(specs, tokenizer.convert_tokens_to_ids(thinking.think_end), thinking)
 
     def build(args):
         return GRPOTrainer(
