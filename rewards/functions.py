@@ -362,17 +362,31 @@ class CodeReward(Reward):
     """Fraction of `test_cases` ([{"input", "output"}]) the last fenced block of the answer passes, each run in
     ponder's local sandbox (output lines compared stripped on both sides, as open-r1 does).
 
+    Args:
+        isolation: "bwrap" (the default: namespaces, read-only system) or "process" (weaker, opt in by name
+            where bubblewrap cannot run; the default refuses with SandboxUnavailable there).
+
     Returns:
         A fraction per completion; None where a row has no tests; 0.0 where the answer has no code.
     """
 
     name = "code"
 
-    def __init__(self, wall_seconds: float = 5.0, memory_mb: int = 512, language: str = "python", **delimiters):
+    def __init__(
+        self,
+        wall_seconds: float = 5.0,
+        memory_mb: int = 512,
+        language: str = "python",
+        isolation: str = "bwrap",
+        **delimiters,
+    ):
+        from ponder.rewards.sandbox import SandboxLimits
+
         super().__init__(**delimiters)
         if language != "python":
             raise ValueError(f"language={language!r}: the local sandbox runs python only")
-        self.wall_seconds, self.memory_mb, self.language = wall_seconds, memory_mb, language
+        self.language = language
+        self.limits = SandboxLimits(wall_seconds=wall_seconds, memory_mb=memory_mb, isolation=isolation)
 
     def extract_code(self, text: str) -> str | None:
         answer = text.rsplit(self.think_end, 1)[1] if self.think_end in text else text
@@ -380,15 +394,15 @@ class CodeReward(Reward):
         return blocks[-1] if blocks else None
 
     def score(self, texts, test_cases=None, **kwargs):
-        from ponder.rewards.sandbox import SandboxLimits, score_tests
+        from ponder.rewards.sandbox import ensure_isolation, score_tests
 
         if test_cases is None:
             return [None] * len(texts)
-        limits = SandboxLimits(wall_seconds=self.wall_seconds, memory_mb=self.memory_mb)
+        ensure_isolation(self.limits)
         out = []
         for text, tests in zip(texts, test_cases):
             code = self.extract_code(text)
-            out.append(None if not tests else (score_tests(code, tests, limits) if code else 0.0))
+            out.append(None if not tests else (score_tests(code, tests, self.limits) if code else 0.0))
         return out
 
 

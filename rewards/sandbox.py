@@ -1,15 +1,19 @@
 """A local sandbox for model-written programs (open-r1 only runs code remotely; this one is ours).
 
-Each program runs in its own process, in its own session, in an empty temporary directory, with:
-- rlimits: CPU seconds, address space, file size (stdout goes to a file, so output is capped too),
-  open files, core dumps, and processes;
-- a wall-clock deadline, after which the whole process group is SIGKILLed;
-- no network: a fresh network namespace (root, or an unprivileged user namespace where allowed);
-- when run as root, an unprivileged uid/gid (nobody), so other users' files, processes (the test
-  runner included) and the process limit all apply;
-- a Python audit hook installed before the program's first line that refuses sockets, subprocesses,
-  forks, signals to other processes, and opening files outside the sandbox directory and the
-  interpreter's own library (a second wall where the kernel ones are missing).
+Default isolation, `bwrap` (bubblewrap, Debian's `bubblewrap` package): each program runs
+- in its own user, PID, network, IPC, UTS and cgroup namespaces (no network at all; it sees only its own
+  processes, and everything it starts dies with it: double forks and setsid included);
+- in its own mount namespace: a read-only /usr (the interpreter and its standard library), a fresh /dev and
+  /proc, and one writable, empty directory; nothing else of the host's files exists for it (no /etc, /home,
+  /root, /tmp, no caller's files);
+- as uid 65534 with no capabilities and no new privileges; when the caller is root, bubblewrap itself runs as
+  nobody, so the process limit applies and nothing the caller owns is reachable;
+- under rlimits (CPU seconds, address space, file size, so output is capped too, open files, processes, no
+  core dumps) and a wall-clock deadline after which the whole sandbox is killed.
+A Python audit hook still refuses sockets, subprocesses, signals and outside files first, as an early and
+friendly error, not as the boundary. Where bubblewrap or user namespaces are missing, code rewards refuse to
+run (SandboxUnavailable says what to install) unless the caller opts in by name to `isolation="process"`: the
+older, weaker isolation (rlimits, a network namespace, nobody when root, the audit hook).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
 NOBODY = 65534
@@ -51,14 +56,29 @@ exec(compile(_source, "program.py", "exec"), {"__name__": "__main__"})
 """
 
 
+ISOLATIONS = ("bwrap", "process")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The kernel-level sandbox cannot run here; the message says what to install or how to opt out."""
+
+
 @dataclass
 class SandboxLimits:
+    isolation: str = field(
+        default="bwrap",
+        metadata={"help": "bwrap (namespaces + read-only system, the default) or process (weaker: opt in by name)."},
+    )
     wall_seconds: float = field(default=5.0, metadata={"help": "Wall-clock deadline per run."})
     cpu_seconds: int = field(default=4, metadata={"help": "RLIMIT_CPU."})
     memory_mb: int = field(default=512, metadata={"help": "RLIMIT_AS (address space)."})
     file_size_mb: int = field(default=4, metadata={"help": "RLIMIT_FSIZE; stdout is a file, so this caps output."})
     processes: int = field(default=16, metadata={"help": "RLIMIT_NPROC (applies when the run drops to nobody)."})
     output_chars: int = field(default=64_000, metadata={"help": "Characters of stdout kept for comparison."})
+
+    def __post_init__(self):
+        if self.isolation not in ISOLATIONS:
+            raise ValueError(f"isolation={self.isolation!r}: choose one of {ISOLATIONS}")
 
 
 @dataclass
@@ -70,11 +90,7 @@ class RunResult:
     stderr: str = ""
 
 
-def _isolate(limits: SandboxLimits, drop_to_nobody: bool):
-    """preexec_fn: runs in the child between fork and exec."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0 and not drop_to_nobody:
-        libc.unshare(CLONE_NEWUSER | CLONE_NEWNET)  # unprivileged: a user namespace brings a netns
+def _set_limits(limits: SandboxLimits, processes: int):
     mb = 1024 * 1024
     for limit, value in (
         (resource.RLIMIT_CPU, limits.cpu_seconds),
@@ -82,13 +98,26 @@ def _isolate(limits: SandboxLimits, drop_to_nobody: bool):
         (resource.RLIMIT_FSIZE, limits.file_size_mb * mb),
         (resource.RLIMIT_NOFILE, 64),
         (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NPROC, limits.processes),
+        (resource.RLIMIT_NPROC, processes),
     ):
         resource.setrlimit(limit, (value, value))
-    if drop_to_nobody:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+
+
+def _drop_to_nobody():
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def _processes_of(uid: int) -> int:
+    """How many processes `uid` runs now (RLIMIT_NPROC counts them all, not only the sandbox's)."""
+    count = 0
+    for pid in os.listdir("/proc"):
+        try:
+            count += pid.isdigit() and os.stat(f"/proc/{pid}").st_uid == uid
+        except OSError:
+            pass
+    return count
 
 
 def _world_executable(path: str) -> bool:
@@ -102,32 +131,104 @@ def _world_executable(path: str) -> bool:
     return True
 
 
-def sandbox_interpreter() -> tuple[str, bool]:
-    """(python, drop_to_nobody): our interpreter if nobody may run it, else a system python3.
-
-    Programs use the standard library only, so any CPython 3 will do. With no usable interpreter for
-    nobody, the run stays root inside its namespaces and relies on the audit hook and rlimits."""
-    if os.geteuid() != 0:
-        return sys.executable, False
-    for candidate in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
-        if os.path.exists(candidate) and _world_executable(candidate):
-            return candidate, True
-    return sys.executable, False
+def sandbox_interpreter() -> str | None:
+    """A CPython that the sandbox's user may run: programs use the standard library only, so any will do."""
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3", base):
+        if os.path.exists(candidate) and (os.geteuid() != 0 or _world_executable(candidate)):
+            return os.path.realpath(candidate)
+    return None
 
 
-def run_program(source: str, stdin: str = "", limits: SandboxLimits | None = None) -> RunResult:
-    """Run untrusted Python source; never raises for anything the program does."""
+def bwrap_command(python: str, workdir: str) -> list[str]:
+    """bubblewrap: every namespace, a read-only /usr (plus the interpreter's prefix), one writable directory."""
+    command = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent"]
+    command += ["--new-session", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL"]
+    command += ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/lib", "/lib64", "/sbin"):  # merged-/usr links, or the real directories
+        if os.path.islink(top):
+            command += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            command += ["--ro-bind", top, top]
+    prefix = os.path.dirname(os.path.dirname(python))
+    if not python.startswith("/usr/"):
+        command += ["--ro-bind", prefix, prefix]
+    command += ["--dev", "/dev", "--proc", "/proc", "--bind", workdir, "/sandbox", "--chdir", "/sandbox"]
+    command += ["--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/sandbox"]
+    command += ["--setenv", "PYTHONHASHSEED", "0", "--", python, "-I", "-S", "-c", GUARD]
+    return command
+
+
+@lru_cache(maxsize=1)
+def bwrap_problem() -> str | None:
+    """Why the bubblewrap sandbox cannot run here (None when it can): probed once per process."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    python = sandbox_interpreter()
+    if python is None:
+        return "no Python interpreter that an unprivileged user may run (install python3)"
+    result = run_program("print('ok')", limits=SandboxLimits(wall_seconds=20.0), _probe=True)
+    if result.stdout.strip() != "ok":
+        return f"bwrap did not run a program (user namespaces disabled?): {result.stderr.strip()[-300:]}"
+    return None
+
+
+def ensure_isolation(limits: SandboxLimits):
+    """Raise SandboxUnavailable where the chosen isolation cannot run (checked before the first program)."""
+    if limits.isolation == "bwrap" and bwrap_problem():
+        raise SandboxUnavailable(
+            f"the code sandbox needs bubblewrap with user namespaces: {bwrap_problem()}. Install it "
+            "(`apt-get install bubblewrap`), or accept the weaker process isolation by name: "
+            "SandboxLimits(isolation='process') / reward params {isolation: process}"
+        )
+
+
+def _legacy_isolate(limits: SandboxLimits, drop: bool):
+    """preexec_fn of `isolation="process"`: a network namespace, rlimits, nobody when root."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0 and not drop:
+        libc.unshare(CLONE_NEWUSER | CLONE_NEWNET)  # unprivileged: a user namespace brings a netns
+    _set_limits(limits, limits.processes)
+    if drop:
+        _drop_to_nobody()
+
+
+def run_program(source: str, stdin: str = "", limits: SandboxLimits | None = None, _probe: bool = False) -> RunResult:
+    """Run untrusted Python source; never raises for anything the program does (SandboxUnavailable when the
+    chosen isolation cannot run here)."""
     limits = limits or SandboxLimits()
-    python, as_root = sandbox_interpreter()
+    if not _probe:
+        ensure_isolation(limits)
+    root = os.geteuid() == 0
+    python = sandbox_interpreter() if limits.isolation == "bwrap" else sys.executable
+    if limits.isolation == "process" and root and not _world_executable(python):
+        python = sandbox_interpreter() or python
+    drop = root and _world_executable(python)
     workdir = tempfile.mkdtemp(prefix="ponder-sandbox-")
     try:
-        if as_root:
+        if drop:
             os.chown(workdir, NOBODY, NOBODY)
         with open(os.path.join(workdir, "program.py"), "w") as handle:
             handle.write(source)
         with open(os.path.join(workdir, "stdin.txt"), "w") as handle:
             handle.write(stdin)
         stdout_path, stderr_path = os.path.join(workdir, "stdout.txt"), os.path.join(workdir, "stderr.txt")
+        if limits.isolation == "bwrap":
+            command, cwd, env = bwrap_command(python, workdir), workdir, {"PATH": "/usr/bin:/bin"}
+            outer_uid = NOBODY if root else os.geteuid()
+            processes = _processes_of(outer_uid) + limits.processes + 2  # + bwrap's own two
+
+            def prepare():
+                _set_limits(limits, processes)
+                if root:
+                    _drop_to_nobody()
+        else:
+            command, cwd = [python, "-I", "-S", "-c", GUARD], workdir
+            env = {"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "HOME": workdir}
+
+            def prepare():
+                _legacy_isolate(limits, drop)
+
         start = time.monotonic()
         with (
             open(os.path.join(workdir, "stdin.txt")) as fin,
@@ -135,13 +236,13 @@ def run_program(source: str, stdin: str = "", limits: SandboxLimits | None = Non
             open(stderr_path, "w") as ferr,
         ):
             process = subprocess.Popen(
-                [python, "-I", "-S", "-c", GUARD],
-                cwd=workdir,
+                command,
+                cwd=cwd,
                 stdin=fin,
                 stdout=fout,
                 stderr=ferr,
-                env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0", "HOME": workdir},
-                preexec_fn=lambda: _isolate(limits, as_root),
+                env=env,
+                preexec_fn=prepare,
                 start_new_session=True,
                 close_fds=True,
             )
@@ -195,4 +296,5 @@ def score_tests(source: str, tests: list[dict], limits: SandboxLimits | None = N
 
 
 def _lines(text: str) -> list[str]:
-    return [line.rstrip() for line in text.strip().splitlines()]
+    """Output lines stripped on both sides (as open-r1 compares them), without blank lines at either end."""
+    return [line.strip() for line in text.strip().splitlines()]
