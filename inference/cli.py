@@ -6,14 +6,43 @@ import json
 import sys
 
 
+class UsageError(ValueError):
+    """A bad combination of command-line values (printed as one line, exit code 2)."""
+
+
+def check_budgets(args):
+    low, high = args.min_thinking_tokens, args.max_thinking_tokens
+    if low is not None and high is not None and low > high:
+        raise UsageError(f"--min-thinking-tokens {low} > --max-thinking-tokens {high}")
+    if high is not None and high >= args.max_new_tokens:
+        raise UsageError(
+            f"--max-thinking-tokens {high} leaves no room for an answer in --max-new-tokens {args.max_new_tokens}"
+        )
+
+
+def count(text: str) -> int:
+    """argparse type: a whole number >= 0 (argparse turns the ValueError into a one-line usage error)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def positive(text: str) -> int:
+    value = count(text)
+    if value == 0:
+        raise ValueError(text)
+    return value
+
+
 def add_budget_args(parser):
     parser.add_argument("checkpoint", help="a ponder checkpoint folder (or any HF model with thinking tokens)")
-    parser.add_argument("--max-thinking-tokens", type=int, default=None, help="force </think> after this many")
-    parser.add_argument("--min-thinking-tokens", type=int, default=None, help="say 'Wait' until this many")
+    parser.add_argument("--max-thinking-tokens", type=count, default=None, help="force </think> after this many")
+    parser.add_argument("--min-thinking-tokens", type=count, default=None, help="say 'Wait' until this many")
     parser.add_argument(
-        "--ignore-stops", type=int, default=0, help="s1: say 'Wait' the first N times thinking would end"
+        "--ignore-stops", type=count, default=0, help="s1: say 'Wait' the first N times thinking would end"
     )
-    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument("--max-new-tokens", type=positive, default=512)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
     parser.add_argument("--no-think", action="store_true", help="enable_thinking=False: answer directly")
 
@@ -61,6 +90,7 @@ def cmd_generate(args) -> int:
 
     from ponder.inference.loading import load_for_inference
 
+    check_budgets(args)
     model, tokenizer, thinking = load_for_inference(args.checkpoint)
     result = _answer(args, model, tokenizer, thinking, [{"role": "user", "content": args.prompt}])
     if args.json:
@@ -78,6 +108,7 @@ def cmd_generate(args) -> int:
 def cmd_chat(args) -> int:
     from ponder.inference.loading import load_for_inference
 
+    check_budgets(args)
     model, tokenizer, thinking = load_for_inference(args.checkpoint)
     history = []
     while True:

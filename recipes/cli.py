@@ -52,7 +52,7 @@ def cmd_validate(args) -> int:
         except RecipeError as exc:
             failures += 1
             print(f"FAIL  {exc}")
-    return 1 if failures else 0
+    return 2 if failures else 0
 
 
 def cmd_show(args) -> int:
@@ -99,8 +99,15 @@ def cmd_run(args) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line (and exit code 2), pointing at -h instead of printing the whole usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ponder", description="Train reasoning models and control their thinking.")
+    parser = Parser(prog="ponder", description="Train reasoning models and control their thinking.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a recipe's stages in order")
@@ -138,9 +145,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except Exception as exc:  # user-facing errors: one clear line, no traceback
         from ponder.data.loading import DataError
+        from ponder.inference.cli import UsageError
+        from ponder.recipes.runner import RunError
         from ponder.recipes.schema import RecipeError
+        from ponder.rewards.pool import PoolError
+        from ponder.rewards.sandbox import SandboxUnavailable
 
-        if isinstance(exc, (RecipeError, DataError, FileNotFoundError)):
+        errors = (RecipeError, DataError, RunError, UsageError, FileNotFoundError, PoolError, SandboxUnavailable)
+        if isinstance(exc, errors):
             print(f"ponder: error: {exc}", file=sys.stderr)
             return 2
         raise

@@ -253,4 +253,5 @@ KIND = StageKind(
     produces=frozenset({"data"}),
     check=check,
     curves=(),
+    headline=("pool", "after_quality", "after_difficulty", "selected"),
 )

@@ -218,4 +218,5 @@ KIND = StageKind(
     produces=frozenset({"eval"}),
     check=check,
     curves=(),
+    headline=("direct_accuracy", "accuracy@inf", "pass@1", "majority_vote_accuracy", "s1_control", "s1_scaling"),
 )

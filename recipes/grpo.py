@@ -123,4 +123,5 @@ KIND = StageKind(
     owned={"reward_weights": "weights come from `rewards: [{name, weight}]`"},
     check=check,
     curves=("reward",),
+    headline=("reward_first", "reward_last", "accuracy_first", "accuracy_last", "global_step"),
 )

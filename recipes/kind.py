@@ -42,6 +42,8 @@ class StageKind:
         check: `check(stage, recipe, error)` for cross-field checks at validate time; `error(key, msg)` makes
             the located RecipeError to raise.
         curves: training-log keys the run report plots for this kind.
+        headline: the metrics the runner prints in a stage's one result line and the summary (the rest are in
+            result.json and the report).
     """
 
     name: str
@@ -53,6 +55,7 @@ class StageKind:
     owned: dict = field(default_factory=dict)
     check: Optional[Callable] = None
     curves: tuple = ("loss",)
+    headline: tuple = ()
 
     def __post_init__(self):
         unknown = set(self.produces) - set(PRODUCTS)

@@ -111,4 +111,5 @@ KIND = StageKind(
     defaults=DEFAULTS,
     owned={"remove_unused_columns": "the step-label collator needs the labels column the Trainer would drop"},
     check=check,
+    headline=("loss_last", "step_f1", "step_accuracy_erroneous", "step_accuracy_correct", "labelled_steps"),
 )

@@ -89,4 +89,5 @@ KIND = StageKind(
     produces=frozenset({"data"}),
     check=check,
     curves=(),
+    headline=("solutions", "steps", "step_positive_rate", "solution_accuracy"),
 )

@@ -8,7 +8,10 @@ from pathlib import Path
 from ponder.recipes.kind import stage_kind
 
 
-def write_report(recipe, results: dict, run_dir: Path) -> Path:
+def write_report(recipe, results: dict, run_dir: Path, fresh: set | None = None) -> Path:
+    """The run's report.md; a stage's plots are drawn when it ran in this invocation (`fresh`, default: all) or
+    when they are missing, so a rerun never rewrites files inside finished stage folders."""
+    fresh = set(results) if fresh is None else fresh
     lines = [f"# {recipe.name}", "", recipe.description or "", "", f"Recipe: `{recipe.path}`", ""]
     curves = {
         name: json.loads((run_dir / name / "curves.json").read_text())
@@ -29,7 +32,7 @@ def write_report(recipe, results: dict, run_dir: Path) -> Path:
             f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in result["metrics"].items()
         ]
         lines.append("")
-        for plot in plots_for(name, result, curves.get(name), run_dir):
+        for plot in plots_for(name, result, curves.get(name), run_dir, redraw=name in fresh):
             lines += [f"![{plot.stem}]({plot.relative_to(run_dir)})", ""]
     path = run_dir / "report.md"
     tmp = path.with_suffix(".md.tmp")
@@ -77,8 +80,11 @@ def overview(recipe, results: dict, curves: dict, run_dir: Path) -> list[str]:
     return lines
 
 
-def plots_for(name: str, result: dict, data: dict | None, run_dir: Path) -> list[Path]:
+def plots_for(name: str, result: dict, data: dict | None, run_dir: Path, redraw: bool = True) -> list[Path]:
     stage_dir, out = run_dir / name, []
+    if not redraw:  # a finished stage from an earlier invocation: its plots stay as they were
+        names = ("accuracy_vs_budget.png", "accuracy_vs_n.png", "training_curve.png")
+        return [stage_dir / n for n in names if (stage_dir / n).exists()]
     if data is not None:
         fig, ax = _figure()
         plot_max_budget(ax, data, "max budget (forced stop)")

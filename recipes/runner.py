@@ -22,6 +22,7 @@ from ponder.recipes.kind import stage_kind
 from ponder.recipes.launch import run_multiprocess
 from ponder.recipes.report import write_report
 from ponder.recipes.schema import Recipe
+from ponder.trainers.common import WEIGHT_FILES
 
 
 def fingerprint(recipe: Recipe, stage, previous: str) -> str:
@@ -37,9 +38,44 @@ def write_json_atomic(path: Path, data: dict):
     os.replace(tmp, path)
 
 
+class RunError(RuntimeError):
+    """A run that cannot go on, said in one line (an unwritable folder, an unknown --from stage)."""
+
+
 def read_result(stage_dir: Path) -> dict | None:
+    """A finished stage's result, or None (and a note) when it is missing or unreadable: the stage re-runs."""
     path = stage_dir / "result.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        result = json.loads(path.read_text())
+        return result if isinstance(result, dict) else None
+    except (OSError, ValueError) as exc:
+        print(f"note: {path} is unreadable ({exc}); the stage runs again", flush=True)
+        return None
+
+
+def missing_artifact(stage_dir: Path, result: dict) -> str | None:
+    """The first artifact of a finished stage that is gone (a checkpoint without its weights counts)."""
+    for key, relative in result.get("artifacts", {}).items():
+        path = stage_dir / relative
+        if not path.exists():
+            return str(path)
+        if key == "checkpoint" and path.is_dir() and not any((path / f).exists() for f in WEIGHT_FILES):
+            return f"{path}/{WEIGHT_FILES[0]}"
+    return None
+
+
+def ensure_writable(run_dir: Path):
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise RunError(
+            f"{run_dir}: cannot write the run there ({exc.strerror}); set output_dir=... elsewhere"
+        ) from None
 
 
 def promote(partial: Path, final: Path):
@@ -59,10 +95,9 @@ def run_recipe(
 ) -> dict:
     """Run the stages in order; one header and one result line per stage (`verbose` also prints each config)."""
     run_dir = Path(recipe.output_dir) / recipe.name
-    run_dir.mkdir(parents=True, exist_ok=True)
     if from_stage and from_stage not in [s.name for s in recipe.stages]:
-        raise ValueError(f"--from {from_stage!r}: no such stage; stages: {[s.name for s in recipe.stages]}")
-    previous, forced, results = "", False, {}
+        raise RunError(f"--from {from_stage!r}: no such stage; stages: {[s.name for s in recipe.stages]}")
+    previous, forced, results, ran = "", False, {}, set()
     for index, stage in enumerate(recipe.stages, start=1):
         fp = fingerprint(recipe, stage, previous)
         previous = fp
@@ -71,9 +106,16 @@ def run_recipe(
         done = read_result(final)
         banner = f"[{index}/{len(recipe.stages)}] {stage.name} ({stage.kind})"
         if done and done.get("status") == "finished" and done.get("fingerprint") == fp and not forced:
-            print(f"=== {banner}: finished earlier, fingerprint {fp} unchanged: skipped", flush=True)
-            results[stage.name] = done
-            continue
+            gone = missing_artifact(final, done)
+            if gone is None:
+                print(f"=== {banner}: finished earlier, fingerprint {fp} unchanged: skipped", flush=True)
+                results[stage.name] = done
+                continue
+            print(f"note: {gone} is missing; {stage.name} and the stages after it run again", flush=True)
+            forced = True
+        if not ran:
+            ensure_writable(run_dir)
+        ran.add(stage.name)
         resume = (
             partial.exists() and (partial / "fingerprint").exists() and (partial / "fingerprint").read_text() == fp
         )
@@ -109,17 +151,23 @@ def run_recipe(
         write_json_atomic(partial / "result.json", result)
         promote(partial, final)
         results[stage.name] = result
-        print(
-            f"=== {banner} finished in {result['seconds']:.1f}s: {json.dumps(result['metrics'], default=str)}",
-            flush=True,
-        )
+        print(f"=== {banner} finished in {result['seconds']:.1f}s: {headline(result)}", flush=True)
     print_summary(recipe, results)
-    print(f"report: {write_report(recipe, results, run_dir)}", flush=True)
+    report = run_dir / "report.md"
+    if ran or not report.exists():  # a run that ran nothing leaves its report (and a read-only folder) alone
+        report = write_report(recipe, results, run_dir, fresh=ran)
+    print(f"report: {report} (every metric in each stage's result.json)", flush=True)
     return results
+
+
+def headline(result: dict) -> str:
+    """A stage's key figures (its kind's `headline` metrics, else its first few) in one short line."""
+    metrics = result["metrics"]
+    keys = [k for k in stage_kind(result["kind"]).headline if k in metrics] or list(metrics)[:4]
+    return ", ".join(f"{k} {metrics[k]:.4g}" if isinstance(metrics[k], float) else f"{k} {metrics[k]}" for k in keys)
 
 
 def print_summary(recipe: Recipe, results: dict):
     print(f"\n=== {recipe.name}: summary", flush=True)
     for name, result in results.items():
-        shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result["metrics"].items()}
-        print(f"  {name:<16} {result['kind']:<10} {result['seconds']:>8.1f}s  {shown}", flush=True)
+        print(f"  {name:<16} {result['kind']:<12} {result['seconds']:>8.1f}s  {headline(result)}", flush=True)

@@ -126,4 +126,5 @@ KIND = StageKind(
     produces=frozenset({"data", "model"}),
     trainer_config=SFTConfig,
     defaults=DEFAULTS,  # each round trains with the sft kind's defaults
+    headline=("round1_heldout_accuracy", "final_heldout_accuracy", "round1_kept", "problems"),
 )

@@ -55,4 +55,5 @@ KIND = StageKind(
     trainer_config=SFTConfig,
     defaults=DEFAULTS,
     check=check,
+    headline=("loss_first", "loss_last", "mean_token_accuracy", "global_step", "train_rows"),
 )

@@ -64,4 +64,5 @@ KIND = StageKind(
     main=main,
     produces=frozenset({"data"}),
     curves=(),
+    headline=("rows",),
 )

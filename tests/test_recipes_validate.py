@@ -61,7 +61,7 @@ def test_unknown_stage_kind_and_bad_launcher(write_recipe):
 
 def test_validate_cli_reports_failure(write_recipe, capsys):
     path = write_recipe(SFT_RECIPE)
-    assert main(["validate", str(path), "--set", "stages.distill.lora={r: 8, alpah: 16}"]) == 1
+    assert main(["validate", str(path), "--set", "stages.distill.lora={r: 8, alpah: 16}"]) == 2
     assert "stages.distill.lora.alpah" in capsys.readouterr().out
 
 

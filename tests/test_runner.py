@@ -21,17 +21,111 @@ def ponder_cmd(*args):
 
 def test_resume_skips_a_checkpoint_cut_off_while_saving(tmp_path):
     """A kill during a save leaves checkpoint-N without trainer_state.json (written last) or with it cut
-    short; resuming from it fails in the HF Trainer, so the newest complete one is taken."""
+    short, or the weights go missing; resuming from it fails in the HF Trainer, so the newest complete one
+    is taken."""
     from ponder.trainers.common import last_checkpoint
 
-    for step, state in ((5, '{"global_step": 5}'), (10, None), (15, '{"global_st')):
+    for step, state, weights in (
+        (5, '{"global_step": 5}', True),
+        (10, None, True),
+        (15, '{"global_st', True),
+        (20, '{"global_step": 20}', False),
+    ):
         folder = tmp_path / f"checkpoint-{step}"
         folder.mkdir()
-        (folder / "model.safetensors").write_bytes(b"")
+        if weights:
+            (folder / "model.safetensors").write_bytes(b"")
         if state is not None:
             (folder / "trainer_state.json").write_text(state)
     assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-5")
     assert last_checkpoint(tmp_path / "missing") is None
+
+
+FULL_FT = [
+    "stages.distill.lora=null",
+    "stages.distill.trainer.max_steps=8",
+    "stages.distill.trainer.save_steps=4",
+    "stages.distill.trainer.lr_scheduler_type=constant",
+    "stages.distill.trainer.logging_steps=2",
+]
+TIMING = ("train_runtime", "train_samples_per_second")
+
+
+@pytest.mark.parametrize("moment", ["after_last_checkpoint", "during_export"])
+def test_killed_at_the_end_reruns_to_the_uninterrupted_result(write_recipe, tmp_path, moment):
+    """The on-disk state a SIGKILL leaves after the last trainer checkpoint, or halfway through the export:
+    the rerun exports that checkpoint without training again (an 8-step run stays 8 steps), so its weights are
+    byte-identical to an uninterrupted run's and result.json reports the whole run's figures."""
+    reference = run_recipe(load_recipe(write_recipe(SFT_RECIPE, "a.yaml"), [*FULL_FT, f"output_dir={tmp_path}/a"]))
+    path = write_recipe(SFT_RECIPE, "b.yaml")
+    run_recipe(load_recipe(path, [*FULL_FT, f"output_dir={tmp_path}/b"]))
+    stage, partial = tmp_path / "b/t/distill", tmp_path / "b/t/distill.partial"
+    stage.rename(partial)
+    (partial / "result.json").unlink()
+    if moment == "after_last_checkpoint":
+        for name in ("checkpoint", "log_history.json", "trainer_args.json"):
+            target = partial / name
+            os.system(f"rm -rf {target}")
+    else:
+        (partial / "checkpoint" / "model.safetensors").unlink()
+    results = run_recipe(load_recipe(path, [*FULL_FT, f"output_dir={tmp_path}/b"]))
+    weights = "checkpoint/model.safetensors"
+    assert (stage / weights).read_bytes() == (tmp_path / "a/t/distill" / weights).read_bytes()
+    got, want = results["distill"]["metrics"], reference["distill"]["metrics"]
+    assert got["global_step"] == 8 and {k: v for k, v in got.items() if k not in TIMING} == {
+        k: v for k, v in want.items() if k not in TIMING
+    }
+
+
+def test_corrupted_state_reruns_what_is_broken_and_leaves_the_rest(write_recipe, tmp_path, capsys):
+    path = write_recipe(SFT_RECIPE)
+    two = ["stages.distill.trainer.max_steps=2"]
+    run_recipe(load_recipe(path, two))
+    run = tmp_path / "runs/t"
+    (run / "data/result.json").write_text('{"status": "fini')  # truncated by a crash or a full disk
+    run_recipe(load_recipe(path, two))
+    out = capsys.readouterr().out
+    assert "data/result.json is unreadable" in out and "data (task_data) ->" in out
+    (run / "distill/checkpoint/model.safetensors").unlink()  # the weights of a finished stage are gone
+    run_recipe(load_recipe(path, two))
+    out = capsys.readouterr().out
+    assert "model.safetensors is missing" in out and "distill (sft) ->" in out
+    assert (run / "distill/checkpoint/model.safetensors").exists()
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*")}
+    run_recipe(load_recipe(path, two))  # nothing to do: nothing is written, not even the report's plots
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    from ponder.recipes.cli import main
+
+    assert main(["run", str(path), *two, f"output_dir={blocked}/runs"]) == 2
+    assert "cannot write the run there" in capsys.readouterr().err
+
+
+def test_bad_input_is_one_line_and_exit_code_2(write_recipe, tmp_path, capsys):
+    from ponder.recipes.cli import main
+
+    path = write_recipe(SFT_RECIPE)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_bytes(b'{"prompt": "a", "answer": "1"}\n{"prompt": "b\xff", "answer": "2"}\n')
+    cases = [
+        (["run", str(path), "stages.distill.trainer.max_steps=abc"], "stages.distill.trainer.max_steps: 'abc' is not"),
+        (["run", str(path), f"stages.distill.data={{path: {rows}}}"], "rows.jsonl:2: not UTF-8"),
+        (["generate", "tests/assets/tiny-reasoner", "--prompt", "x", "--max-thinking-tokens", "-1"], "invalid"),
+        (["generate", "x/y", "--prompt", "x", "--min-thinking-tokens", "5", "--max-thinking-tokens", "3"], "5 > "),
+        (["generate", "x/y", "--prompt", "x", "--max-new-tokens", "-1"], "--max-new-tokens"),
+        (["validate", str(path), "--set", "stages.distill.trainer.learning_rate=fast"], "learning_rate"),
+    ]
+    for argv, expected in cases:
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # argparse's usage errors
+            code = exit_.code
+        captured = capsys.readouterr()
+        text = (captured.err + captured.out).strip()
+        assert code == 2 and expected in text and "Traceback" not in text, (argv, text)
+        errors = [line for line in text.splitlines() if "error" in line.lower() or "FAIL" in line]
+        assert len(errors) == 1 and expected in errors[0], (argv, text)  # one line says what is wrong
 
 
 def test_sigkill_then_rerun_resumes_from_checkpoint(write_recipe, tmp_path):

@@ -36,40 +36,57 @@ def lora_config(lora, task_type: str = "CAUSAL_LM", new_token_ids: list | None =
     )
 
 
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "adapter_model.safetensors")
+
+
 def last_checkpoint(output_dir: Path) -> str | None:
     """The newest complete checkpoint. The HF Trainer writes trainer_state.json last, so a process killed
-    while saving leaves a checkpoint folder without it (or with it cut short): skip such folders."""
+    while saving leaves a checkpoint folder without it (or with it cut short); a checkpoint whose weights are
+    gone is no checkpoint either: skip such folders and fall back to an older one."""
 
     def complete(path: Path) -> bool:
         try:
             json.loads((path / "trainer_state.json").read_text())
-            return True
         except (OSError, ValueError):
             return False
+        return any((path / name).exists() for name in WEIGHT_FILES)
 
     checkpoints = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     return next((str(p) for p in reversed(checkpoints) if complete(p)), None)
 
 
 def log_metrics(trainer, out_dir: Path | None = None) -> dict:
-    """First/last logged values of the training curve plus the final summary, for result.json and the card;
-    the whole curve goes to `<out_dir>/log_history.json` for the run report."""
+    """The whole run's figures from the training log (an interrupted and resumed run reports what an
+    uninterrupted one does): first/last logged loss, `train_loss` as the step-weighted mean of the logged
+    losses, cumulative `num_tokens`; the whole curve goes to `<out_dir>/log_history.json` for the report.
+    Wall-clock figures (`train_runtime`, samples/s) are those of the last training session."""
+    log = trainer.state.log_history
     if out_dir is not None and trainer.accelerator.is_main_process:
-        import json
-
-        (Path(out_dir) / "log_history.json").write_text(json.dumps(trainer.state.log_history))
-    history = [h for h in trainer.state.log_history if "loss" in h]
-    summary = next((h for h in reversed(trainer.state.log_history) if "train_runtime" in h), {})
+        (Path(out_dir) / "log_history.json").write_text(json.dumps(log))
+    history = [h for h in log if "loss" in h]
     metrics = {"global_step": trainer.state.global_step}
     if history:
         metrics.update(loss_first=history[0]["loss"], loss_last=history[-1]["loss"])
-        for key in ("mean_token_accuracy", "num_tokens"):
-            if key in history[-1]:
-                metrics[key] = history[-1][key]
-    for key in ("train_runtime", "train_loss", "train_samples_per_second", "epoch"):
+        covered = [h["step"] - (earlier["step"] if earlier else 0) for earlier, h in zip([None, *history], history)]
+        metrics["train_loss"] = sum(h["loss"] * n for h, n in zip(history, covered)) / max(sum(covered), 1)
+        if "mean_token_accuracy" in history[-1]:
+            metrics["mean_token_accuracy"] = history[-1]["mean_token_accuracy"]
+        tokens = [h["num_tokens"] for h in history if "num_tokens" in h]
+        if tokens:  # TRL's counter starts at 0 again after a resume: add up the segments
+            total, offset, previous = 0.0, 0.0, 0.0
+            for value in tokens:
+                if value < previous:
+                    offset += previous
+                previous, total = value, offset + value
+            metrics["num_tokens"] = total
+        epochs = [h["epoch"] for h in log if "epoch" in h]
+        if epochs:
+            metrics["epoch"] = epochs[-1]
+    summary = next((h for h in reversed(log) if "train_runtime" in h), {})
+    for key in ("train_runtime", "train_samples_per_second"):
         if key in summary:
             metrics[key] = summary[key]
-    evals = [h for h in trainer.state.log_history if "eval_loss" in h]
+    evals = [h for h in log if "eval_loss" in h]
     if evals:
         metrics["eval_loss"] = evals[-1]["eval_loss"]
     return metrics

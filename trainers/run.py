@@ -13,6 +13,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from transformers import TrainerState
+
 from ponder.trainers.common import cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint, log_metrics
 
 
@@ -30,6 +32,12 @@ def merge_trainer_args(ctx, defaults: dict, out_dir: Path, owned: dict | None = 
         for key, value in layer.items():
             merged[key], origin[key] = value, name
     return merged, origin
+
+
+def finished(checkpoint: str, args) -> bool:
+    """Whether `checkpoint` holds the run's last step (max_steps runs only; epoch runs resume as usual)."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return args.max_steps > 0 and state.get("global_step", 0) >= args.max_steps
 
 
 def run_trainer(
@@ -67,9 +75,16 @@ def run_trainer(
         (out_dir / "trainer_args.json").write_text(json.dumps(args.to_dict(), indent=2, default=str))
     trainer = build(args)
     checkpoint = last_checkpoint(args.output_dir) if ctx.resume else None
-    if checkpoint:
-        print(f"resuming from {checkpoint}", flush=True)
-    trainer.train(resume_from_checkpoint=checkpoint)
+    if checkpoint and finished(checkpoint, args) and not args.deepspeed:
+        # Killed after the last checkpoint (or during the export): the training is done, only export is left.
+        # Training "on" from it would take one more step and change the weights.
+        print(f"{checkpoint} is the last step: exporting it without training again", flush=True)
+        trainer._load_from_checkpoint(checkpoint)
+        trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    else:
+        if checkpoint:
+            print(f"resuming from {checkpoint}", flush=True)
+        trainer.train(resume_from_checkpoint=checkpoint)
     metrics = log_metrics(trainer, out_dir)
     if extra_metrics is not None:
         metrics.update(extra_metrics(trainer))
