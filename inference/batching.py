@@ -10,10 +10,16 @@ from concurrent.futures import Future
 
 
 class RequestBatcher:
-    def __init__(self, run_batch: Callable[[Hashable, list], list], lock: threading.Lock, max_batch: int = 16):
+    def __init__(
+        self,
+        run_batch: Callable[[Hashable, list], list],
+        lock: threading.Lock,
+        max_batch: int = 16,
+        skip: Callable[[object], bool] | None = None,
+    ):
         """`run_batch(key, items)` returns one result per item; `lock` guards the model (streamed requests
-        take it too)."""
-        self.run_batch, self.lock, self.max_batch = run_batch, lock, max_batch
+        take it too); `skip(item)` drops a queued request whose client is gone before it runs."""
+        self.run_batch, self.lock, self.max_batch, self.skip = run_batch, lock, max_batch, skip
         self.pending: list[tuple[Hashable, object, Future]] = []
         self.wakeup = threading.Condition()
         self.batches_run = self.requests_run = 0  # counters (not a log) for tests and benchmarks
@@ -31,6 +37,12 @@ class RequestBatcher:
             with self.wakeup:
                 while not self.pending:
                     self.wakeup.wait()
+                if self.skip is not None:
+                    for entry in [e for e in self.pending if self.skip(e[1])]:
+                        entry[2].set_exception(ConnectionAbortedError("the client disconnected"))
+                        self.pending.remove(entry)
+                    if not self.pending:
+                        continue
                 key = self.pending[0][0]  # oldest first; requests with other settings wait for their turn
                 group = [entry for entry in self.pending if entry[0] == key][: self.max_batch]
                 taken = {id(entry) for entry in group}

@@ -7,6 +7,11 @@ Request extras (vLLM's names where vLLM has them): `thinking_token_budget` (max 
 `usage.completion_tokens_details.reasoning_tokens`. Concurrent non-streamed requests with the same
 sampling settings and no seed are batched (`ponder.inference.batching`); streamed and seeded requests run
 alone. One lock guards the model.
+
+One client cannot block the others: a prompt longer than the model's context, `max_tokens` past what is left of
+it, or budgets that cannot fit are refused with 400 before any work; a request whose client disconnects
+(streamed or not) stops generating at the next token (a per-row stopping criterion, so a batch goes on for the
+rest), and one still queued is dropped. Malformed messages are 400, never 500.
 """
 
 from __future__ import annotations
@@ -17,21 +22,36 @@ import queue
 import threading
 import time
 import uuid
-from typing import Any, Optional
+from typing import Literal, Optional, Union
 
-from fastapi import FastAPI
-from fastapi.concurrency import run_in_threadpool
+import torch
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from transformers import StoppingCriteria
 
 from ponder.inference.batching import RequestBatcher
 from ponder.inference.generation import generate
 
 
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant", "developer"]
+    content: Union[str, list[TextPart]]
+
+    def plain(self) -> dict:
+        text = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+        return {"role": "system" if self.role == "developer" else self.role, "content": text}
+
+
 class ChatRequest(BaseModel):
     model: str
-    messages: list[dict[str, Any]]
+    messages: list[Message] = Field(min_length=1)
     max_tokens: Optional[int] = Field(default=None, ge=1)
     max_completion_tokens: Optional[int] = Field(default=None, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
@@ -45,6 +65,16 @@ class ChatRequest(BaseModel):
     ignore_stops: int = 0
     reasoning_effort: Optional[str] = None
     chat_template_kwargs: dict = Field(default_factory=dict)
+
+
+class Cancelled(StoppingCriteria):
+    """Per-row stop for rows whose client is gone (`events[i]` set), so a batch goes on for the others."""
+
+    def __init__(self, events: list):
+        self.events = events
+
+    def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
+        return torch.tensor([event.is_set() for event in self.events], device=input_ids.device)
 
 
 class BadRequest(ValueError):
@@ -89,13 +119,33 @@ def create_app(
     async def models():
         return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "ponder", "created": 0}]}
 
-    def budgets(req: ChatRequest) -> tuple[tuple, bool]:
-        """((min, max, ignored stops), enable_thinking) of a request; a bad value is a 400 naming the field."""
+    context = min(getattr(model.config, "max_position_embeddings", None) or 2048, tokenizer.model_max_length)
+
+    def admit(req: ChatRequest) -> tuple:
+        """(messages, (min, max, ignored stops), enable_thinking, max new tokens) of a request, or a 400 naming
+        the field: everything a request may cost is bounded here, before any work."""
         if req.model != model_name:
             raise BadRequest(f"unknown model {req.model!r}; this server serves {model_name!r}")
         if req.n != 1:
             raise BadRequest("n must be 1")
         enable = req.chat_template_kwargs.get("enable_thinking", True)
+        if not isinstance(enable, bool):
+            raise BadRequest("chat_template_kwargs.enable_thinking must be true or false")
+        messages = [m.plain() for m in req.messages]
+        if sum(len(m["content"]) for m in messages) > 16 * context:  # cheap: no tokenizer on a megabyte
+            raise BadRequest(f"messages: the prompt is far longer than the model's context ({context} tokens)")
+        prompt = tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True, enable_thinking=enable
+        )
+        prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        room = context - prompt_tokens
+        if room < 1:
+            raise BadRequest(f"messages: the prompt has {prompt_tokens} tokens; the model's context is {context}")
+        max_new = req.max_completion_tokens or req.max_tokens or min(default_max_tokens, room)
+        if max_new > room:
+            raise BadRequest(
+                f"max_tokens: {max_new} + the prompt's {prompt_tokens} tokens exceed the model's context ({context})"
+            )
         high = req.thinking_token_budget
         if high is None and req.reasoning_effort is not None:
             if req.reasoning_effort not in thinking.effort_budgets:
@@ -110,27 +160,26 @@ def create_app(
             raise BadRequest(f"min_thinking_tokens must be >= 0, got {low}")
         if high is not None and low > high:
             raise BadRequest(f"min_thinking_tokens ({low}) > thinking_token_budget ({high})")
+        if low >= max_new:
+            raise BadRequest(f"min_thinking_tokens ({low}) leaves no room for an answer in max_tokens ({max_new})")
         if req.ignore_stops < 0:
             raise BadRequest(f"ignore_stops must be >= 0, got {req.ignore_stops}")
-        return (low, high, req.ignore_stops), enable
+        return messages, (low, high, req.ignore_stops), enable, max_new
 
-    def token_limit(req: ChatRequest) -> int:
-        return req.max_completion_tokens or req.max_tokens or default_max_tokens
-
-    def generation_settings(req: ChatRequest, enable: bool) -> tuple:
+    def generation_settings(req: ChatRequest, enable: bool, max_new: int) -> tuple:
         """What a batch must share: everything but the messages and the budgets."""
-        return token_limit(req), req.temperature > 0, max(req.temperature, 1e-5), req.top_p, enable
+        return max_new, req.temperature > 0, max(req.temperature, 1e-5), req.top_p, enable
 
     def run_batch(settings: tuple, items: list, streamer=None) -> list:
-        """One generate call for `items` = [(messages, (min, max, ignored stops))] sharing `settings`."""
+        """One generate call for `items` = [(messages, (min, max, ignored stops), cancel event)]."""
         max_new_tokens, do_sample, temperature, top_p, enable = settings
         return generate(
             model,
             tokenizer,
-            [messages for messages, _ in items],
-            min_thinking_tokens=[budget[0] for _, budget in items],
-            max_thinking_tokens=[budget[1] for _, budget in items],
-            ignore_stops=[budget[2] for _, budget in items],
+            [messages for messages, _, _ in items],
+            min_thinking_tokens=[budget[0] for _, budget, _ in items],
+            max_thinking_tokens=[budget[1] for _, budget, _ in items],
+            ignore_stops=[budget[2] for _, budget, _ in items],
             max_new_tokens=max_new_tokens,
             do_sample=do_sample,
             temperature=temperature,
@@ -138,27 +187,22 @@ def create_app(
             enable_thinking=enable,
             thinking=thinking,
             streamer=streamer,
+            stopping_criteria=[Cancelled([cancel for _, _, cancel in items])],
         )
 
-    batcher = RequestBatcher(run_batch, lock, max_batch)
+    batcher = RequestBatcher(run_batch, lock, max_batch, skip=lambda item: item[2].is_set())
     app.state.batcher = batcher
 
-    def run_alone(req: ChatRequest, budget: tuple, enable: bool, streamer=None):
+    def run_alone(req: ChatRequest, settings: tuple, item: tuple, streamer=None):
         """Streamed and seeded requests: a batch of one, so the seed and the streamer are this request's own."""
-        import torch
-
         with lock:
             if req.seed is not None:
                 torch.manual_seed(req.seed)
-            (result,) = run_batch(generation_settings(req, enable), [(req.messages, budget)], streamer)
+            (result,) = run_batch(settings, [item], streamer)
         return result
 
-    def finish_reason(result, req) -> str:
-        return (
-            "length"
-            if result.completion_tokens >= token_limit(req) and tokenizer.eos_token not in result.text
-            else "stop"
-        )
+    def finish_reason(result, max_new: int) -> str:
+        return "length" if result.completion_tokens >= max_new and tokenizer.eos_token not in result.text else "stop"
 
     def usage(result) -> dict:
         return {
@@ -168,37 +212,53 @@ def create_app(
             "completion_tokens_details": {"reasoning_tokens": result.thinking_tokens},
         }
 
-    @app.post("/v1/chat/completions")
-    async def chat(req: ChatRequest):
-        settings = budgets(req)  # bad requests are rejected here, before any streaming starts
-        created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        if not req.stream:
-            budget, enable = settings
-            if req.seed is None:
-                result = await asyncio.wrap_future(
-                    batcher.submit(generation_settings(req, enable), (req.messages, budget))
-                )
-            else:
-                result = await run_in_threadpool(run_alone, req, *settings)
-            message = {"role": "assistant", "content": result.answer, "reasoning_content": result.reasoning}
-            return {
-                "id": rid,
-                "object": "chat.completion",
-                "created": created,
-                "model": model_name,
-                "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(result, req)}],
-                "usage": usage(result),
-            }
-        return StreamingResponse(stream(req, settings, rid, created), media_type="text/event-stream")
+    async def unless_gone(future, request: Request, cancel: threading.Event):
+        """The result of `future`, or None once the client has disconnected (its generation is then stopped)."""
+        waiting = asyncio.wrap_future(future)
+        try:
+            while not waiting.done():
+                await asyncio.wait({waiting}, timeout=0.2)
+                if not waiting.done() and await request.is_disconnected():
+                    cancel.set()
+                    return None
+            return waiting.result()
+        finally:
+            if not waiting.done():
+                cancel.set()
 
-    async def stream(req: ChatRequest, settings: tuple, rid: str, created: int):
+    @app.post("/v1/chat/completions")
+    async def chat(req: ChatRequest, request: Request):
+        messages, budget, enable, max_new = admit(req)  # bad requests end here, before any streaming starts
+        settings, cancel = generation_settings(req, enable, max_new), threading.Event()
+        item = (messages, budget, cancel)
+        created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        if req.stream:
+            return StreamingResponse(stream(req, settings, item, rid, created), media_type="text/event-stream")
+        if req.seed is None:
+            future = batcher.submit(settings, item)
+        else:
+            future = asyncio.get_running_loop().run_in_executor(None, run_alone, req, settings, item)
+        result = await unless_gone(future, request, cancel)
+        if result is None:
+            return JSONResponse({}, status_code=499)  # the client is gone; nobody reads this
+        message = {"role": "assistant", "content": result.answer, "reasoning_content": result.reasoning}
+        return {
+            "id": rid,
+            "object": "chat.completion",
+            "created": created,
+            "model": model_name,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(result, max_new)}],
+            "usage": usage(result),
+        }
+
+    async def stream(req: ChatRequest, settings: tuple, item: tuple, rid: str, created: int):
         pieces: queue.Queue = queue.Queue()
         streamer = DeltaStreamer(tokenizer, thinking, pieces)
         holder: dict = {}
 
         def work():
             try:
-                holder["result"] = run_alone(req, *settings, streamer=streamer)
+                holder["result"] = run_alone(req, settings, item, streamer=streamer)
             finally:
                 pieces.put(None)
 
@@ -216,15 +276,19 @@ def create_app(
             }
             return f"data: {json.dumps(body)}\n\n"
 
-        yield chunk({"role": "assistant", "content": ""})
-        while True:
-            item = await asyncio.to_thread(pieces.get)
-            if item is None:
-                break
-            yield chunk({item[0]: item[1]})
-        thread.join()
+        try:
+            yield chunk({"role": "assistant", "content": ""})
+            while True:
+                piece = await asyncio.to_thread(pieces.get)
+                if piece is None:
+                    break
+                yield chunk({piece[0]: piece[1]})
+        finally:  # the client left early (the generator is closed or cancelled): stop generating for it
+            if "result" not in holder:
+                item[2].set()
+        await asyncio.to_thread(thread.join)
         result = holder["result"]
-        yield chunk({}, finish_reason(result, req))
+        yield chunk({}, finish_reason(result, settings[0]))
         if (req.stream_options or {}).get("include_usage"):
             body = {
                 "id": rid,

@@ -94,13 +94,54 @@ def test_streaming_reassembles_to_the_same_text(served):
         ({}, "gpt-5", "unknown model"),
         ({"reasoning_effort": "extreme"}, "tiny", "reasoning_effort"),
         ({"max_tokens": 0}, "tiny", "max_tokens"),
+        ({"max_tokens": 100000, "min_thinking_tokens": 100000}, "tiny", "max_tokens"),
+        ({"max_tokens": 100, "min_thinking_tokens": 100}, "tiny", "min_thinking_tokens"),
+        ({"messages": [{"role": "user"}]}, "tiny", "content"),
+        ({"messages": [{"role": "user", "content": 12345}]}, "tiny", "content"),
+        ({"messages": []}, "tiny", "messages"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, "tiny", "role"),
+        ({"messages": [{"role": "user", "content": "x" * 1_000_000}]}, "tiny", "context"),
     ],
 )
 def test_bad_parameters_are_400(served, extra, model, needle):
+    """Refused at once (a 1 MB prompt and a 100,000-token budget included), never a 500 or a long wait."""
     client = served[0]
+    start = time.monotonic()
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model=model, messages=QUESTION, extra_body=extra)
-    assert needle in str(info.value)
+    assert needle in str(info.value) and time.monotonic() - start < 3.0
+
+
+LONG = {"max_tokens": 900, "min_thinking_tokens": 850}  # a request that would keep the model busy for seconds
+
+
+def test_clients_that_disconnect_stop_their_generation(served):
+    """5 streaming clients leave after the first chunk and one non-streamed client times out: their generation
+    stops, and the next request is answered within its normal latency."""
+    import httpx
+
+    client = served[0]
+    base = str(client.base_url).rstrip("/")
+
+    def timed():
+        start = time.monotonic()
+        client.chat.completions.create(model="tiny", messages=QUESTION, max_tokens=30)
+        return time.monotonic() - start
+
+    normal = min(timed() for _ in range(3))
+    start = time.monotonic()
+    client.chat.completions.create(model="tiny", messages=QUESTION, extra_body=LONG)
+    long_request = time.monotonic() - start
+    assert long_request > 5 * normal  # the long request really is long
+    body = {"model": "tiny", "messages": QUESTION, "stream": True, **LONG}
+    for _ in range(5):
+        with httpx.stream("POST", f"{base}/chat/completions", json=body, timeout=30) as response:
+            next(response.iter_lines())  # the first chunk, then the client is gone
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{base}/chat/completions", json={**body, "stream": False}, timeout=0.5)
+    time.sleep(0.5)  # the server notices a silent disconnect within its polling interval
+    after = timed()
+    assert after < normal + 0.5 * long_request, (normal, long_request, after)
 
 
 def test_concurrent_requests_are_batched_with_their_own_budgets(served):
