@@ -109,6 +109,27 @@ class RunningSum(Task):
         return Trace(steps, str(total), flawed=bad >= 0)
 
 
+class Copy(Task):
+    """Copy k digits into the thinking, one per step: 'cpy 3  7  2  9  _ ...' -> steps 3,7,2,9 -> answer 9.
+
+    The layout is running_sum's to the character ('cpy ' is as long as 'sum '), so a model that learns it has
+    the lookup running sums need (trace step j reads prompt digit j at one constant distance) and nothing of
+    the arithmetic: ponder's tiny base is pretrained on it (`configs/tiny/pretrain.yaml`)."""
+
+    name, difficulties, width = "copy", (3, 8), 8
+
+    def make(self, rng, level):
+        digits = [rng.randrange(10) for _ in range(level)]
+        slots = [str(d) for d in digits] + ["_"] * (self.width - level)
+        return "cpy " + "  ".join(slots), digits
+
+    def solve(self, digits, rng):
+        bad, steps = _flaw_index(rng, len(digits)), []
+        for i, d in enumerate(digits):
+            steps.append(str((d + rng.randrange(1, 10)) % 10 if i == bad else d))
+        return Trace(steps, steps[-1], flawed=bad >= 0)
+
+
 class Addition(Task):
     """Multi-digit addition with carries, digit by digit from the right."""
 
@@ -174,7 +195,7 @@ class LetterCount(Task):
         return Trace(steps, str(count), flawed=bad >= 0)
 
 
-TASKS = {task.name: task for task in (RunningSum(), Addition(), LastLetters(), LetterCount())}
+TASKS = {task.name: task for task in (RunningSum(), Copy(), Addition(), LastLetters(), LetterCount())}
 
 
 def task_rows(names: list[str], size: int, seed: int, difficulty: dict | None = None) -> list[dict]:

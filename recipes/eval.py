@@ -4,6 +4,7 @@ Per task: direct answers (`enable_thinking=False`), pass@1 over k samples and ma
 greedy accuracy and mean thinking tokens for each maximum budget (s1 budget forcing) and, as a second
 curve, each minimum budget ("Wait" extensions); s1's Control / Scaling / Performance over the budgets;
 unlimited-budget accuracy per difficulty level of task rows. The k samples go to samples.jsonl.
+The model is `init` (an earlier model stage, a path or hub id), or the recipe's model when `init` is unset.
 """
 
 from __future__ import annotations
@@ -79,8 +80,6 @@ class Options:
 
 
 def check(stage, recipe, error):
-    if stage.init is None:
-        raise error("init", "eval needs the model to evaluate: an earlier model stage, a path or hub id")
     prm = stage.options.search.prm if stage.options.search else None
     kinds = {s.name: s.kind for s in recipe.stages}
     if prm and prm in kinds and "prm" not in stage_kind(kinds[prm]).produces:

@@ -33,7 +33,11 @@ class RecipeError(ValueError):
 @dataclass
 class ModelSettings:
     name_or_path: str = field(
-        default="tiny:tiny", metadata={"help": "Hub id, local checkpoint, or `tiny:<preset>` (micro, tiny, small)."}
+        default="tiny:tiny",
+        metadata={
+            "help": "Hub id, local checkpoint (a relative path may name one beside the recipe file), or "
+            "`tiny:<preset>` (micro, tiny, small)."
+        },
     )
     dtype: str = field(
         default="float32", metadata={"help": "auto, float32, bfloat16 or float16. CPUs train in float32."}
@@ -238,6 +242,10 @@ def load_recipe(path, overrides: list[str] | None = None, check_files: bool = Tr
     if recipe.report_to not in REPORT_TO:
         raise RecipeError(path, "report_to", f"{recipe.report_to!r} is not one of {sorted(REPORT_TO)}")
     recipe.path = str(path)
+    local = Path(path).resolve().parent / recipe.model.name_or_path  # a checkpoint shipped beside the recipe
+    if not recipe.model.name_or_path.startswith("tiny:") and not Path(recipe.model.name_or_path).exists():
+        if local.is_dir():
+            recipe.model.name_or_path = str(local)
     seen: dict[str, Stage] = {}
     for i, raw_stage in enumerate(raw_stages):
         stage = build_stage(raw_stage, path, f"stages[{i}]", seen, recipe)

@@ -18,12 +18,21 @@ class Options:
     difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
     flaw_rate: float = field(default=0.0, metadata={"help": "Share of teacher traces with a deliberate wrong step."})
     seed_offset: int = field(default=0, metadata={"help": "Added to the recipe seed, so splits differ."})
+    direct: list = field(
+        default_factory=list,
+        metadata={
+            "help": "Tasks whose rows carry no trace: an sft stage trains them as direct answers (a mix of "
+            "thinking and direct data, as Qwen3 trains both modes)."
+        },
+    )
 
     def __post_init__(self):
         from ponder.data.tasks import get_task
 
         for name in self.tasks:
             get_task(name)
+        if set(self.direct) - set(self.tasks):
+            raise ValueError(f"direct={self.direct}: name tasks of this stage ({self.tasks})")
         if self.size <= 0:
             raise ValueError(f"size={self.size} must be > 0")
         if not 0.0 <= self.flaw_rate <= 1.0:
@@ -46,7 +55,7 @@ def main(ctx) -> dict:
             rows.append(
                 {
                     **row,
-                    "reasoning": trace.text(thinking.step_separator),
+                    "reasoning": None if name in opts.direct else trace.text(thinking.step_separator),
                     "answer": trace.answer,
                     "gold": row["answer"],
                     "flawed": trace.flawed,

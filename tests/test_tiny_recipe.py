@@ -1,4 +1,6 @@
-"""The shipped tiny reasoner recipe, shrunken (fewer rows and steps), end to end."""
+"""The shipped tiny reasoner recipe, shrunken (fewer rows and steps), end to end; and its shipped base.
+
+The full recipe's figures (6 runs: 3 seeds x 2 numeric paths) come from bench/default_recipe.py."""
 
 import json
 
@@ -7,8 +9,6 @@ from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
 
 SHRINK = [
-    "stages.base_data.size=200",
-    "stages.base.trainer.max_steps=10",
     "stages.curate.pool_size=400",
     "stages.curate.target=100",
     "stages.distill.trainer.max_steps=10",
@@ -31,7 +31,27 @@ def test_tiny_reasoner_recipe_end_to_end(tmp_path):
     assert results["eval_grpo"]["metrics"]["s1_control"] == 1.0
     report = (run_dir / "report.md").read_text()
     assert "## eval_grpo (eval)" in report and (run_dir / "eval_grpo" / "accuracy_vs_budget.png").exists()
-    summary = report.split("## base_data")[0]
-    assert "| eval_grpo | grpo |" in summary and "| eval_base | base |" in summary
+    summary = report.split("## curate")[0]
+    assert "| eval_grpo | grpo |" in summary and f"| eval_base | {recipe.model.name_or_path} |" in summary
+    assert recipe.model.name_or_path == str(CONFIGS_DIR / "tiny" / "copy-base")  # shipped beside the recipe
     assert (run_dir / "accuracy_vs_budget.png").stat().st_size > 1000
     assert (run_dir / "grpo" / "training_curve.png").exists()
+
+
+def test_the_shipped_base_copies_but_cannot_add(tmp_path):
+    """configs/tiny/copy-base: the lookup every trace step needs (copying digits into the thinking), but running
+    sums at chance, direct or thinking; that is what distillation has to add."""
+    recipe = f"""
+name: base-check
+output_dir: {tmp_path}
+model: {{name_or_path: "{CONFIGS_DIR / "tiny" / "copy-base"}"}}
+stages:
+  - {{name: copy, kind: eval, tasks: [copy], size: 24, budgets: [null], min_budgets: [], samples: 1}}
+  - {{name: sums, kind: eval, tasks: [running_sum], size: 60, budgets: [null], min_budgets: [], samples: 1}}
+"""
+    path = tmp_path / "base.yaml"
+    path.write_text(recipe)
+    results = run_recipe(load_recipe(path))
+    assert results["copy"]["metrics"]["accuracy@inf"] >= 0.9
+    sums = results["sums"]["metrics"]
+    assert sums["direct_accuracy"] <= 0.3 and sums["accuracy@inf"] <= 0.3
