@@ -11,6 +11,7 @@ import pytest
 from ponder.inference.thinking import ThinkingConfig
 from ponder.rewards import REWARDS, get_reward
 from ponder.rewards.math_answers import verify_answers
+from ponder.rewards.sandbox import bwrap_problem
 from ponder.trainers.rewards import build_rewards
 
 
@@ -188,6 +189,7 @@ def test_length_reward_kimi_open_r1():
     assert length([answered("1")] * 2, answer=["1"] * 2, completion_ids=[[0] * 5] * 2) == [0.0, 0.0]
 
 
+@pytest.mark.skipif(bwrap_problem() is not None, reason="the code sandbox needs bubblewrap")
 def test_code_rewards_strip_lines_like_open_r1():
     tests = [{"input": "", "output": "1\n2"}]
     indented = "</think>\n```python\nprint('   1')\nprint('2   ')\n```"

@@ -6,6 +6,7 @@ import pytest
 
 from ponder.rewards.math_answers import verify_answers
 from ponder.rewards.registry import REWARDS, get_reward
+from ponder.rewards.sandbox import bwrap_problem
 
 TOWER = "2^{" * 12 + "2" + "}" * 12
 
@@ -121,6 +122,7 @@ def test_repetition_and_overlong():
     ]
 
 
+@pytest.mark.skipif(bwrap_problem() is not None, reason="the code sandbox needs bubblewrap")
 def test_code_reward_scores_fraction_and_none_without_tests():
     code = get_reward("code", wall_seconds=5)
     tests = [{"input": "2 3\n", "output": "5"}, {"input": "1 1\n", "output": "2"}, {"input": "0 0\n", "output": "1"}]
