@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)  # transformers' renames, once per stage: noise here
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
