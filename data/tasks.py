@@ -124,7 +124,7 @@ class Copy(Task):
         return "cpy " + "  ".join(slots), digits
 
     def solve(self, digits, rng):
-        bad, steps = _flaw_index(rng, len(digits)), []
+        bad, steps = (len(digits) - 1 if rng is not None else -1), []  # the answer is the last step: flaw it
         for i, d in enumerate(digits):
             steps.append(str((d + rng.randrange(1, 10)) % 10 if i == bad else d))
         return Trace(steps, steps[-1], flawed=bad >= 0)
