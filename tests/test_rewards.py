@@ -40,6 +40,22 @@ def test_pathological_answer_times_out_alone():
     assert results == [0.0, 1.0, 1.0, 1.0]
 
 
+def test_an_item_that_hangs_is_killed_at_its_deadline_and_a_batch_at_its_bound():
+    """What the pre-screen does not catch still cannot hang a batch: the worker is killed at the deadline
+    (the others are scored), and the whole call stops at its budget."""
+    from ponder.rewards.pool import WorkerPool
+
+    pool = WorkerPool(workers=2, deadline=1.0, timeout_value="timeout")
+    start = time.monotonic()
+    assert pool.map("os.path:basename", [("/a/b",), ("/c",)]) == ["b", "c"]
+    assert pool.map("time:sleep", [(30,), (0,)]) == ["timeout", None]
+    assert time.monotonic() - start < 4.0 and pool.timeouts == 1
+    start = time.monotonic()
+    out = pool.map("time:sleep", [(0.6,)] * 8, budget=1.5)  # 2 workers: 4 rounds of 0.6 s do not fit
+    assert time.monotonic() - start < 2.5 and out.count("timeout") >= 2 and pool.last_cut
+    pool.close()
+
+
 def conv(text):
     return [{"role": "assistant", "content": text}]
 
