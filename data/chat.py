@@ -1,7 +1,7 @@
 """Chat + thinking formatting shared by training, curation and inference.
 
-One template for every ponder checkpoint: Qwen's `<|im_start|>role ... <|im_end|>` turns, and an
-assistant turn that opens `<think>` (DeepSeek-R1 / Qwen3 style prefill), or an empty think block when
+Tiny models get Qwen's `<|im_start|>role ... <|im_end|>` turns; a hub model keeps its own template. Either way the
+assistant turn opens `<think>` (DeepSeek-R1 / Qwen3 style prefill), or an empty think block when
 `enable_thinking=False`. SFT rows are formatted by `format_prompt` + `format_completion`, so the loss
 covers exactly what the model generates after the template's prefill.
 """
@@ -67,16 +67,53 @@ def add_thinking_tokens(tokenizer, thinking: ThinkingConfig) -> int:
     return tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in missing])
 
 
-def ensure_thinking_tokens(tokenizer, thinking: ThinkingConfig) -> int:
-    """Give a hub tokenizer single-token thinking delimiters and a thinking chat template.
+def thinking_prefill(thinking: ThinkingConfig) -> str:
+    """Jinja appended to a model's own template: after its assistant header, open the thinking (or an empty think
+    block with `enable_thinking=False`). Templates emit the generation prompt last, so the prefill follows it."""
+    start, end = thinking.think_start, thinking.think_end
+    return (
+        "{%- if add_generation_prompt -%}"
+        "{%- if enable_thinking is defined and enable_thinking is false -%}"
+        f"{{{{ '{start}\\n\\n{end}\\n\\n' }}}}"
+        "{%- else -%}"
+        f"{{{{ '{start}\\n' }}}}"
+        "{%- endif -%}"
+        "{%- endif -%}"
+    )
 
-    Returns the number of tokens added (the caller resizes the embeddings when > 0). Tokenizers that
-    already have the delimiters and a template mentioning them (Qwen3, R1 distills) are left alone.
+
+def end_of_turn(tokenizer) -> str | None:
+    """The special token the template closes an assistant turn with (`<|im_end|>`, `<|eot_id|>`, ...), if any."""
+    sentinel = "PONDERSENTINEL"
+    try:
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "x"}, {"role": "assistant", "content": sentinel}], tokenize=False
+        )
+    except Exception:  # a template that refuses this conversation: keep the tokenizer's eos
+        return None
+    after = text.split(sentinel, 1)[1] if sentinel in text else ""
+    specials = sorted(set(tokenizer.all_special_tokens) | set(tokenizer.get_added_vocab()), key=len, reverse=True)
+    return next((t for t in specials if after.lstrip().startswith(t)), None)
+
+
+def ensure_thinking_tokens(tokenizer, thinking: ThinkingConfig) -> int:
+    """Give a hub tokenizer single-token thinking delimiters and thinking in its chat template.
+
+    The model's own template is kept (its turn markers, its default system prompt, its end-of-turn token) and the
+    thinking prefill is appended after its assistant header; a tokenizer without a template gets ponder's ChatML
+    one. eos becomes the template's end-of-turn token (what a chat model emits to stop: Llama-3's `<|eot_id|>`,
+    not `<|end_of_text|>`), and pad falls back to it. Tokenizers whose template already opens the thinking
+    (Qwen3, R1 distills) are left as they are. Returns the number of tokens added (resize the embeddings).
     """
     added = add_thinking_tokens(tokenizer, thinking)
     template = tokenizer.chat_template or ""
-    if thinking.think_start not in template:
+    if not template:
         tokenizer.chat_template = thinking_template(thinking)
+    elif thinking.think_start not in template:
+        tokenizer.chat_template = template + thinking_prefill(thinking)
+    eot = end_of_turn(tokenizer)
+    if eot is not None and eot != tokenizer.eos_token:
+        tokenizer.eos_token = eot
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return added
