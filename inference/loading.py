@@ -13,6 +13,9 @@ def load_for_inference(path: str, dtype: str = "float32", device: str | None = N
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from ponder.inference.packaged import resolve
+
+    path = resolve(path)
     if not Path(path).exists() and (path.startswith((".", "/")) or path.count("/") != 1):
         raise FileNotFoundError(f"{path}: no such checkpoint folder (and not a hub id like org/name)")
     tokenizer = AutoTokenizer.from_pretrained(path)

