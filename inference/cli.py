@@ -63,6 +63,7 @@ def add_inference_commands(sub):
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--served-model-name", default=None, help="default: the checkpoint folder's path")
+    serve.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "auto"])
     serve.set_defaults(func=cmd_serve)
 
 
@@ -128,5 +129,5 @@ def cmd_chat(args) -> int:
 def cmd_serve(args) -> int:
     from ponder.inference.server import serve
 
-    serve(args.checkpoint, args.host, args.port, args.served_model_name)
+    serve(args.checkpoint, args.host, args.port, args.served_model_name, args.dtype)
     return 0

@@ -8,7 +8,9 @@ from ponder.inference.thinking import ThinkingConfig
 
 
 def load_for_inference(path: str, dtype: str = "float32", device: str | None = None):
-    """(model, tokenizer, thinking) from a ponder checkpoint or any HF model with thinking delimiters."""
+    """(model, tokenizer, thinking) from a ponder checkpoint or any HF model with thinking delimiters.
+
+    `dtype`: float32, bfloat16, float16 or auto (the checkpoint's own); stages pass the recipe's `model.dtype`."""
     from pathlib import Path
 
     from transformers import AutoModelForCausalLM, AutoTokenizer

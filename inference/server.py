@@ -88,13 +88,19 @@ def error_response(message: str, param: str | None = None, status: int = 400) ->
     )
 
 
-def serve(checkpoint: str, host: str = "127.0.0.1", port: int = 8000, served_model_name: str | None = None):
-    """Load `checkpoint` and serve it on `host:port` until interrupted (what `ponder serve` runs)."""
+def serve(
+    checkpoint: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    served_model_name: str | None = None,
+    dtype: str = "float32",
+):
+    """Load `checkpoint` (in `dtype`) and serve it on `host:port` until interrupted (what `ponder serve` runs)."""
     import uvicorn
 
     from ponder.inference.loading import load_for_inference
 
-    model, tokenizer, thinking = load_for_inference(checkpoint)
+    model, tokenizer, thinking = load_for_inference(checkpoint, dtype)
     app = create_app(model, tokenizer, thinking, served_model_name or checkpoint)
     uvicorn.run(app, host=host, port=port, log_level="info")
 

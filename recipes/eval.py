@@ -96,7 +96,7 @@ def main(ctx) -> dict:
     from ponder.inference.loading import load_for_inference
 
     opts, thinking = ctx.stage.options, ctx.recipe.thinking
-    model, tokenizer, _ = load_for_inference(ctx.model_source())
+    model, tokenizer, _ = load_for_inference(ctx.model_source(), ctx.recipe.model.dtype)
     rows = held_out_rows(ctx, opts.size)
 
     def run(**kwargs):

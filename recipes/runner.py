@@ -14,6 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
+import torch
 import yaml
 from transformers import set_seed
 
@@ -64,6 +65,19 @@ def missing_artifact(stage_dir: Path, result: dict) -> str | None:
         if key == "checkpoint" and path.is_dir() and not any((path / f).exists() for f in WEIGHT_FILES):
             return f"{path}/{WEIGHT_FILES[0]}"
     return None
+
+
+def peak_memory() -> dict:
+    """The stage's peak memory: CUDA's allocated peak (reset when the stage starts), else the process's peak RSS
+    (the runner's process and, for launched stages, its children; an in-process peak never goes down)."""
+    import resource
+
+    import torch
+
+    if torch.cuda.is_available():
+        return {"peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1), "peak_memory_of": "cuda"}
+    rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return {"peak_memory_mb": round(rss / 1024, 1), "peak_memory_of": "process rss"}
 
 
 def ensure_writable(run_dir: Path):
@@ -132,6 +146,8 @@ def run_recipe(
         if verbose:
             print((partial / "config.yaml").read_text(), flush=True)
         started = time.time()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
         # Stages share this process: without a reseed, what a stage samples (eval, STaR rounds, Monte
         # Carlo rollouts) would depend on which stages ran before it here (skipped ones, --from).
         set_seed(recipe.seed)
@@ -145,6 +161,7 @@ def run_recipe(
             "kind": stage.kind,
             "fingerprint": fp,
             "seconds": round(time.time() - started, 2),
+            **peak_memory(),
             "metrics": outcome.get("metrics", {}),
             "artifacts": outcome.get("artifacts", {}),
         }

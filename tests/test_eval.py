@@ -117,3 +117,21 @@ stages:
 """
     m = run_recipe(load_recipe(write_recipe(recipe)))["eval"]["metrics"]
     assert m["questions"] == 4 and m["accuracy@inf"] == 0.5
+
+
+def test_eval_loads_the_model_in_the_recipe_dtype(write_recipe, tiny_checkpoint, monkeypatch):
+    import ponder.inference.loading as loading
+
+    seen = []
+    real = loading.load_for_inference
+    monkeypatch.setattr(
+        loading, "load_for_inference", lambda path, dtype="float32": seen.append(dtype) or real(path, dtype)
+    )
+    recipe = f"""
+name: dt
+model: {{name_or_path: "{tiny_checkpoint}", dtype: bfloat16}}
+stages:
+  - {{name: eval, kind: eval, tasks: [running_sum], size: 2, budgets: [null], min_budgets: [], samples: 1}}
+"""
+    run_recipe(load_recipe(write_recipe(recipe)))
+    assert seen == ["bfloat16"]

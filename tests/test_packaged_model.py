@@ -84,3 +84,40 @@ def test_a_missing_package_says_how_to_install_it(write_recipe):
                 'name: x\nmodel: {name_or_path: "pypi:nonexistent_pkg/m.gguf"}\nstages: [{name: d, kind: task_data}]\n'
             )
         )
+
+
+def test_ponder_serve_answers_the_openai_client_with_the_real_model(smol):
+    import socket
+    import threading
+
+    import openai
+    import uvicorn
+
+    from ponder.inference.generation import generate
+    from ponder.inference.server import create_app
+    from ponder.inference.thinking import ThinkingConfig
+
+    _, model, tokenizer = smol
+    thinking = ThinkingConfig()
+    app = create_app(model, tokenizer, thinking, "smollm2", default_max_tokens=40)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=120)
+        messages = [{"role": "user", "content": "What is 12 + 35?"}]
+        response = client.chat.completions.create(
+            model="smollm2", messages=messages, max_tokens=30, extra_body={"thinking_token_budget": 8}
+        )
+        (direct,) = generate(model, tokenizer, messages, max_thinking_tokens=8, max_new_tokens=30, thinking=thinking)
+        message, usage = response.choices[0].message, response.usage
+        assert message.reasoning_content == direct.reasoning and message.content == direct.answer
+        assert usage.completion_tokens_details.reasoning_tokens == direct.thinking_tokens <= 8
+        assert usage.completion_tokens == direct.completion_tokens and usage.prompt_tokens == direct.prompt_tokens
+    finally:
+        server.should_exit = True

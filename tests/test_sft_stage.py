@@ -29,6 +29,8 @@ def test_sft_lora_trains_and_writes_the_checkpoint_contract(write_recipe, tmp_pa
     )
     results = run_recipe(recipe)
     assert snapshots["attention"] == "eager", "the recipe's attention kernel must reach the trained model"
+    result = json.loads((tmp_path / "runs/t/distill/result.json").read_text())
+    assert result["peak_memory_mb"] > 50 and result["peak_memory_of"] in ("cuda", "process rss")
     args = json.loads((tmp_path / "runs/t/distill/trainer_args.json").read_text())  # every field, resolved
     assert args["max_steps"] == 30 and args["save_total_limit"] == 2 and args["output_dir"].endswith("trainer")
     metrics = results["distill"]["metrics"]
