@@ -72,8 +72,6 @@ def peak_memory() -> dict:
     (the runner's process and, for launched stages, its children; an in-process peak never goes down)."""
     import resource
 
-    import torch
-
     if torch.cuda.is_available():
         return {"peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1), "peak_memory_of": "cuda"}
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))

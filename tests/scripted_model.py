@@ -85,3 +85,22 @@ class ScriptedThinker(PreTrainedModel, GenerationMixin):
 
     def prepare_inputs_for_generation(self, input_ids, attention_mask=None, **kwargs):
         return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def scripted(tokenizer, k, **behaviour):
+    """A ScriptedThinker on `tokenizer`'s ids: thinks k letters "a", then answers "42" (see ScriptedConfig)."""
+    ids = tokenizer.convert_tokens_to_ids
+    config = ScriptedConfig(
+        **behaviour,
+        vocab_size=len(tokenizer),
+        think_start_id=ids("<think>"),
+        think_end_id=ids("</think>"),
+        eos_id=tokenizer.eos_token_id,
+        k=k,
+        letter_id=ids("a"),
+        answer_ids=(ids("4"), ids("2")),
+        newline_id=tokenizer("\n", add_special_tokens=False)["input_ids"][0],
+    )
+    model = ScriptedThinker(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model

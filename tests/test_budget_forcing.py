@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from scripted_model import ScriptedConfig, ScriptedThinker
+from scripted_model import scripted
 
 from ponder.data.chat import build_char_tokenizer
 from ponder.inference.generation import generate
@@ -14,24 +14,6 @@ THINKING = ThinkingConfig()
 @pytest.fixture(scope="module")
 def tokenizer():
     return build_char_tokenizer(THINKING)
-
-
-def scripted(tokenizer, k, **behaviour):
-    ids = tokenizer.convert_tokens_to_ids
-    config = ScriptedConfig(
-        **behaviour,
-        vocab_size=len(tokenizer),
-        think_start_id=ids("<think>"),
-        think_end_id=ids("</think>"),
-        eos_id=tokenizer.eos_token_id,
-        k=k,
-        letter_id=ids("a"),
-        answer_ids=(ids("4"), ids("2")),
-        newline_id=tokenizer("\n", add_special_tokens=False)["input_ids"][0],
-    )
-    model = ScriptedThinker(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
 
 
 MESSAGES = [{"role": "user", "content": "q"}]

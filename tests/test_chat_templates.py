@@ -3,7 +3,7 @@ prompt), Llama-3-style and Qwen2.5-style templates, built in-process on the byte
 
 import datasets
 import pytest
-from scripted_model import ScriptedConfig, ScriptedThinker
+from scripted_model import scripted
 
 from ponder.data.chat import build_char_tokenizer, ensure_thinking_tokens
 from ponder.data.sft_format import to_prompt_completion
@@ -105,20 +105,8 @@ def test_sft_trains_on_the_completion_ending_with_the_end_of_turn(family, tmp_pa
 @pytest.mark.parametrize("budget", [0, 4, 32])
 def test_budget_forcing_is_exact_on_the_template(family, budget):
     name, tokenizer = family
-    ids = tokenizer.convert_tokens_to_ids
     k = 12
-    config = ScriptedConfig(
-        vocab_size=len(tokenizer),
-        think_start_id=ids("<think>"),
-        think_end_id=ids("</think>"),
-        eos_id=tokenizer.eos_token_id,
-        k=k,
-        letter_id=ids("a"),
-        answer_ids=(ids("4"), ids("2")),
-        newline_id=tokenizer("\n", add_special_tokens=False)["input_ids"][0],
-    )
-    model = ScriptedThinker(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model = scripted(tokenizer, k)
     messages = [{"role": "user", "content": "q"}]
     (g,) = generate(model, tokenizer, messages, max_thinking_tokens=budget, max_new_tokens=80, thinking=THINKING)
     assert g.thinking_tokens == min(budget, k) and g.forced_stop == (budget < k)
