@@ -38,6 +38,43 @@ def run_one_stage(out: Path, model: str, stage_yaml: str, attn_implementation: s
     return next(iter(run_recipe(load_recipe(path)).values()))["metrics"]
 
 
+def run_recipe_process(recipe: str, seed: int, path: str, out: Path, training_stages: tuple) -> tuple[float, dict]:
+    """`ponder run RECIPE seed=SEED` in its own process, on a numeric path: `default` (the machine's) or `fp32_avx2`
+    (`trainer: {bf16: false}` on each training stage, ATEN_CPU_CAPABILITY=avx2: how a 2-core AVX2 CPU without
+    native bf16 computes). Returns (wall seconds, {stage: result.json})."""
+    import os
+    import subprocess
+    import sys
+
+    overrides = [f"seed={seed}", f"output_dir={out}"]
+    env = {**os.environ}
+    if path == "fp32_avx2":
+        overrides += [f"stages.{s}.trainer.bf16=false" for s in training_stages]
+        env["ATEN_CPU_CAPABILITY"] = "avx2"
+    start = time.time()
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "ponder.recipes.cli", "run", recipe, *overrides]
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+    wall = time.time() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{recipe} seed {seed} {path}: {done.stderr[-2000:]}")
+    (run_dir,) = [d for d in out.iterdir() if d.is_dir()]
+    results = {
+        s.name: json.loads((s / "result.json").read_text()) for s in run_dir.iterdir() if (s / "result.json").exists()
+    }
+    return wall, results
+
+
+def machine() -> dict:
+    import os
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "native_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+        "fp32_matmul_gflops": round(matmul_peak_gflops(), 1),
+    }
+
+
 def write_results(name: str, figures: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -14,45 +14,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, matmul_peak_gflops, write_results  # noqa: E402
+from common import RESULTS, machine, run_recipe_process, write_results  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 TRAINING_STAGES = ("distill", "grpo")
 BUDGETS = ("0", "8", "16", "24", "inf")
 PLATEAU = 0.3  # distill's whole-text loss sits at ~0.44 while the model cannot copy; below 0.3 it can
 
 
 def run(seed: int, path: str, out: Path) -> dict:
-    overrides = [f"seed={seed}", f"output_dir={out}"]
-    env = {**os.environ}
-    if path == "fp32_avx2":
-        overrides += [f"stages.{s}.trainer.bf16=false" for s in TRAINING_STAGES]
-        env["ATEN_CPU_CAPABILITY"] = "avx2"
-    start = time.time()
-    done = subprocess.run(
-        [sys.executable, "-m", "ponder.recipes.cli", "run", "configs/tiny/reasoner.yaml", *overrides],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    wall = time.time() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"seed {seed} {path}: {done.stderr[-2000:]}")
+    wall, results = run_recipe_process("configs/tiny/reasoner.yaml", seed, path, out, TRAINING_STAGES)
     run_dir = out / "tiny-reasoner"
-    metrics = {
-        s: json.loads((run_dir / s / "result.json").read_text())["metrics"]
-        for s in os.listdir(run_dir)
-        if (run_dir / s / "result.json").exists()
-    }
+    metrics = {stage: result["metrics"] for stage, result in results.items()}
     losses = [
         (h["step"], h["loss"]) for h in json.loads((run_dir / "distill/log_history.json").read_text()) if "loss" in h
     ]
@@ -62,7 +39,7 @@ def run(seed: int, path: str, out: Path) -> dict:
         "seed": seed,
         "path": path,
         "wall_seconds": round(wall, 1),
-        "distill_seconds": round(json.loads((run_dir / "distill/result.json").read_text())["seconds"], 1),
+        "distill_seconds": round(results["distill"]["seconds"], 1),
         "base_direct": base["direct_accuracy"],
         "distill_thinking": distill["accuracy@inf"],
         "grpo_thinking": grpo["accuracy@inf"],
@@ -109,8 +86,6 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--paths", nargs="+", default=["fp32_avx2", "default"])
     args = parser.parse_args()
-    import torch
-
     runs = []
     for path in args.paths:
         for seed in args.seeds:
@@ -128,11 +103,7 @@ def main():
         "plateau_left_at_step",
     )
     figures = {
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "native_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
-            "fp32_matmul_gflops": round(matmul_peak_gflops(), 1),
-        },
+        "machine": machine(),
         "runs": runs,
         "range": {k: [min(r[k] for r in runs), max(r[k] for r in runs)] for k in keys},
         "all_criteria_hold_on_every_run": all(all(r["criteria"].values()) for r in runs),

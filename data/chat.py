@@ -119,6 +119,29 @@ def ensure_thinking_tokens(tokenizer, thinking: ThinkingConfig) -> int:
     return added
 
 
+def add_thinking_to_model(model, tokenizer, thinking: ThinkingConfig) -> int:
+    """`ensure_thinking_tokens` for a loaded model: new delimiter tokens get embeddings (input and, when untied,
+    output) initialised as the mean of the pieces the tokenizer split the delimiter into before (`<`, `think`,
+    `>`), so a pretrained model reads `<think>` roughly as the text it knows, not as noise (a fresh random or
+    mean row made SmolLM2-135M end its turn at once). Returns the number of tokens added."""
+    import torch
+
+    pieces = {t: tokenizer(t, add_special_tokens=False).input_ids for t in (thinking.think_start, thinking.think_end)}
+    old_size = model.get_input_embeddings().weight.shape[0]
+    added = ensure_thinking_tokens(tokenizer, thinking)
+    if not added:
+        return 0
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    tables = {id(m.weight): m.weight for m in (model.get_input_embeddings(), model.get_output_embeddings()) if m}
+    with torch.no_grad():
+        for token, ids in pieces.items():
+            new = tokenizer.convert_tokens_to_ids(token)
+            if new >= old_size and ids:
+                for weight in tables.values():
+                    weight[new] = weight[ids].mean(0)
+    return added
+
+
 def format_prompt(tokenizer, question: str, enable_thinking: bool = True, system: str | None = None) -> str:
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
     return tokenizer.apply_chat_template(

@@ -36,7 +36,11 @@ def ngrams(text: str, n: int) -> set:
 
 
 def contaminated(questions: list[str], eval_questions: list[str], n: int = 8) -> list[bool]:
-    """True where a question shares an n-gram (word level, open-r1 uses 8) with any eval question."""
+    """True where a question shares an n-gram (word level, open-r1 uses 8) with any eval question; n = 0: where it
+    is an eval question (same words), for templated tasks whose questions all share the template's n-grams."""
+    if n == 0:
+        index = {tuple(words(q)) for q in eval_questions}
+        return [tuple(words(q)) in index for q in questions]
     index = set()
     for q in eval_questions:
         index |= ngrams(q, n)

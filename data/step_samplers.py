@@ -132,9 +132,15 @@ class TaskStepSampler:
 
     @staticmethod
     def corrupt(text: str, rng: random.Random) -> str:
-        """Change the step's result: the character after its last "=" (addition's digit, carry kept) or
-        else its last character (a running total, a count, the letter just appended)."""
-        i = text.rindex("=") + 1 if "=" in text[:-1] else len(text) - 1
+        """Change the step's result: the character after its last "=" (addition's digit, carry kept; a word
+        problem's result), else its last digit (a running total, a count, a stated amount), else its last
+        character (the letter just appended)."""
+        digits = [j for j, c in enumerate(text) if c.isdigit()]
+        if "=" in text[:-1]:
+            i = text.rindex("=") + 1
+            i += len(text[i:]) - len(text[i:].lstrip()) if text[i:].strip() else 0
+        else:
+            i = digits[-1] if digits else len(text) - 1
         pool = "0123456789" if text[i].isdigit() else "abcdefghijklmnopqrstuvwxyz"
         return text[:i] + rng.choice([c for c in pool if c != text[i]]) + text[i + 1 :]
 

@@ -195,7 +195,51 @@ class LetterCount(Task):
         return Trace(steps, str(count), flawed=bad >= 0)
 
 
-TASKS = {task.name: task for task in (RunningSum(), Copy(), Addition(), LastLetters(), LetterCount())}
+class WordProblems(Task):
+    """Arithmetic word problems for pretrained chat models: a start amount and `level` purchases, gifts and
+    losses, one sentence each; the trace states the start and works one sentence per step
+    ("She buys 7: 12 + 7 = 19."). The prompt asks for "Final Answer: <number>", so a chat model's direct
+    answer is read the same way as its answer after thinking."""
+
+    name, difficulties = "word_problems", (1, 4)
+    names = (("Mia", "She"), ("Leo", "He"), ("Ava", "She"), ("Sam", "He"), ("Zoe", "She"), ("Max", "He"))
+    items = ("apples", "marbles", "stickers", "books", "coins", "pencils", "shells", "cards")
+    gains = ("buys {n} more {item}", "finds {n} {item}", "gets {n} {item} from a friend")
+    losses = ("gives {n} {item} to a friend", "loses {n} {item}", "uses {n} {item}")
+
+    def make(self, rng, level):
+        (name, pronoun), item = rng.choice(self.names), rng.choice(self.items)
+        total, ops = rng.randint(5, 30), []
+        start = total
+        for _ in range(level):
+            if total > 3 and rng.random() < 0.5:
+                n = rng.randint(2, min(total - 1, 15))
+                ops.append(["-", n, rng.choice(self.losses).format(n=n, item=item)])
+                total -= n
+            else:
+                n = rng.randint(2, 15)
+                ops.append(["+", n, rng.choice(self.gains).format(n=n, item=item)])
+                total += n
+        story = " ".join(f"Then {pronoun.lower()} {text}." for _, _, text in ops)
+        prompt = (
+            f"{name} has {start} {item}. {story} How many {item} does {name} have now? "
+            "End with 'Final Answer: <number>'."
+        )
+        return prompt, [name, item, start, [[op, n] for op, n, _ in ops]]
+
+    def solve(self, payload, rng):
+        name, item, total, ops = payload
+        bad, steps = _flaw_index(rng, len(ops)), [f"{name} starts with {total} {item}."]
+        for i, (op, n) in enumerate(ops):
+            result = total + n if op == "+" else total - n
+            if i == bad:
+                result += rng.choice([-2, -1, 1, 2])
+            steps.append(f"{total} {op} {n} = {result}.")
+            total = result
+        return Trace(steps, str(total), flawed=bad >= 0)
+
+
+TASKS = {task.name: task for task in (RunningSum(), Copy(), Addition(), LastLetters(), LetterCount(), WordProblems())}
 
 
 def task_rows(names: list[str], size: int, seed: int, difficulty: dict | None = None) -> list[dict]:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import torch
 
-from ponder.inference.thinking import ThinkingConfig
+from ponder.data.chat import add_thinking_to_model
+from ponder.inference.thinking import GENERATION_CONFIG_KEY, ThinkingConfig
 
 
-def load_for_inference(path: str, dtype: str = "float32", device: str | None = None):
-    """(model, tokenizer, thinking) from a ponder checkpoint or any HF model with thinking delimiters.
+def load_for_inference(
+    path: str, dtype: str = "float32", device: str | None = None, thinking: ThinkingConfig | None = None
+):
+    """(model, tokenizer, thinking) from a ponder checkpoint or any HF causal LM.
 
-    `dtype`: float32, bfloat16, float16 or auto (the checkpoint's own); stages pass the recipe's `model.dtype`."""
+    `dtype`: float32, bfloat16, float16 or auto (the checkpoint's own); stages pass the recipe's `model.dtype`.
+    A checkpoint's own thinking contract wins; a model without one (a hub or packaged chat model, not yet trained
+    by ponder) gets `thinking` (default delimiters when None) added to its tokenizer and template, as training
+    would add them, so its base accuracy with thinking can be measured."""
     from pathlib import Path
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -22,6 +28,11 @@ def load_for_inference(path: str, dtype: str = "float32", device: str | None = N
         raise FileNotFoundError(f"{path}: no such checkpoint folder (and not a hub id like org/name)")
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype) if dtype != "auto" else "auto")
+    if getattr(model.generation_config, GENERATION_CONFIG_KEY, None) is None and thinking is not None:
+        contract = thinking
+    else:
+        contract = ThinkingConfig.from_generation_config(model.generation_config)
+    add_thinking_to_model(model, tokenizer, contract)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).eval()
-    return model, tokenizer, ThinkingConfig.from_generation_config(model.generation_config)
+    return model, tokenizer, contract

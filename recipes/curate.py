@@ -22,7 +22,10 @@ class TeacherSettings:
     kind: str = field(default="programmatic", metadata={"help": "programmatic, model or endpoint."})
     model: Optional[str] = field(
         default=None,
-        metadata={"help": "model: checkpoint/hub id ('base' = recipe model); endpoint: served model name."},
+        metadata={
+            "help": "model: an earlier model stage, a checkpoint/hub id ('base' = recipe model); endpoint: the "
+            "served model name."
+        },
     )
     base_url: Optional[str] = field(default=None, metadata={"help": "endpoint: e.g. http://127.0.0.1:8000/v1"})
     api_key_env: str = field(
@@ -32,6 +35,7 @@ class TeacherSettings:
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature (model/endpoint)."})
     max_tokens: int = field(default=512, metadata={"help": "Max new tokens per trace."})
     flaw_rate: float = field(default=0.0, metadata={"help": "programmatic: share of deliberately flawed traces."})
+    batch_size: int = field(default=16, metadata={"help": "model: questions per generate call."})
     concurrency: int = field(default=8, metadata={"help": "endpoint: requests in flight."})
     retries: int = field(default=3, metadata={"help": "endpoint: retries per request (exponential backoff)."})
     timeout: float = field(default=60.0, metadata={"help": "endpoint: seconds per request."})
@@ -66,7 +70,13 @@ class Options:
     decontaminate: list = field(
         default_factory=list, metadata={"help": "Eval sets to drop n-gram overlaps with: [{task, size, seed}]."}
     )
-    ngram: int = field(default=8, metadata={"help": "n for decontamination (open-r1: 8)."})
+    ngram: int = field(
+        default=8,
+        metadata={
+            "help": "n for decontamination (open-r1: 8); 0 drops only questions equal to an eval question (templated "
+            "tasks, where every question shares the template's 8-grams)."
+        },
+    )
 
     def __post_init__(self):
         if self.selection not in ("s1", "random"):
@@ -74,8 +84,24 @@ class Options:
 
 
 def check(stage, recipe, error):
+    from ponder.recipes.kind import stage_kind
+
     if stage.data is None and not stage.options.tasks:
         raise error("tasks", "curate needs questions: `tasks:` or `data:` (prompt + answer columns)")
+    earlier = {s.name: s.kind for s in recipe.stages}  # the stages before this one (validated in order)
+    models = [("teacher.model", stage.options.teacher)] + [
+        (f"judges[{i}].model", j) for i, j in enumerate(stage.options.judges)
+    ]
+    for key, settings in models:
+        name = settings.model
+        if settings.kind != "model" or name == "base":
+            continue
+        if name in earlier and "model" not in stage_kind(earlier[name]).produces:
+            raise error(key, f"stage {name!r} is a {earlier[name]} stage, which produces no model")
+        if name not in earlier and "/" not in name:
+            raise error(
+                key, f"{name!r} is neither an earlier model stage nor a checkpoint path ('base' = recipe model)"
+            )
 
 
 def main(ctx) -> dict:
@@ -132,6 +158,13 @@ def main(ctx) -> dict:
     else:
         chosen = random_select(kept, opts.target, recipe.seed)
     counts["selected"] = len(chosen)
+    if not chosen:
+        dropped = {k: v for k, v in counts.items() if k.startswith("dropped_") and v}
+        hint = "; templated questions share n-grams with every eval question: set `ngram: 0`" if opts.ngram else ""
+        hint = hint if counts.get("dropped_contaminated") == counts["after_quality"] else ""
+        raise ValueError(
+            f"stage {ctx.stage.name!r}: nothing left to select from a pool of {len(pool)} ({dropped}){hint}"
+        )
     counts["selected_domains"] = len({r["domain"] for r in chosen})
     if any(r["difficulty"] for r in chosen):  # synthetic tasks: s1's long-trace preference can narrow the levels seen
         for (domain, level), n in sorted(collections.Counter((r["domain"], r["difficulty"]) for r in chosen).items()):
@@ -200,14 +233,21 @@ def sample(ctx, teacher, rows: list[dict], role: str) -> list[list[dict]]:
         return client.samples(questions, teacher.samples, teacher.temperature, teacher.max_tokens)
     model, tokenizer = load_teacher(ctx, teacher.model)
     return model_samples(
-        model, tokenizer, thinking, questions, teacher.samples, teacher.temperature, teacher.max_tokens
+        model,
+        tokenizer,
+        thinking,
+        questions,
+        teacher.samples,
+        teacher.temperature,
+        teacher.max_tokens,
+        teacher.batch_size,
     )
 
 
 def load_teacher(ctx, name: str):
     from ponder.trainers.modeling import load_model_and_tokenizer
 
-    source = ctx.recipe.model.name_or_path if name == "base" else name
+    source = ctx.recipe.model.name_or_path if name == "base" else ctx.checkpoint(name)
     model = ctx.recipe.model
     return load_model_and_tokenizer(
         source, ctx.recipe.thinking, model.dtype, ctx.recipe.seed, attn_implementation=model.attn_implementation

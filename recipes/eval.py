@@ -96,7 +96,7 @@ def main(ctx) -> dict:
     from ponder.inference.loading import load_for_inference
 
     opts, thinking = ctx.stage.options, ctx.recipe.thinking
-    model, tokenizer, _ = load_for_inference(ctx.model_source(), ctx.recipe.model.dtype)
+    model, tokenizer, _ = load_for_inference(ctx.model_source(), ctx.recipe.model.dtype, thinking=ctx.recipe.thinking)
     rows = held_out_rows(ctx, opts.size)
 
     def run(**kwargs):
@@ -178,16 +178,19 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
 
 def accuracy_by_difficulty(rows: list[dict], out: list[list[dict]]) -> dict:
     """Unlimited-budget accuracy per task difficulty level (digits of a running sum, ...): where a model's
-    accuracy comes from, e.g. only from the lengths its training data had. Benchmark rows have no level."""
+    accuracy comes from, e.g. only from the lengths its training data had. Benchmark rows have no level.
+    With several domains, also per domain (`accuracy@inf_<domain>`)."""
     from ponder.data.sampling import accuracy
 
-    by_level = {}
+    groups = {}
+    domains = {row.get("domain") or "default" for row in rows}
     for row, samples in zip(rows, out):
+        domain = row.get("domain") or "default"
         if "difficulty" in row:
-            by_level.setdefault(f"accuracy@inf_{row.get('domain') or 'default'}_{row['difficulty']}", []).append(
-                samples
-            )
-    return {key: accuracy(level_out) for key, level_out in sorted(by_level.items())}
+            groups.setdefault(f"accuracy@inf_{domain}_{row['difficulty']}", []).append(samples)
+        if len(domains) > 1:
+            groups.setdefault(f"accuracy@inf_{domain}", []).append(samples)
+    return {key: accuracy(group) for key, group in sorted(groups.items())}
 
 
 def held_out_rows(ctx, size: int) -> list[dict]:

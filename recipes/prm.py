@@ -74,6 +74,7 @@ def load_rows(ctx, opts):
 
 def main(ctx) -> dict:
     from ponder.inference.prm import PRMScorer, process_bench
+    from ponder.trainers.modeling import load_token_classifier
     from ponder.trainers.prm import train_prm
 
     opts = ctx.stage.options
@@ -94,11 +95,14 @@ def main(ctx) -> dict:
         ctx.workdir,
     )
     if held_out is not None:
-        scorer = PRMScorer.from_pretrained(
+        trained = PRMScorer.from_pretrained(
             str(ctx.workdir / result["artifacts"]["checkpoint"]), max_length=opts.max_length
         )
-        scores = scorer.score(held_out["prompt"], held_out["completions"])
-        result["metrics"].update({f"step_{k}": v for k, v in process_bench(scores, held_out["labels"]).items()})
+        model, tokenizer = load_token_classifier(ctx.model_source(), ctx.recipe.thinking, seed=ctx.recipe.seed)
+        untrained = PRMScorer(model.eval(), tokenizer, separator=opts.step_separator, max_length=opts.max_length)
+        for prefix, scorer in (("step_", trained), ("untrained_step_", untrained)):  # what training added
+            scores = scorer.score(held_out["prompt"], held_out["completions"])
+            result["metrics"].update({prefix + k: v for k, v in process_bench(scores, held_out["labels"]).items()})
     return result
 
 
@@ -111,5 +115,5 @@ KIND = StageKind(
     defaults=DEFAULTS,
     owned={"remove_unused_columns": "the step-label collator needs the labels column the Trainer would drop"},
     check=check,
-    headline=("loss_last", "step_f1", "step_accuracy_erroneous", "step_accuracy_correct", "labelled_steps"),
+    headline=("loss_last", "step_f1", "untrained_step_f1", "step_accuracy_erroneous", "step_accuracy_correct"),
 )

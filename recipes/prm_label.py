@@ -50,7 +50,7 @@ def make_sampler(ctx, opts):
         return TaskStepSampler(opts.policy_error_rate, seed=ctx.recipe.seed)
     from ponder.inference.loading import load_for_inference
 
-    model, tokenizer, _ = load_for_inference(ctx.model_source(), ctx.recipe.model.dtype)
+    model, tokenizer, _ = load_for_inference(ctx.model_source(), ctx.recipe.model.dtype, thinking=ctx.recipe.thinking)
     return ModelStepSampler(
         model, tokenizer, ctx.recipe.thinking, temperature=opts.temperature, max_new_tokens=opts.max_new_tokens
     )

@@ -69,7 +69,7 @@ def main(ctx) -> dict:
         return accuracy(sample_and_verify(model, tokenizer, thinking, heldout, max_new_tokens=opts.max_new_tokens))
 
     for r in range(1, opts.rounds + 1):
-        model, tokenizer, _ = load_for_inference(current, recipe.model.dtype)
+        model, tokenizer, _ = load_for_inference(current, recipe.model.dtype, thinking=recipe.thinking)
         metrics[f"round{r}_heldout_accuracy"] = metrics["final_heldout_accuracy"] = heldout_accuracy(model, tokenizer)
         samples = sample_and_verify(
             model,
@@ -112,7 +112,9 @@ def main(ctx) -> dict:
         metrics[f"round{r}_loss_last"] = outcome["metrics"].get("loss_last")
         current = str(ctx.workdir / outcome["artifacts"]["checkpoint"])
     else:  # every round trained: the last checkpoint has not been evaluated yet
-        metrics["final_heldout_accuracy"] = heldout_accuracy(*load_for_inference(current, recipe.model.dtype)[:2])
+        metrics["final_heldout_accuracy"] = heldout_accuracy(
+            *load_for_inference(current, recipe.model.dtype, thinking=recipe.thinking)[:2]
+        )
     artifacts = save_dataset(datasets.Dataset.from_list(kept_all), ctx.workdir) if kept_all else {}
     inside = Path(current).is_relative_to(ctx.workdir)  # stage-relative: the folder is renamed when done
     artifacts["checkpoint"] = str(Path(current).relative_to(ctx.workdir)) if inside else current

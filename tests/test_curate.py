@@ -238,13 +238,46 @@ stages:
     tasks: [running_sum]
     pool_size: 24
     target: 10
-    teacher: {{kind: model, model: "{tiny_checkpoint}", samples: 2, temperature: 0.8, max_tokens: 48}}
+    teacher: {{kind: programmatic}}
     judges: [{{kind: model, model: "{tiny_checkpoint}", temperature: 0.0, max_tokens: 48}}]
 """
-    m = run_recipe(load_recipe(write_recipe(recipe)))["curate"]["metrics"]
+    path = write_recipe(recipe)
+    m = run_recipe(load_recipe(path))["curate"]["metrics"]
     unique = 24 - m["dropped_duplicate"]
+    assert m["after_quality"] == unique and m["after_difficulty"] == unique - m["dropped_judge0_solved"]
+    assert m["selected"] == min(10, m["after_difficulty"])
+    # The same checkpoint as the teacher: each question traced, each failure counted by its reason.
+    teacher = f'stages.curate.teacher={{kind: model, model: "{tiny_checkpoint}", samples: 2, max_tokens: 48}}'
+    m = run_recipe(load_recipe(path, [teacher, "output_dir=" + str(path.parent / "teacher")]))["curate"]["metrics"]
     dropped = sum(
         v for k, v in m.items() if k.startswith("dropped_") and k != "dropped_duplicate" and "judge" not in k
     )
-    assert m["generated_now"] == unique and dropped + m["after_quality"] == unique
-    assert m["selected"] <= min(10, m["after_difficulty"])
+    assert m["generated_now"] == unique and dropped + m["after_quality"] == unique and dropped > 0
+    assert 0 < m["selected"] <= min(10, m["after_difficulty"])
+
+
+def test_templated_questions_are_decontaminated_by_exact_match(write_recipe):
+    from ponder.data.curation import contaminated
+
+    eval_questions = [r["prompt"] for r in get_task("word_problems").rows(20, seed=10_000)]
+    pool = [r["prompt"] for r in get_task("word_problems").rows(200, seed=0)] + eval_questions[:3]
+    assert all(contaminated(pool, eval_questions, n=8))  # the template's 8-grams are in every question
+    assert sum(contaminated(pool, eval_questions, n=0)) == 3 + sum(q in eval_questions for q in pool[:200])
+    recipe = """
+    name: c
+    stages:
+      - name: curate
+        kind: curate
+        tasks: [word_problems]
+        pool_size: 200
+        target: 50
+        teacher: {kind: programmatic}
+        decontaminate: [{task: word_problems, size: 20, seed: 10000}]
+    """
+    path = write_recipe(recipe)
+    with pytest.raises(
+        ValueError, match=r"nothing left to select from a pool of 200 .*dropped_contaminated.*ngram: 0"
+    ):
+        run_recipe(load_recipe(path))
+    metrics = run_recipe(load_recipe(path, ["stages.curate.ngram=0"]))["curate"]["metrics"]
+    assert metrics["selected"] == 50 and metrics["dropped_contaminated"] < 5

@@ -8,9 +8,11 @@ import importlib.util
 import time
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from ponder.inference.packaged import resolve
+from ponder.inference.thinking import ThinkingConfig
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import RecipeError, load_recipe
 
@@ -56,6 +58,27 @@ def test_budget_forcing_is_exact_on_the_real_model(smol, budget):
     assert g.thinking_tokens <= budget
     if g.forced_stop:
         assert g.thinking_tokens == budget and g.text.count("</think>") == 1
+
+
+def test_the_base_model_reads_its_new_thinking_tokens_as_their_text(smol):
+    """The eval stage measures a packaged model before any training: `<think>` gets the mean embedding of the pieces
+    it was split into, so the base starts writing a solution instead of ending its turn at once (a random row made
+    it stop after 0 thinking tokens on every question)."""
+    from transformers import AutoTokenizer
+
+    from ponder.data.tasks import get_task
+    from ponder.inference.generation import generate
+    from ponder.inference.loading import load_for_inference
+
+    path, _, _ = smol
+    model, tokenizer, thinking = load_for_inference(SMOL, "float32", thinking=ThinkingConfig(think_start="<reason>"))
+    assert thinking.think_start == "<reason>"  # a model without a contract takes the recipe's
+    pieces = AutoTokenizer.from_pretrained(path)("<reason>", add_special_tokens=False)["input_ids"]
+    table = model.get_input_embeddings().weight
+    assert torch.allclose(table[tokenizer.convert_tokens_to_ids("<reason>")], table[pieces].mean(0))
+    questions = [[{"role": "user", "content": r["prompt"]}] for r in get_task("word_problems").rows(4, seed=1)]
+    out = generate(model, tokenizer, questions, max_new_tokens=24, thinking=thinking)
+    assert all(g.thinking_tokens >= 10 for g in out)
 
 
 def test_one_lora_sft_step_moves_the_lora_weights(smol, write_recipe, tmp_path):

@@ -22,10 +22,17 @@ def cpu_defaults() -> dict:
     return {"use_cpu": True, "bf16": native_bf16, "fp16": False, "gradient_checkpointing": False}
 
 
-def lora_config(lora, task_type: str = "CAUSAL_LM", new_token_ids: list | None = None):
+def lora_config(lora, task_type: str = "CAUSAL_LM", embeddings: list[str] | None = None):
+    """PEFT's LoraConfig; `embeddings` (module names) are trained whole beside the adapters, tied weights kept tied.
+
+    Training starts a model on delimiters it has never seen (`<think>`, `</think>`, rows initialised from their
+    text's pieces): the adapters alone could not raise `</think>` above the `</` piece it was made from (SmolLM2
+    after 100 LoRA steps wrote `</` as text and never closed its thinking), so such a run trains the embeddings
+    too, as PEFT advises for added tokens. (PEFT's trainable-token rows would be lighter, but TRL computes the loss
+    from `lm_head.weight` directly, past them.)"""
     from peft import LoraConfig
 
-    extra = {"trainable_token_indices": {"embed_tokens": new_token_ids}} if new_token_ids else {}
+    extra = {"modules_to_save": embeddings, "ensure_weight_tying": True} if embeddings else {}
     return LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,
@@ -34,6 +41,19 @@ def lora_config(lora, task_type: str = "CAUSAL_LM", new_token_ids: list | None =
         task_type=task_type,
         **extra,
     )
+
+
+def new_delimiter_embeddings(model, source: str, thinking) -> list[str] | None:
+    """The embedding modules to train beside LoRA when `source` (a checkpoint folder) lacks the delimiters: the
+    input embedding's name, and the output's too when it is not tied to it; None when the delimiters are known."""
+    from transformers import AutoTokenizer
+
+    vocab = AutoTokenizer.from_pretrained(source).get_vocab()
+    if thinking.think_start in vocab and thinking.think_end in vocab:
+        return None
+    inputs, outputs = model.get_input_embeddings(), model.get_output_embeddings()
+    wanted = [inputs] + ([outputs] if outputs is not None and outputs.weight is not inputs.weight else [])
+    return [name.rsplit(".", 1)[-1] for name, module in model.named_modules() if any(module is w for w in wanted)]
 
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "adapter_model.safetensors")
@@ -110,7 +130,9 @@ def export_checkpoint(
     The merge reloads the base from disk and applies the saved adapter, so it works the same after
     DeepSpeed ZeRO-3 (whose `save_model` gathers the partitioned weights) as in a single process.
     """
-    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
+    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
+
+    from ponder.data.chat import add_thinking_to_model
 
     model_class = AutoModelForTokenClassification if token_classifier else AutoModelForCausalLM
     out_dir = out_dir or ctx.workdir
@@ -127,8 +149,10 @@ def export_checkpoint(
             from peft import PeftModel
 
             base = model_class.from_pretrained(base_source, dtype=torch.float32)
-            if len(tokenizer) != base.get_input_embeddings().weight.shape[0]:
-                base.resize_token_embeddings(len(tokenizer))
+            if len(tokenizer) != base.get_input_embeddings().weight.shape[0]:  # rows for the delimiters, as trained
+                add_thinking_to_model(
+                    base, AutoTokenizer.from_pretrained(base_source), thinking or ctx.recipe.thinking
+                )
             model = PeftModel.from_pretrained(base, str(raw_dir)).merge_and_unload()
         else:
             model = model_class.from_pretrained(str(raw_dir), dtype=torch.float32)

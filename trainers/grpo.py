@@ -8,7 +8,7 @@ from pathlib import Path
 from trl import GRPOConfig, GRPOTrainer
 
 from ponder.data.prompts import LCPO_SUFFIX, render_prompts
-from ponder.trainers.common import lora_config, prepare_model
+from ponder.trainers.common import lora_config, new_delimiter_embeddings, prepare_model
 from ponder.trainers.rewards import build_rewards
 from ponder.trainers.run import run_trainer
 
@@ -32,7 +32,9 @@ def train_grpo(ctx, source: str, rows: list[dict], specs: list, lora, lcpo, defa
             args=args,
             train_dataset=dataset,
             processing_class=tokenizer,
-            peft_config=lora_config(lora) if lora else None,
+            peft_config=lora_config(lora, embeddings=new_delimiter_embeddings(model, source, thinking))
+            if lora
+            else None,
         )
 
     def curve(trainer) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ponder.data.chat import build_char_tokenizer, ensure_thinking_tokens
+from ponder.data.chat import add_thinking_to_model, build_char_tokenizer
 from ponder.inference.thinking import GENERATION_CONFIG_KEY, ThinkingConfig
 
 # Qwen2 architecture sizes for CPU work. `tiny` is what tests train in seconds; `small` (~20M) is
@@ -96,8 +96,7 @@ def load_model_and_tokenizer(
     model = AutoModelForCausalLM.from_pretrained(
         name_or_path, dtype=torch_dtype, quantization_config=quantization, attn_implementation=attn_implementation
     )
-    if ensure_thinking_tokens(tokenizer, thinking):
-        model.resize_token_embeddings(len(tokenizer))
+    add_thinking_to_model(model, tokenizer, thinking)
     return model, tokenizer
 
 
@@ -116,7 +115,12 @@ def load_token_classifier(
             token_classifier=True,
             attn_implementation=attn_implementation,
         )
+    from ponder.inference.packaged import resolve
+
+    name_or_path = resolve(name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    if tokenizer.pad_token is None:  # the collator and the scorer pad with it
+        tokenizer.pad_token = tokenizer.eos_token
     torch.manual_seed(seed)  # the new head's initialisation
     model = AutoModelForTokenClassification.from_pretrained(
         name_or_path, num_labels=2, dtype=torch.float32, attn_implementation=attn_implementation

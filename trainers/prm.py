@@ -76,8 +76,11 @@ def train_prm(
     import datasets
     from transformers import TrainingArguments
 
+    from ponder.inference.packaged import resolve
+
     recipe = ctx.recipe
     out_dir.mkdir(parents=True, exist_ok=True)
+    source = resolve(source)  # a packaged model's converted folder: the LoRA merge reloads the base from it
     model, tokenizer = load_token_classifier(
         source, recipe.thinking, seed=recipe.seed, attn_implementation=recipe.model.attn_implementation
     )

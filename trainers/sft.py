@@ -7,7 +7,7 @@ from pathlib import Path
 from trl import SFTConfig, SFTTrainer
 
 from ponder.data.sft_format import to_prompt_completion
-from ponder.trainers.common import lora_config, prepare_model
+from ponder.trainers.common import lora_config, new_delimiter_embeddings, prepare_model
 from ponder.trainers.run import run_trainer
 
 
@@ -19,7 +19,6 @@ def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, 
     out_dir.mkdir(parents=True, exist_ok=True)
     qlora = lora is not None and lora.load_in_4bit
     model, tokenizer, source = prepare_model(ctx, source, out_dir, qlora)
-    vocab_before = model.get_input_embeddings().weight.shape[0]
 
     dataset = to_prompt_completion(raw, tokenizer, recipe.thinking, use_reasoning=use_reasoning)
     eval_dataset = None
@@ -29,8 +28,7 @@ def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, 
         defaults = {**defaults, "eval_strategy": "steps"}
     peft_config = None
     if lora is not None:
-        new_ids = list(range(vocab_before, len(tokenizer))) if len(tokenizer) > vocab_before else None
-        peft_config = lora_config(lora, new_token_ids=new_ids)
+        peft_config = lora_config(lora, embeddings=new_delimiter_embeddings(model, source, recipe.thinking))
 
     def build(args):
         return SFTTrainer(
