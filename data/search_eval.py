@@ -42,3 +42,78 @@ def search_curves(
             verdicts = verify_rows(rows, [f"{thinking.answer_prefix} {a}" if a else "" for a in picked], thinking)
             curves[method].append([n, sum(verdicts) / len(rows), tokens[method] / len(rows)])
     return curves
+
+
+def compute_optimal_eval(
+    sampler,
+    score,
+    rows: list[dict],
+    strategies,
+    thinking,
+    budgets: list[float],
+    calibration: float = 0.5,
+    probe: int = 2,
+    bins: int = 5,
+    prm_tokens=None,
+    prm_weight: float = 1.0,
+    aggregation: str = "last",
+    seed: int = 0,
+) -> dict:
+    """Every strategy on every row; the allocation fitted on a calibration share of the rows and applied to the
+    rest (predicted difficulty, and the oracle's for reference); per budget, accuracy and cost of compute-optimal
+    vs each fixed strategy, and what best-of-N (PRM-weighted vote, Snell's baseline) needs to match it."""
+    import random
+
+    from ponder.inference.compute_optimal import (
+        apply_allocation,
+        cost_to_reach,
+        fit_allocation,
+        fixed_curves,
+        run_question,
+        spearman,
+    )
+
+    records = []
+    for row in rows:
+
+        def verify(answers, row=row):
+            texts = [f"{thinking.answer_prefix} {a}" if a else "" for a in answers]
+            return verify_rows([row] * len(answers), texts, thinking)
+
+        records.append(
+            run_question(sampler, score, row, strategies, verify, probe, prm_tokens, prm_weight, aggregation)
+        )
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    cut = max(1, int(len(order) * calibration))
+    calib, test = [records[i] for i in order[:cut]], [records[i] for i in order[cut:]]
+    fixed = fixed_curves(test)
+    predicted = fit_allocation(calib, budgets, bins, "predicted")
+    oracle = fit_allocation(calib, budgets, bins, "oracle")
+    baseline = [(cost, acc) for key, (acc, cost) in fixed.items() if key.startswith("weighted@")]
+    curve = []
+    for budget in sorted(budgets):
+        accuracy, cost = apply_allocation(test, predicted, budget)
+        oracle_accuracy, oracle_cost = apply_allocation(test, oracle, budget)
+        affordable = [acc for acc, c in fixed.values() if c <= budget]
+        needed = cost_to_reach(baseline, accuracy)
+        curve.append(
+            {
+                "budget": budget,
+                "accuracy": accuracy,
+                "cost": cost,
+                "oracle_accuracy": oracle_accuracy,
+                "oracle_cost": oracle_cost,
+                "best_fixed_accuracy": max(affordable) if affordable else None,
+                "best_of_n_cost_to_match": needed,
+                "efficiency_ratio": needed / cost if needed is not None and cost else None,
+            }
+        )
+    return {
+        "questions": {"calibration": len(calib), "test": len(test)},
+        "difficulty_rank_correlation": spearman([r.predicted for r in records], [1 - r.pass_rate for r in records]),
+        "fixed": {key: {"accuracy": acc, "cost": cost} for key, (acc, cost) in fixed.items()},
+        "compute_optimal": curve,
+        "allocation": predicted,
+        "oracle_allocation": oracle,
+    }

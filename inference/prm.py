@@ -51,6 +51,7 @@ class PRMScorer:
     separator: str = "\n"
     batch_size: int = 32
     max_length: int | None = None
+    tokens_read: int = 0  # running count of the tokens scored: what the PRM's compute costs (compute-optimal search)
 
     @classmethod
     def from_pretrained(cls, path: str, **kwargs) -> PRMScorer:
@@ -69,6 +70,7 @@ class PRMScorer:
                 stepwise_ids(self.tokenizer, p, s, self.separator, self.max_length)
                 for p, s in zip(prompts[start : start + self.batch_size], solutions[start : start + self.batch_size])
             ]
+            self.tokens_read += sum(len(ids) for ids, _ in encoded)
             pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
             input_ids, mask = pad_right([ids for ids, _ in encoded], pad)
             logits = self.model(

@@ -31,6 +31,21 @@ class SearchSettings:
     size: int = field(default=20, metadata={"help": "Held-out questions per task for search (it costs N x more)."})
     temperature: float = field(default=0.8, metadata={"help": "Sampling temperature of the steps."})
     max_step_tokens: int = field(default=32, metadata={"help": "Max tokens of one reasoning step."})
+    mode: str = field(
+        default="curves",
+        metadata={
+            "help": "curves: accuracy vs N per method. compute_optimal: every method x N on every question, an "
+            "allocation per predicted-difficulty bin and compute budget fitted on a calibration share and scored "
+            "on the rest (Snell et al.), saved as allocation.json."
+        },
+    )
+    budgets: list = field(
+        default_factory=list,
+        metadata={"help": "compute_optimal: compute budgets, tokens per question (policy writes + PRM reads)."},
+    )
+    calibration: float = field(default=0.5, metadata={"help": "compute_optimal: share of questions to fit on."})
+    probe: int = field(default=2, metadata={"help": "compute_optimal: samples whose PRM scores predict difficulty."})
+    bins: int = field(default=5, metadata={"help": "compute_optimal: difficulty bins (quantiles; Snell: 5)."})
 
     def __post_init__(self):
         from ponder.data.search_eval import METHODS
@@ -43,6 +58,12 @@ class SearchSettings:
             raise ValueError(f"aggregation={self.aggregation!r}: choose last, min or prod")
         if any(n < 1 for n in self.n) or self.width < 1:
             raise ValueError("n and width must be >= 1")
+        if self.mode not in ("curves", "compute_optimal"):
+            raise ValueError(f"mode={self.mode!r}: choose curves or compute_optimal")
+        if self.mode == "compute_optimal" and not (self.budgets and all(b > 0 for b in self.budgets)):
+            raise ValueError("mode compute_optimal needs budgets: tokens per question, e.g. [64, 256, 1024]")
+        if not 0.0 < self.calibration < 1.0 or self.probe < 1 or self.bins < 1:
+            raise ValueError("calibration must be within (0, 1); probe and bins >= 1")
 
 
 @dataclass
@@ -136,7 +157,20 @@ def main(ctx) -> dict:
         "min_budget": [[m, wait_curve[m]] for m in opts.min_budgets],
         "ignore_stops": ignored,
     }
-    if opts.search:
+    artifacts = {"curves": "curves.json", "samples": "samples.jsonl"}
+    if opts.search and opts.search.mode == "compute_optimal":
+        result = run_search(ctx, model, tokenizer, opts)
+        result.pop("oracle_allocation").save(ctx.workdir / "allocation_oracle.json")
+        result.pop("allocation").save(ctx.workdir / "allocation.json")
+        curves["compute_optimal"] = result
+        artifacts.update(allocation="allocation.json", allocation_oracle="allocation_oracle.json")
+        metrics["difficulty_rank_correlation"] = result["difficulty_rank_correlation"]
+        for point in result["compute_optimal"]:
+            budget = point["budget"]
+            metrics[f"compute_optimal@{budget}"] = point["accuracy"]
+            metrics[f"best_fixed@{budget}"] = point["best_fixed_accuracy"]
+            metrics[f"efficiency_ratio@{budget}"] = point["efficiency_ratio"]
+    elif opts.search:
         curves["search"] = run_search(ctx, model, tokenizer, opts)
         for method, points in curves["search"].items():
             metrics.update({f"search_{method}@{n}": accuracy_at_n for n, accuracy_at_n, _ in points})
@@ -144,11 +178,11 @@ def main(ctx) -> dict:
     with open(ctx.workdir / "samples.jsonl", "w") as f:  # what pass@1 and the majority vote were computed on
         for row, row_samples in zip(rows, sampled):
             f.write(json.dumps({"prompt": row["prompt"], "answer": row["answer"], "samples": row_samples}) + "\n")
-    return {"metrics": metrics, "artifacts": {"curves": "curves.json", "samples": "samples.jsonl"}}
+    return {"metrics": metrics, "artifacts": artifacts}
 
 
 def run_search(ctx, model, tokenizer, opts) -> dict:
-    from ponder.data.search_eval import search_curves
+    from ponder.data.search_eval import compute_optimal_eval, search_curves
     from ponder.data.step_samplers import ModelStepSampler
     from ponder.inference.prm import PRMScorer
     from ponder.inference.search import prm_score_fn
@@ -164,6 +198,25 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
         max_new_tokens=opts.max_new_tokens,
     )
     rows = held_out_rows(ctx, search.size)
+    if search.mode == "compute_optimal":
+        from ponder.inference.compute_optimal import strategy_grid
+        from ponder.trainers.modeling import count_parameters
+
+        return compute_optimal_eval(
+            sampler,
+            prm_score_fn(scorer, thinking.answer_prefix),
+            rows,
+            strategy_grid(search.methods, search.n, widths=[search.width]),
+            thinking,
+            search.budgets,
+            search.calibration,
+            search.probe,
+            search.bins,
+            prm_tokens=lambda: scorer.tokens_read,
+            prm_weight=count_parameters(scorer.model) / count_parameters(model),
+            aggregation=search.aggregation,
+            seed=ctx.recipe.seed,
+        )
     return search_curves(
         sampler,
         prm_score_fn(scorer, thinking.answer_prefix),

@@ -83,7 +83,7 @@ def overview(recipe, results: dict, curves: dict, run_dir: Path) -> list[str]:
 def plots_for(name: str, result: dict, data: dict | None, run_dir: Path, redraw: bool = True) -> list[Path]:
     stage_dir, out = run_dir / name, []
     if not redraw:  # a finished stage from an earlier invocation: its plots stay as they were
-        names = ("accuracy_vs_budget.png", "accuracy_vs_n.png", "training_curve.png")
+        names = ("accuracy_vs_budget.png", "accuracy_vs_n.png", "accuracy_vs_compute.png", "training_curve.png")
         return [stage_dir / n for n in names if (stage_dir / n).exists()]
     if data is not None:
         fig, ax = _figure()
@@ -109,6 +109,10 @@ def plots_for(name: str, result: dict, data: dict | None, run_dir: Path, redraw:
             fig, ax = _figure()
             plot_search(ax, data["search"], f"{name}: test-time search")
             out.append(_save(fig, stage_dir / "accuracy_vs_n.png"))
+        if data.get("compute_optimal"):
+            fig, ax = _figure()
+            plot_compute_optimal(ax, data["compute_optimal"], f"{name}: compute-optimal search")
+            out.append(_save(fig, stage_dir / "accuracy_vs_compute.png"))
     history = stage_dir / "log_history.json"
     if history.exists():
         logs = json.loads(history.read_text())
@@ -138,6 +142,23 @@ def plot_search(ax, curves: dict, title: str):
     ax.set_xscale("log", base=2)
     ax.set(xlabel="N (samples / beams)", ylabel="accuracy", title=title)
     ax.legend(fontsize=8)
+
+
+def plot_compute_optimal(ax, result: dict, title: str):
+    """Accuracy vs tokens per question: each fixed method over N (one line per method and width), and the
+    compute-optimal allocation at each budget (as `compute_optimal_eval` returns them)."""
+    lines: dict = {}
+    for key, point in result["fixed"].items():
+        method, _, rest = key.partition("@")
+        label = method + (f" w{rest.partition('/')[2]}" if "/" in rest else "")
+        lines.setdefault(label, []).append((point["cost"], point["accuracy"]))
+    for label, points in sorted(lines.items()):
+        ax.plot(*zip(*sorted(points)), "o-", ms=3, lw=1, label=label)
+    co = result["compute_optimal"]
+    ax.plot([p["cost"] for p in co], [p["accuracy"] for p in co], "k*-", ms=8, lw=2, label="compute-optimal")
+    ax.set_xscale("log")
+    ax.set(xlabel="tokens per question (policy + PRM)", ylabel="test accuracy", title=title)
+    ax.legend(fontsize=6)
 
 
 def _figure():

@@ -211,3 +211,28 @@ def test_sampling_goes_on_from_the_end_of_a_step():
         closed, next_step = sampler.next_steps(question, [gold, gold[:3]], greedy=True)
         assert closed.done and closed.steps == gold and closed.answer == question["answer"], closed
         assert not next_step.done and next_step.steps == gold[:4], next_step  # one whole step, cut at the separator
+
+
+def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path):
+    """search.mode compute_optimal: every method x N on every question, an allocation fitted on half and scored on
+    the other half, saved as an artifact; the report plots accuracy against compute."""
+    from ponder.inference.compute_optimal import Allocation
+
+    overrides = [
+        f"stages.eval.init={tiny_checkpoint}",
+        "stages.eval.search.mode=compute_optimal",
+        "stages.eval.search.budgets=[20, 200]",
+        "stages.eval.search.size=6",
+        "stages.eval.search.bins=2",
+    ]
+    results = run_recipe(load_recipe(write_recipe(EVAL_RECIPE), overrides))
+    eval_dir = tmp_path / "runs" / "search" / "eval"
+    result = json.loads((eval_dir / "curves.json").read_text())["compute_optimal"]
+    assert result["questions"] == {"calibration": 3, "test": 3}
+    assert set(result["fixed"]) == {"majority@1", "majority@4", "weighted@1", "weighted@4", "beam@4/2", "dvts@4/2"}
+    assert result["fixed"]["majority@4"]["cost"] > result["fixed"]["majority@1"]["cost"] > 0  # tokens were counted
+    allocation = Allocation.load(eval_dir / "allocation.json")
+    assert set(allocation.table) <= {"0", "1"} and all(set(row) == {"20", "200"} for row in allocation.table.values())
+    metrics = results["eval"]["metrics"]
+    assert metrics["compute_optimal@200"] == result["compute_optimal"][1]["accuracy"]
+    assert (eval_dir / "accuracy_vs_compute.png").exists()

@@ -1,0 +1,234 @@
+"""Compute-optimal test-time scaling (Snell et al. 2024; Liu et al. 2025): predict each question's difficulty from a
+cheap probe, then spend its compute budget on the strategy a calibration split found best for that difficulty and
+budget, instead of one fixed method for every question.
+
+- Strategies: majority vote, PRM-weighted vote and best-of-N over N samples, beam search and DVTS with N beams of
+  width M (`ponder.inference.search`).
+- Cost: policy-token equivalents per question: every token the policy generates (discarded branches and the probe
+  included) plus every token the PRM reads times `prm_weight` (its parameters / the policy's), since a forward token
+  costs ~2 x parameters FLOPs either way; FLOPs = 2 x policy parameters x cost.
+- Probe: the first `probe` of the N samples, scored by the PRM; predicted difficulty = 1 - their mean final score
+  (Snell's model-predicted difficulty, no gold answer needed). After the probe, sample strategies reuse its
+  samples, tree strategies pay for them on top; fixed methods (the baselines) run without a probe.
+- Allocation: difficulty bins from quantiles of the calibration split's predictions; per bin and budget, the most
+  accurate strategy whose mean cost fits (ties: the cheaper), else the cheapest.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ponder.inference.search import beam_search, best_of_n, dvts, select_answer
+
+SAMPLE_METHODS = {"majority": "majority", "weighted": "weighted", "best_of_n": "best"}
+TREE_METHODS = {"beam": beam_search, "dvts": dvts}
+
+
+@dataclass(frozen=True)
+class Strategy:
+    method: str
+    n: int
+    width: int = 1
+
+    def __post_init__(self):
+        if self.method not in SAMPLE_METHODS and self.method not in TREE_METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose from {[*SAMPLE_METHODS, *TREE_METHODS]}")
+        if self.n < 1 or self.width < 1 or (self.method in TREE_METHODS and self.n % self.width):
+            raise ValueError(f"{self.method}: n={self.n} must be >= 1 and a multiple of width={self.width}")
+
+    @property
+    def key(self) -> str:
+        return f"{self.method}@{self.n}" + (f"/{self.width}" if self.method in TREE_METHODS else "")
+
+    @classmethod
+    def from_key(cls, key: str) -> Strategy:
+        method, _, rest = key.partition("@")
+        n, _, width = rest.partition("/")
+        return cls(method, int(n), int(width or 1))
+
+
+def strategy_grid(methods, ns, widths=(4,)) -> list[Strategy]:
+    """Every method at every N (tree methods at every width that divides N, beams wider than one)."""
+    grid = []
+    for method in methods:
+        for n in ns:
+            if method in SAMPLE_METHODS:
+                grid.append(Strategy(method, n))
+            else:
+                grid += [Strategy(method, n, w) for w in widths if n % w == 0 and n // w >= 1 and w > 1]
+    return grid
+
+
+@dataclass
+class QuestionRecord:
+    """What every strategy did on one question: {strategy key: [answer, cost]}, the probe, the oracle pass rate."""
+
+    predicted: float  # 1 - mean final PRM score of the probe samples
+    pass_rate: float  # share of the N_max samples that are correct (oracle difficulty = 1 - pass rate)
+    probe_cost: float
+    outcomes: dict = field(default_factory=dict)  # key -> [correct, cost of the strategy alone]
+
+
+def run_question(
+    sampler,
+    score,
+    question: dict,
+    strategies: list[Strategy],
+    verify,
+    probe: int = 2,
+    prm_tokens=None,
+    prm_weight: float = 1.0,
+    aggregation: str = "last",
+) -> QuestionRecord:
+    """Run every strategy on one question. Sample strategies share one set of max-N samples (the first n of them
+    are the n-sample strategy's); `verify(answers) -> [bool]` checks answers against the gold; `prm_tokens()`
+    reads a running count of tokens the PRM has read (None: PRM reads cost nothing)."""
+    read = prm_tokens or (lambda: 0)
+    sampled = [s for s in strategies if s.method in SAMPLE_METHODS]
+    n_max = max([s.n for s in sampled] + [probe])
+    before = read()
+    pool = best_of_n(sampler, score, question, n_max, aggregation)
+    share = prm_weight * (read() - before) / n_max  # the PRM read every sample: each carries its share
+    costs = [c.tokens + share for c in pool.solutions]
+    correct = verify([c.answer if c.done else None for c in pool.solutions])
+    probe_scores = pool.scores[:probe]
+    record = QuestionRecord(
+        predicted=1.0 - sum(probe_scores) / len(probe_scores),
+        pass_rate=sum(correct) / len(correct),
+        probe_cost=sum(costs[:probe]),
+    )
+    picks, spent = {}, {}
+    for s in sampled:
+        head = type(pool)(pool.solutions[: s.n], pool.scores[: s.n], 0)
+        picks[s.key], spent[s.key] = select_answer(head, SAMPLE_METHODS[s.method]), sum(costs[: s.n])
+    for s in strategies:
+        if s.method in TREE_METHODS:
+            before = read()
+            result = TREE_METHODS[s.method](sampler, score, question, s.n, s.width, aggregation=aggregation)
+            picks[s.key] = select_answer(result, "best")
+            spent[s.key] = result.tokens + prm_weight * (read() - before)
+    verdicts = verify(list(picks.values()))
+    record.outcomes = {key: [ok, spent[key]] for key, ok in zip(picks, verdicts)}
+    return record
+
+
+def probed_cost(record: QuestionRecord, key: str) -> float:
+    """A strategy's cost when run after the probe: sample strategies reuse the probe's samples (and pay for them
+    when they need fewer), tree strategies pay for the probe on top."""
+    cost = record.outcomes[key][1]
+    if Strategy.from_key(key).method in SAMPLE_METHODS:
+        return max(cost, record.probe_cost)
+    return cost + record.probe_cost
+
+
+@dataclass
+class Allocation:
+    """Per predicted-difficulty bin and compute budget, the strategy to run (a strategy key)."""
+
+    thresholds: list  # lower edges of bins 1..k-1 on the difficulty score (quantiles of the calibration split)
+    budgets: list
+    table: dict  # str(bin) -> {str(budget): key}
+    difficulty: str = "predicted"  # or "oracle" (1 - pass rate)
+
+    def bin_of(self, value: float) -> int:
+        return bisect.bisect_right(self.thresholds, value)
+
+    def choose(self, value: float, budget: float) -> Strategy:
+        row = self.table[str(self.bin_of(value))]
+        fitting = [b for b in self.budgets if b <= budget] or [min(self.budgets)]
+        return Strategy.from_key(row[str(max(fitting))])
+
+    def save(self, path: Path) -> Path:
+        Path(path).write_text(json.dumps(asdict(self), indent=2))
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Allocation:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def difficulty_of(record: QuestionRecord, kind: str) -> float:
+    return record.predicted if kind == "predicted" else 1.0 - record.pass_rate
+
+
+def quantile_edges(values: list[float], bins: int) -> list[float]:
+    ordered = sorted(values)
+    edges = [ordered[min(len(ordered) - 1, (len(ordered) * i) // bins)] for i in range(1, bins)]
+    return sorted(set(edges))
+
+
+def fit_allocation(
+    records: list[QuestionRecord], budgets: list[float], bins: int = 5, difficulty: str = "predicted"
+) -> Allocation:
+    """The calibration split's table: in each bin, for each budget, the most accurate strategy whose mean cost
+    fits the budget (ties: the cheaper one); when none fits, the cheapest."""
+    thresholds = quantile_edges([difficulty_of(r, difficulty) for r in records], bins)
+    allocation = Allocation(thresholds, sorted(budgets), {}, difficulty)
+    keys = list(records[0].outcomes)
+    for b in range(len(thresholds) + 1):
+        members = [r for r in records if allocation.bin_of(difficulty_of(r, difficulty)) == b] or records
+        stats = {k: (mean(r.outcomes[k][0] for r in members), mean(probed_cost(r, k) for r in members)) for k in keys}
+        cheapest = min(keys, key=lambda k: (stats[k][1], -stats[k][0]))
+        allocation.table[str(b)] = {}
+        for budget in allocation.budgets:
+            fits = [k for k in keys if stats[k][1] <= budget]
+            best = max(fits, key=lambda k: (stats[k][0], -stats[k][1])) if fits else cheapest
+            allocation.table[str(b)][str(budget)] = best
+    return allocation
+
+
+def apply_allocation(records: list[QuestionRecord], allocation: Allocation, budget: float) -> tuple[float, float]:
+    """(accuracy, mean cost, probe included) of the allocation at `budget` on questions it was not fitted on."""
+    keys = [allocation.choose(difficulty_of(r, allocation.difficulty), budget).key for r in records]
+    return mean(r.outcomes[k][0] for r, k in zip(records, keys)), mean(
+        probed_cost(r, k) for r, k in zip(records, keys)
+    )
+
+
+def fixed_curves(records: list[QuestionRecord]) -> dict:
+    """{strategy key: (accuracy, mean cost)}: each strategy run alone (no probe) on every question."""
+    return {
+        k: (mean(r.outcomes[k][0] for r in records), mean(r.outcomes[k][1] for r in records))
+        for k in records[0].outcomes
+    }
+
+
+def cost_to_reach(curve: list[tuple[float, float]], accuracy: float) -> float | None:
+    """The cost a method's (cost, accuracy) curve needs to reach `accuracy`, linear between its points; None
+    if it never does."""
+    points = sorted(curve)
+    for (c0, a0), (c1, a1) in zip([(0.0, 0.0)] + points, points):
+        if a1 >= accuracy:
+            return c1 if a1 == a0 else c0 + (c1 - c0) * max(0.0, accuracy - a0) / (a1 - a0)
+    return None
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Rank correlation with average ranks for ties."""
+
+    def ranks(values):
+        order = sorted(range(len(values)), key=values.__getitem__)
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2
+            i = j + 1
+        return out
+
+    rx, ry = ranks(xs), ranks(ys)
+    if len(set(rx)) < 2 or len(set(ry)) < 2:
+        return 0.0
+    return statistics.correlation(rx, ry)
+
+
+def mean(values) -> float:
+    values = [float(v) for v in values]
+    return sum(values) / len(values) if values else 0.0

@@ -1,0 +1,102 @@
+"""Compute-optimal test-time scaling: the allocator picks the known-best strategy per difficulty and budget on a
+synthetic setup; predicted difficulty (a probe's PRM scores, no gold) separates easy from hard questions on a
+scripted policy; costs count every generated token and the PRM's reads; the table round-trips through JSON."""
+
+import random
+
+import pytest
+from test_prm_data import oracle_score
+
+from ponder.data.sampling import verify_rows
+from ponder.data.step_samplers import TaskStepSampler
+from ponder.data.tasks import task_rows
+from ponder.inference.compute_optimal import (
+    Allocation,
+    QuestionRecord,
+    Strategy,
+    apply_allocation,
+    cost_to_reach,
+    fit_allocation,
+    fixed_curves,
+    run_question,
+    spearman,
+    strategy_grid,
+)
+from ponder.inference.thinking import ThinkingConfig
+
+THINKING = ThinkingConfig()
+
+
+def synthetic(predicted: float, correct: dict) -> QuestionRecord:
+    """A question where each strategy's correctness is given; costs: majority@1 10, majority@8 80, beam@8/4 120."""
+    costs = {"majority@1": 10, "majority@8": 80, "beam@8/4": 120}
+    return QuestionRecord(predicted, 0.5, probe_cost=10, outcomes={k: [correct[k], costs[k]] for k in costs})
+
+
+def test_the_allocator_picks_the_known_best_strategy_per_bin_and_budget(tmp_path):
+    easy = [synthetic(0.1 + i / 100, {"majority@1": True, "majority@8": True, "beam@8/4": True}) for i in range(10)]
+    medium = [synthetic(0.5 + i / 100, {"majority@1": False, "majority@8": True, "beam@8/4": True}) for i in range(10)]
+    hard = [synthetic(0.9 + i / 100, {"majority@1": False, "majority@8": False, "beam@8/4": True}) for i in range(10)]
+    allocation = fit_allocation(easy + medium + hard, budgets=[10, 80, 130], bins=3)
+    chosen = {
+        (level, b): allocation.choose(q.predicted, b).key
+        for level, q in (("easy", easy[0]), ("medium", medium[0]), ("hard", hard[0]))
+        for b in (10, 80, 130)
+    }
+    assert chosen[("easy", 10)] == chosen[("easy", 130)] == "majority@1"  # enough already: never spend more
+    assert chosen[("medium", 80)] == chosen[("medium", 130)] == "majority@8"  # cheaper than beam, as accurate
+    assert chosen[("hard", 130)] == "beam@8/4"  # beam pays the probe (10) on top of its 120: fits 130
+    assert chosen[("hard", 80)] in ("majority@1", "majority@8")  # beam does not fit: nothing better is affordable
+    accuracy, cost = apply_allocation(easy + medium + hard, allocation, 130)
+    assert accuracy == 1.0 and cost == pytest.approx((10 * 10 + 10 * 80 + 10 * 130) / 30)
+    fixed = fixed_curves(easy + medium + hard)
+    assert fixed["beam@8/4"] == (1.0, 120.0) and fixed["majority@1"][0] == pytest.approx(1 / 3)
+    assert Allocation.load(allocation.save(tmp_path / "allocation.json")) == allocation
+
+
+def test_predicted_difficulty_separates_easy_from_hard_on_a_scripted_policy():
+    """A policy that errs on each step with probability 0.15 fails long running sums more often; a PRM that sees
+    its errors (exact here) gives the probe's samples lower scores there, so the prediction tracks the oracle."""
+    sampler, records = TaskStepSampler(error_rate=0.15, seed=3), []
+    strategies = strategy_grid(["majority", "weighted", "best_of_n", "beam"], [1, 4, 8], widths=[4])
+    rows = task_rows(["running_sum"], 30, seed=7, difficulty={"running_sum": [3, 3]})
+    rows += task_rows(["running_sum"], 30, seed=8, difficulty={"running_sum": [8, 8]})
+    reads = {"tokens": 0}
+
+    def score(question, candidates):
+        reads["tokens"] += sum(len(c.steps) + 1 for c in candidates)  # what the PRM reads: one unit per step
+        return oracle_score(question, candidates)
+
+    for row in rows:
+
+        def verify(answers, row=row):
+            return verify_rows([row] * len(answers), [f"Final Answer: {a}" if a else "" for a in answers], THINKING)
+
+        records.append(
+            run_question(sampler, score, row, strategies, verify, probe=2, prm_tokens=lambda: reads["tokens"])
+        )
+    easy, hard = records[:30], records[30:]
+    assert sum(r.predicted for r in hard) / 30 > sum(r.predicted for r in easy) / 30 + 0.2
+    assert spearman([r.predicted for r in records], [1 - r.pass_rate for r in records]) > 0.5
+    for r in records:
+        assert set(r.outcomes) == {s.key for s in strategies}
+        assert r.outcomes["majority@1"][1] < r.outcomes["majority@4"][1] < r.outcomes["majority@8"][1]
+        assert r.outcomes["weighted@8"][1] == r.outcomes["majority@8"][1] == r.outcomes["best_of_n@8"][1]
+    # PRM reads are part of the cost: with them weighted 10x, every strategy costs more
+    heavy = run_question(
+        sampler, score, rows[0], strategies, verify, probe=2, prm_tokens=lambda: reads["tokens"], prm_weight=10.0
+    )
+    assert heavy.outcomes["beam@8/4"][1] > records[0].outcomes["beam@8/4"][1]
+
+
+def test_cost_to_reach_and_rank_correlation():
+    curve = [(10.0, 0.5), (20.0, 0.7), (40.0, 0.8)]
+    assert cost_to_reach(curve, 0.6) == pytest.approx(15.0) and cost_to_reach(curve, 0.8) == 40.0
+    assert cost_to_reach(curve, 0.9) is None
+    rng = random.Random(0)
+    xs = [rng.random() for _ in range(20)]
+    assert spearman(xs, [2 * x for x in xs]) == pytest.approx(1.0)
+    assert spearman(xs, [-x for x in xs]) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="multiple of width"):
+        Strategy("beam", 6, 4)
+    assert Strategy.from_key("dvts@16/4") == Strategy("dvts", 16, 4)
