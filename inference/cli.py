@@ -64,6 +64,12 @@ def add_inference_commands(sub):
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--served-model-name", default=None, help="default: the checkpoint folder's path")
     serve.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16", "auto"])
+    serve.add_argument(
+        "--prm", default=None, help="a PRM checkpoint: compute-optimal search for requests with a budget"
+    )
+    serve.add_argument(
+        "--allocation", default=None, help="allocation.json from an eval stage's compute-optimal search"
+    )
     serve.set_defaults(func=cmd_serve)
 
 
@@ -129,5 +135,5 @@ def cmd_chat(args) -> int:
 def cmd_serve(args) -> int:
     from ponder.inference.server import serve
 
-    serve(args.checkpoint, args.host, args.port, args.served_model_name, args.dtype)
+    serve(args.checkpoint, args.host, args.port, args.served_model_name, args.dtype, args.prm, args.allocation)
     return 0

@@ -232,3 +232,65 @@ def spearman(xs: list[float], ys: list[float]) -> float:
 def mean(values) -> float:
     values = [float(v) for v in values]
     return sum(values) / len(values) if values else 0.0
+
+
+@dataclass
+class SearchPlan:
+    """What a server needs to spend each request's compute by difficulty: a step sampler over the policy, the PRM's
+    `score`, a fitted allocation and the request-level budgets (`reasoning_effort` -> tokens per question)."""
+
+    sampler: object
+    score: object
+    allocation: Allocation
+    effort_budgets: dict = field(default_factory=lambda: {"low": 64, "medium": 256, "high": 1024})
+    probe: int = 2
+    aggregation: str = "last"
+    prm_tokens: object = None
+    prm_weight: float = 1.0
+
+
+@dataclass
+class SearchOutcome:
+    answer: str | None
+    steps: list  # the reasoning of the solution that carries the answer (the highest-scored one)
+    strategy: str
+    difficulty_bin: int
+    predicted_difficulty: float
+    policy_tokens: int
+    cost: float  # policy tokens + PRM reads x prm_weight, the probe included
+
+
+def search_with_allocation(plan: SearchPlan, question: dict, budget: float) -> SearchOutcome:
+    """Probe (`plan.probe` samples, PRM-scored), predict the difficulty, run the allocation's strategy for it at
+    `budget`: a sample strategy keeps the probe's samples and draws the rest, a tree strategy runs on its own."""
+    read = plan.prm_tokens or (lambda: 0)
+    start = read()
+    probed = best_of_n(plan.sampler, plan.score, question, plan.probe, plan.aggregation)
+    predicted = 1.0 - sum(probed.scores) / len(probed.scores)
+    strategy = plan.allocation.choose(predicted, budget)
+    tokens = probed.tokens
+    if strategy.method in SAMPLE_METHODS:
+        result = probed
+        if strategy.n > plan.probe:
+            more = best_of_n(plan.sampler, plan.score, question, strategy.n - plan.probe, plan.aggregation)
+            result = type(probed)(probed.solutions + more.solutions, probed.scores + more.scores, 0)
+            tokens += more.tokens
+        result = type(probed)(result.solutions[: strategy.n], result.scores[: strategy.n], 0)
+        answer = select_answer(result, SAMPLE_METHODS[strategy.method])
+    else:
+        result = TREE_METHODS[strategy.method](
+            plan.sampler, plan.score, question, strategy.n, strategy.width, aggregation=plan.aggregation
+        )
+        tokens += result.tokens
+        answer = select_answer(result, "best")
+    carriers = [(s, c) for c, s in zip(result.solutions, result.scores) if c.done and c.answer == answer]
+    steps = max(carriers, key=lambda pair: pair[0])[1].steps if carriers else []
+    return SearchOutcome(
+        answer,
+        steps,
+        strategy.key,
+        plan.allocation.bin_of(predicted),
+        predicted,
+        tokens,
+        tokens + plan.prm_weight * (read() - start),
+    )

@@ -12,6 +12,11 @@ One client cannot block the others: a prompt longer than the model's context, `m
 it, or budgets that cannot fit are refused with 400 before any work; a request whose client disconnects
 (streamed or not) stops generating at the next token (a per-row stopping criterion, so a batch goes on for the
 rest), and one still queued is dropped. Malformed messages are 400, never 500.
+
+With a PRM and an allocation (`ponder serve CKPT --prm PRM --allocation allocation.json`, from an eval stage's
+compute-optimal search), a request with `compute_budget` (tokens per question) or `reasoning_effort` (-> the
+plan's budgets) is answered by compute-optimal search: probe, predicted difficulty, the allocation's strategy.
+The response names what was spent: `ponder_search` {strategy, difficulty_bin, predicted_difficulty, compute_tokens}.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class ChatRequest(BaseModel):
     min_thinking_tokens: Optional[int] = None
     ignore_stops: int = 0
     reasoning_effort: Optional[str] = None
+    compute_budget: Optional[int] = Field(default=None, ge=1)
     chat_template_kwargs: dict = Field(default_factory=dict)
 
 
@@ -94,19 +100,42 @@ def serve(
     port: int = 8000,
     served_model_name: str | None = None,
     dtype: str = "float32",
+    prm: str | None = None,
+    allocation: str | None = None,
 ):
-    """Load `checkpoint` (in `dtype`) and serve it on `host:port` until interrupted (what `ponder serve` runs)."""
+    """Load `checkpoint` (in `dtype`) and serve it on `host:port` until interrupted (what `ponder serve` runs);
+    with `prm` and `allocation`, requests that name a compute budget get compute-optimal search."""
     import uvicorn
 
     from ponder.inference.loading import load_for_inference
 
     model, tokenizer, thinking = load_for_inference(checkpoint, dtype)
-    app = create_app(model, tokenizer, thinking, served_model_name or checkpoint)
+    plan = None
+    if prm or allocation:
+        if not (prm and allocation):
+            raise ValueError("compute-optimal serving needs both --prm and --allocation")
+        from ponder.data.step_samplers import ModelStepSampler
+        from ponder.inference.compute_optimal import Allocation, SearchPlan
+        from ponder.inference.prm import PRMScorer
+        from ponder.inference.search import prm_score_fn
+        from ponder.trainers.modeling import count_parameters
+
+        scorer, table = PRMScorer.from_pretrained(prm), Allocation.load(allocation)
+        budgets = table.budgets  # reasoning_effort: the smallest, the middle and the largest fitted budget
+        plan = SearchPlan(
+            ModelStepSampler(model, tokenizer, thinking),
+            prm_score_fn(scorer, thinking.answer_prefix),
+            table,
+            effort_budgets={"low": budgets[0], "medium": budgets[len(budgets) // 2], "high": budgets[-1]},
+            prm_tokens=lambda: scorer.tokens_read,
+            prm_weight=count_parameters(scorer.model) / count_parameters(model),
+        )
+    app = create_app(model, tokenizer, thinking, served_model_name or checkpoint, search=plan)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def create_app(
-    model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512, max_batch: int = 16
+    model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512, max_batch: int = 16, search=None
 ) -> FastAPI:
     app = FastAPI(title="ponder")
     lock = threading.Lock()
@@ -232,9 +261,53 @@ def create_app(
             if not waiting.done():
                 cancel.set()
 
+    def searched(req: ChatRequest, messages: list, budget: float, created: int, rid: str) -> dict:
+        from ponder.inference.compute_optimal import search_with_allocation
+
+        question = {"prompt": messages[-1]["content"]}
+        with lock:
+            outcome = search_with_allocation(search, question, budget)
+        answer = f"{thinking.answer_prefix} {outcome.answer}" if outcome.answer is not None else ""
+        reasoning = thinking.step_separator.join(outcome.steps)
+        message = {"role": "assistant", "content": answer, "reasoning_content": reasoning}
+        return {
+            "id": rid,
+            "object": "chat.completion",
+            "created": created,
+            "model": model_name,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": 0,
+                "completion_tokens": outcome.policy_tokens,
+                "total_tokens": outcome.policy_tokens,
+            },
+            "ponder_search": {
+                "strategy": outcome.strategy,
+                "difficulty_bin": outcome.difficulty_bin,
+                "predicted_difficulty": outcome.predicted_difficulty,
+                "compute_tokens": outcome.cost,
+            },
+        }
+
+    def search_budget(req: ChatRequest) -> float | None:
+        if search is None or (req.compute_budget is None and req.reasoning_effort is None):
+            return None
+        if req.stream:
+            raise BadRequest("stream: compute-optimal search answers whole responses; set stream false")
+        if req.compute_budget is not None:
+            return req.compute_budget
+        if req.reasoning_effort not in search.effort_budgets:
+            raise BadRequest(f"reasoning_effort must be one of {sorted(search.effort_budgets)}")
+        return search.effort_budgets[req.reasoning_effort]
+
     @app.post("/v1/chat/completions")
     async def chat(req: ChatRequest, request: Request):
         messages, budget, enable, max_new = admit(req)  # bad requests end here, before any streaming starts
+        compute = search_budget(req)
+        if compute is not None:
+            rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, searched, req, messages, compute, int(time.time()), rid)
         settings, cancel = generation_settings(req, enable, max_new), threading.Event()
         item = (messages, budget, cancel)
         created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"

@@ -100,3 +100,60 @@ def test_cost_to_reach_and_rank_correlation():
     with pytest.raises(ValueError, match="multiple of width"):
         Strategy("beam", 6, 4)
     assert Strategy.from_key("dvts@16/4") == Strategy("dvts", 16, 4)
+
+
+def test_search_with_allocation_spends_by_predicted_difficulty():
+    """The probe's PRM scores pick the bin: a question the PRM is sure of gets the cheap strategy (its probe samples
+    reused), one it doubts gets beam search; the cost counts the probe."""
+    from ponder.inference.compute_optimal import SearchPlan, search_with_allocation
+
+    table = {"0": {"100": "majority@1"}, "1": {"100": "beam@4/2"}}
+    allocation = Allocation(thresholds=[0.5], budgets=[100], table=table)
+    question = task_rows(["running_sum"], 1, seed=4, difficulty={"running_sum": [5, 5]})[0]
+    sure = SearchPlan(TaskStepSampler(0.0, seed=0), oracle_score, allocation)
+    easy = search_with_allocation(sure, question, 100)
+    assert (easy.strategy, easy.difficulty_bin, easy.answer) == ("majority@1", 0, question["answer"])
+    assert easy.policy_tokens == 2 * (5 * 2 + 2)  # the probe's two samples: five steps and the answer, no more
+
+    def doubtful(q, candidates):
+        return [[0.1] * len(oracle_score(q, [c])[0]) for c in candidates]
+
+    hard = search_with_allocation(SearchPlan(TaskStepSampler(0.0, seed=0), doubtful, allocation), question, 100)
+    assert (hard.strategy, hard.difficulty_bin) == ("beam@4/2", 1) and hard.predicted_difficulty == pytest.approx(0.9)
+    assert hard.policy_tokens > easy.policy_tokens and hard.answer == question["answer"]
+
+
+def test_the_server_answers_with_compute_optimal_search(tiny_checkpoint):
+    from fastapi.testclient import TestClient
+
+    from ponder.data.step_samplers import ModelStepSampler
+    from ponder.inference.compute_optimal import SearchPlan
+    from ponder.inference.loading import load_for_inference
+    from ponder.inference.server import create_app
+
+    model, tokenizer, thinking = load_for_inference(str(tiny_checkpoint))
+
+    def score(q, candidates):
+        return [[0.9] * (len(c.steps) + 1) for c in candidates]
+
+    allocation = Allocation(
+        thresholds=[0.5],
+        budgets=[50, 500],
+        table={"0": {"50": "weighted@2", "500": "weighted@4"}, "1": {"50": "weighted@2", "500": "beam@4/2"}},
+    )
+    plan = SearchPlan(ModelStepSampler(model, tokenizer, thinking), score, allocation, effort_budgets={"low": 50})
+    client = TestClient(create_app(model, tokenizer, thinking, "tiny", search=plan))
+    body = {"model": "tiny", "messages": [{"role": "user", "content": "sum 3  4  0  7  _  _  _  _"}]}
+    reply = client.post("/v1/chat/completions", json={**body, "compute_budget": 500}).json()
+    assert reply["ponder_search"]["strategy"] == "weighted@4" and reply["ponder_search"]["difficulty_bin"] == 0
+    assert reply["usage"]["completion_tokens"] > 0 and reply["ponder_search"]["compute_tokens"] > 0
+    assert (
+        client.post("/v1/chat/completions", json={**body, "reasoning_effort": "low"}).json()["ponder_search"][
+            "strategy"
+        ]
+        == "weighted@2"
+    )
+    refused = client.post("/v1/chat/completions", json={**body, "compute_budget": 500, "stream": True})
+    assert refused.status_code == 400 and "stream" in refused.json()["error"]["message"]
+    plain = client.post("/v1/chat/completions", json=body).json()  # no budget: plain generation, as before
+    assert "ponder_search" not in plain and plain["choices"][0]["message"]["content"] is not None
