@@ -65,6 +65,25 @@ def run_recipe_process(recipe: str, seed: int, path: str, out: Path, training_st
     return wall, results
 
 
+def sweep(run, default_paths: list[str]) -> list[dict]:
+    """`run(seed, path, out_dir)` for every `--seeds` x `--paths` (numeric paths: default, fp32_avx2), each in
+    a fresh temporary folder; prints each run's figures as they come."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--paths", nargs="+", default=default_paths)
+    args = parser.parse_args()
+    runs = []
+    for path in args.paths:
+        for seed in args.seeds:
+            with tempfile.TemporaryDirectory() as out:
+                runs.append(run(seed, path, Path(out)))
+            print(json.dumps({k: v for k, v in runs[-1].items() if not isinstance(v, list)}), flush=True)
+    return runs
+
+
 def machine() -> dict:
     import os
 

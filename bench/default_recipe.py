@@ -12,14 +12,12 @@ bench/results/default_recipe_loss.png with the distill loss curves of all runs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, run_recipe_process, write_results  # noqa: E402
+from common import RESULTS, machine, run_recipe_process, sweep, write_results  # noqa: E402
 
 TRAINING_STAGES = ("distill", "grpo")
 BUDGETS = ("0", "8", "16", "24", "inf")
@@ -82,16 +80,7 @@ def plot(runs: list[dict], path: Path):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--paths", nargs="+", default=["fp32_avx2", "default"])
-    args = parser.parse_args()
-    runs = []
-    for path in args.paths:
-        for seed in args.seeds:
-            with tempfile.TemporaryDirectory() as out:
-                runs.append(run(seed, path, Path(out)))
-            print(json.dumps({k: v for k, v in runs[-1].items() if k != "distill_losses"}), flush=True)
+    runs = sweep(run, ["fp32_avx2", "default"])
     keys = (
         "wall_seconds",
         "distill_seconds",

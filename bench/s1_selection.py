@@ -10,14 +10,12 @@ and across runs the mean and standard error of each and of their difference (s1 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, run_recipe_process, write_results  # noqa: E402
+from common import machine, run_recipe_process, sweep, write_results  # noqa: E402
 
 TRAINING_STAGES = ("judge", "distill_s1", "distill_random")
 DOMAINS = ("running_sum", "addition", "last_letters", "letter_count")
@@ -55,18 +53,9 @@ def mean_se(values: list[float]) -> dict:
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--paths", nargs="+", default=["default"])
-    args = parser.parse_args()
-    runs = []
-    for path in args.paths:
-        for seed in args.seeds:
-            with tempfile.TemporaryDirectory() as out:
-                runs.append(run(seed, path, Path(out)))
-            print(runs[-1], flush=True)
+    runs = sweep(run, ["default"])
     summary = {}
-    for path in args.paths:
+    for path in dict.fromkeys(r["path"] for r in runs):
         mine = [r for r in runs if r["path"] == path]
         summary[path] = {
             "s1_accuracy": mean_se([r["s1"]["accuracy"] for r in mine]),

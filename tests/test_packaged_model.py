@@ -144,3 +144,44 @@ def test_ponder_serve_answers_the_openai_client_with_the_real_model(smol):
         assert usage.completion_tokens == direct.completion_tokens and usage.prompt_tokens == direct.prompt_tokens
     finally:
         server.should_exit = True
+
+
+@pytest.mark.slow
+def test_the_smollm2_recipes_run_shrunk(tmp_path):
+    """configs/smollm2-135m/{reasoner,prm}.yaml end to end on the real model, with few rows and steps (README has
+    the full recipes' figures)."""
+    from ponder import CONFIGS_DIR
+
+    reasoner = load_recipe(
+        CONFIGS_DIR / "smollm2-135m" / "reasoner.yaml",
+        [
+            f"output_dir={tmp_path}",
+            "stages.curate.pool_size=100",
+            "stages.curate.target=16",
+            "stages.sft.trainer.max_steps=2",
+            "stages.grpo.size=8",
+            "stages.grpo.trainer.max_steps=1",
+            *[f"stages.{s}.size=4" for s in ("eval_base", "eval_sft", "eval_grpo")],
+        ],
+    )
+    results = run_recipe(reasoner)
+    assert list(results) == [s.name for s in reasoner.stages]
+    assert results["eval_grpo"]["metrics"]["s1_control"] == 1.0 and results["curate"]["metrics"]["selected"] == 16
+    prm = load_recipe(
+        CONFIGS_DIR / "smollm2-135m" / "prm.yaml",
+        [
+            f"output_dir={tmp_path}",
+            "stages.curate.pool_size=100",
+            "stages.curate.target=16",
+            "stages.sft.trainer.max_steps=2",
+            "stages.prm_questions.size=24",
+            "stages.prm.eval_size=8",
+            "stages.prm.trainer.max_steps=2",
+            "stages.eval_search.size=4",
+            "stages.eval_search.search.size=2",
+            "stages.eval_search.search.n=[1, 2]",
+        ],
+    )
+    results = run_recipe(prm)
+    assert {"step_f1", "untrained_step_f1"} <= set(results["prm"]["metrics"])
+    assert {"search_majority@2", "search_weighted@2"} <= set(results["eval_search"]["metrics"])

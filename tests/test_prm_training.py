@@ -222,17 +222,43 @@ def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path
         f"stages.eval.init={tiny_checkpoint}",
         "stages.eval.search.mode=compute_optimal",
         "stages.eval.search.budgets=[20, 200]",
-        "stages.eval.search.size=6",
+        "stages.eval.search.size=4",
         "stages.eval.search.bins=2",
+        "stages.eval.search.n=[1, 2]",
+        "stages.eval.search.methods=[majority, weighted, beam]",
     ]
     results = run_recipe(load_recipe(write_recipe(EVAL_RECIPE), overrides))
     eval_dir = tmp_path / "runs" / "search" / "eval"
     result = json.loads((eval_dir / "curves.json").read_text())["compute_optimal"]
-    assert result["questions"] == {"calibration": 3, "test": 3}
-    assert set(result["fixed"]) == {"majority@1", "majority@4", "weighted@1", "weighted@4", "beam@4/2", "dvts@4/2"}
-    assert result["fixed"]["majority@4"]["cost"] > result["fixed"]["majority@1"]["cost"] > 0  # tokens were counted
+    assert result["questions"] == {"calibration": 2, "test": 2}
+    assert set(result["fixed"]) == {"majority@1", "majority@2", "weighted@1", "weighted@2", "beam@2/2"}
+    assert result["fixed"]["majority@2"]["cost"] > result["fixed"]["majority@1"]["cost"] > 0  # tokens were counted
     allocation = Allocation.load(eval_dir / "allocation.json")
     assert set(allocation.table) <= {"0", "1"} and all(set(row) == {"20", "200"} for row in allocation.table.values())
     metrics = results["eval"]["metrics"]
     assert metrics["compute_optimal@200"] == result["compute_optimal"][1]["accuracy"]
     assert (eval_dir / "accuracy_vs_compute.png").exists()
+
+
+def test_a_lora_prm_trains_its_new_head_whole(write_recipe, tmp_path):
+    """LoRA on a token classifier: adapters on the body, the new score head trained whole (PEFT's modules_to_save),
+    never both (PEFT refused the head as an adapter target and a saved module at once)."""
+    from safetensors.torch import load_file
+
+    recipe = """
+name: search
+model: {name_or_path: "tiny:micro"}
+stages:
+  - {name: questions, kind: task_data, tasks: [running_sum], size: 16, difficulty: {running_sum: [3, 4]}}
+  - {name: label, kind: prm_label, data: questions, policy: task, rollouts: 2}
+  - name: prm
+    kind: prm
+    data: label
+    lora: {r: 4, alpha: 8}
+    trainer: {max_steps: 4, per_device_train_batch_size: 8, logging_steps: 2, save_steps: 1000}
+"""
+    results = run_recipe(load_recipe(write_recipe(recipe)))
+    adapter = load_file(str(tmp_path / "runs/search/prm/adapter/adapter_model.safetensors"))
+    assert any("lora_A" in k for k in adapter) and any("score" in k and "lora" not in k for k in adapter)
+    assert results["prm"]["metrics"]["loss_last"] > 0
+    PRMScorer.from_pretrained(str(tmp_path / "runs/search/prm/checkpoint")).score(["sum 3  4  _"], [["3", "7"]])

@@ -33,6 +33,8 @@ def lora_config(lora, task_type: str = "CAUSAL_LM", embeddings: list[str] | None
     from peft import LoraConfig
 
     extra = {"modules_to_save": embeddings, "ensure_weight_tying": True} if embeddings else {}
+    if task_type == "TOKEN_CLS":  # PEFT trains the new head whole; "all-linear" must not put adapters on it too
+        extra["exclude_modules"] = ["score", "classifier"]
     return LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,
