@@ -3,12 +3,14 @@
     python bench/compute_optimal.py [--questions 240] [--error-rate 0.12]
 
 Setup (all built here, no downloads):
-- Questions: running sums of 3-8 digits (`running_sum`), so difficulty spans easy (3 digits) to hard (8).
+- Questions: letter counts (`letter_count`: count one letter in 1-3 joined words, a running count per letter),
+  so difficulty spans easy (one word, ~5 steps) to hard (three words, 16 steps).
 - Policy: ponder's programmatic step policy (`TaskStepSampler`): the task's solver erring on each step with
   probability `--error-rate`, independently (errors are not systematic: resampling can fix them, which is what
   makes search matter), one token per character as the tiny models tokenise.
-- PRM: a tiny Qwen2 (0.9M parameters, the copy-pretrained base of the tiny reasoner with a new head) trained through
-  ponder's prm_label (Monte Carlo labels from the same policy) and prm stages.
+- PRM: a tiny Qwen2 (0.9M parameters, random init) trained through ponder's prm_label (Monte Carlo labels, 8
+  rollouts per step prefix, from the same policy) and prm stages (400 steps). (From the copy-pretrained base on
+  running sums, 400 steps left the PRM at step F1 0.18, no better than its untrained head: useless for search.)
 - Cost per question: tokens the policy writes plus tokens the PRM reads (weight 1: the PRM is as large as a tiny
   policy); FLOPs = 2 x 0.9M x cost.
 Every strategy (majority / PRM-weighted vote / best-of-N at N = 1..16; beam and DVTS at N = 4..16, width 2 and 4)
@@ -28,12 +30,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, machine, write_results  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 RECIPE = """name: bench
 output_dir: {out}
-model: {{name_or_path: "{base}", attn_implementation: eager}}
+model: {{name_or_path: "tiny:tiny"}}
 stages:
-  - {{name: questions, kind: task_data, tasks: [running_sum], size: 1200, seed_offset: 21}}
+  - {{name: questions, kind: task_data, tasks: [letter_count], size: 1200, seed_offset: 21}}
   - {{name: label, kind: prm_label, data: questions, policy: task, policy_error_rate: {error_rate}, solutions: 2,
       rollouts: 8}}
   - name: prm
@@ -41,7 +42,7 @@ stages:
     data: label
     step_separator: "\\n\\n"
     eval_size: 100
-    trainer: {{max_steps: 400, per_device_train_batch_size: 32, learning_rate: 1.0e-3, lr_scheduler_type: cosine,
+    trainer: {{max_steps: 400, per_device_train_batch_size: 32, learning_rate: 2.0e-3, lr_scheduler_type: cosine,
               warmup_steps: 20, logging_steps: 50, save_steps: 1000}}
 """
 NS = [1, 2, 4, 8, 16]
@@ -56,7 +57,7 @@ def plot(result: dict, path: Path):
     from ponder.recipes.report import plot_compute_optimal
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    plot_compute_optimal(ax, result, "running sums, 3-8 digits: fixed methods vs compute-optimal")
+    plot_compute_optimal(ax, result, "letter counts, 1-3 words: fixed methods vs compute-optimal")
     co = result["compute_optimal"]
     ax.plot([p["oracle_cost"] for p in co], [p["oracle_accuracy"] for p in co], "k+--", lw=1, label="oracle bins")
     ax.legend(fontsize=6)
@@ -67,7 +68,7 @@ def plot(result: dict, path: Path):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=240)
-    parser.add_argument("--error-rate", type=float, default=0.12)
+    parser.add_argument("--error-rate", type=float, default=0.1)
     args = parser.parse_args()
     from ponder.data.search_eval import compute_optimal_eval
     from ponder.data.step_samplers import TaskStepSampler
@@ -82,18 +83,17 @@ def main():
     thinking = ThinkingConfig()
     with tempfile.TemporaryDirectory() as out:
         recipe = Path(out) / "bench.yaml"
-        base = ROOT / "configs" / "tiny" / "copy-base"
-        recipe.write_text(RECIPE.format(out=out, base=base, error_rate=args.error_rate))
+        recipe.write_text(RECIPE.format(out=out, error_rate=args.error_rate))
         start = time.time()
         prm_metrics = run_recipe(load_recipe(recipe))["prm"]["metrics"]
         prm_seconds = time.time() - start
         scorer = PRMScorer.from_pretrained(str(Path(out) / "bench" / "prm" / "checkpoint"))
-    rows = task_rows(["running_sum"], args.questions, seed=10_000)
+    rows = task_rows(["letter_count"], args.questions, seed=10_000)
     strategies = strategy_grid(["majority", "weighted", "best_of_n"], NS) + strategy_grid(
         ["beam", "dvts"], [4, 8, 16], widths=[2, 4]
     )
     sampler = TaskStepSampler(args.error_rate, seed=0)
-    budgets = [8, 16, 32, 64, 128, 256]
+    budgets = [128, 256, 512, 1024, 2048, 4096]  # a letter-count sample costs ~114 tokens with its PRM reads
     start = time.time()
     result = compute_optimal_eval(
         sampler,

@@ -1,8 +1,8 @@
-"""s1 selection vs random selection from one four-domain pool, over seeds: `configs/tiny/s1_vs_random.yaml`.
+"""s1 selection vs random selection from one four-domain pool, over seeds: `configs/tiny/s1_multidomain.yaml`.
 
     python bench/s1_selection.py [--seeds 0 1 2] [--paths default]
 
-Each run is `ponder run configs/tiny/s1_vs_random.yaml seed=S` in its own process (the pool, the judge, both
+Each run is `ponder run configs/tiny/s1_multidomain.yaml seed=S` in its own process (the pool, the judge, both
 selections, both distillations and both evals follow the seed). Writes bench/results/s1_selection.json: per run
 the held-out accuracy of each selection (overall and per domain), what the selections hold (domains, difficulty),
 and across runs the mean and standard error of each and of their difference (s1 - random).
@@ -35,7 +35,7 @@ def selection_figures(curate: dict, evaluation: dict) -> dict:
 
 
 def run(seed: int, path: str, out: Path) -> dict:
-    wall, results = run_recipe_process("configs/tiny/s1_vs_random.yaml", seed, path, out, TRAINING_STAGES)
+    wall, results = run_recipe_process("configs/tiny/s1_multidomain.yaml", seed, path, out, TRAINING_STAGES)
     m = {stage: result["metrics"] for stage, result in results.items()}
     return {
         "seed": seed,

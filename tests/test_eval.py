@@ -125,7 +125,9 @@ def test_eval_loads_the_model_in_the_recipe_dtype(write_recipe, tiny_checkpoint,
     seen = []
     real = loading.load_for_inference
     monkeypatch.setattr(
-        loading, "load_for_inference", lambda path, dtype="float32": seen.append(dtype) or real(path, dtype)
+        loading,
+        "load_for_inference",
+        lambda path, dtype="float32", **kw: seen.append(dtype) or real(path, dtype, **kw),
     )
     recipe = f"""
 name: dt

@@ -20,7 +20,7 @@ def train_grpo(ctx, source: str, rows: list[dict], specs: list, lora, lcpo, defa
     import datasets
 
     thinking = ctx.recipe.thinking
-    model, tokenizer, source = prepare_model(ctx, source, out_dir)
+    model, tokenizer, base = prepare_model(ctx, source, out_dir)
     lcpo_range = lcpo.budget_range if lcpo else None
     dataset = datasets.Dataset.from_list(render_prompts(rows, tokenizer, lcpo_range=lcpo_range, seed=ctx.recipe.seed))
     reward_funcs, weights = build_rewards(specs, tokenizer.convert_tokens_to_ids(thinking.think_end), thinking)
@@ -47,7 +47,7 @@ def train_grpo(ctx, source: str, rows: list[dict], specs: list, lora, lcpo, defa
         defaults,
         build,
         out_dir=out_dir,
-        source=source,
+        source=base,
         tokenizer=tokenizer,
         is_lora=lora is not None,
         owned={"reward_weights": weights},

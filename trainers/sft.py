@@ -18,7 +18,7 @@ def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, 
     recipe = ctx.recipe
     out_dir.mkdir(parents=True, exist_ok=True)
     qlora = lora is not None and lora.load_in_4bit
-    model, tokenizer, source = prepare_model(ctx, source, out_dir, qlora)
+    model, tokenizer, base = prepare_model(ctx, source, out_dir, qlora)
 
     dataset = to_prompt_completion(raw, tokenizer, recipe.thinking, use_reasoning=use_reasoning)
     eval_dataset = None
@@ -46,7 +46,7 @@ def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, 
         defaults,
         build,
         out_dir=out_dir,
-        source=source,
+        source=base,  # the merge reloads the base from here
         tokenizer=tokenizer,
         is_lora=lora is not None,
         extra_metrics=lambda trainer: {"train_rows": len(dataset)},
