@@ -10,8 +10,9 @@ budget, instead of one fixed method for every question.
 - Probe: the first `probe` of the N samples, scored by the PRM; predicted difficulty = 1 - their mean final score
   (Snell's model-predicted difficulty, no gold answer needed). After the probe, sample strategies reuse its
   samples, tree strategies pay for them on top; fixed methods (the baselines) run without a probe.
-- Allocation: difficulty bins from quantiles of the calibration split's predictions; per bin and budget, the most
-  accurate strategy whose mean cost fits (ties: the cheaper), else the cheapest.
+- Allocation: difficulty bins from quantiles of the calibration split's predictions; per bin and budget, the strategy
+  that maximises accuracy with the questions' mean cost within the budget (easy bins may spend less, hard ones
+  more; `scope="bin"`: each bin within the budget on its own).
 """
 
 from __future__ import annotations
@@ -162,23 +163,62 @@ def quantile_edges(values: list[float], bins: int) -> list[float]:
 
 
 def fit_allocation(
-    records: list[QuestionRecord], budgets: list[float], bins: int = 5, difficulty: str = "predicted"
+    records: list[QuestionRecord],
+    budgets: list[float],
+    bins: int = 5,
+    difficulty: str = "predicted",
+    scope: str = "global",
 ) -> Allocation:
-    """The calibration split's table: in each bin, for each budget, the most accurate strategy whose mean cost
-    fits the budget (ties: the cheaper one); when none fits, the cheapest."""
+    """The calibration split's table, per bin and budget (ties: the cheaper strategy; nothing affordable: the
+    cheapest). `scope`: "bin": each bin's strategy costs at most the budget on average there; "global": the
+    questions' mean cost stays within the budget, so easy bins may spend less and hard ones more (a Lagrangian
+    search: each bin maximises accuracy - lambda x cost, lambda the smallest whose mean cost fits)."""
+    if scope not in ("bin", "global"):
+        raise ValueError(f"scope={scope!r}: choose bin or global")
     thresholds = quantile_edges([difficulty_of(r, difficulty) for r in records], bins)
     allocation = Allocation(thresholds, sorted(budgets), {}, difficulty)
     keys = list(records[0].outcomes)
+
+    def stats(members):
+        return {k: (mean(r.outcomes[k][0] for r in members), mean(probed_cost(r, k) for r in members)) for k in keys}
+
+    groups = {}  # bin -> (questions, {key: (accuracy, mean cost)})
     for b in range(len(thresholds) + 1):
-        members = [r for r in records if allocation.bin_of(difficulty_of(r, difficulty)) == b] or records
-        stats = {k: (mean(r.outcomes[k][0] for r in members), mean(probed_cost(r, k) for r in members)) for k in keys}
-        cheapest = min(keys, key=lambda k: (stats[k][1], -stats[k][0]))
-        allocation.table[str(b)] = {}
-        for budget in allocation.budgets:
-            fits = [k for k in keys if stats[k][1] <= budget]
-            best = max(fits, key=lambda k: (stats[k][0], -stats[k][1])) if fits else cheapest
-            allocation.table[str(b)][str(budget)] = best
+        members = [r for r in records if allocation.bin_of(difficulty_of(r, difficulty)) == b]
+        if members:
+            groups[b] = (len(members), stats(members))
+    everyone = stats(records)  # for a bin no calibration question fell in
+    for budget in allocation.budgets:
+        if scope == "bin":
+            picks = {b: best_within(bin_stats, keys, budget) for b, (_, bin_stats) in groups.items()}
+        else:
+            picks = global_picks(groups, keys, budget)
+        for b in range(len(thresholds) + 1):
+            allocation.table.setdefault(str(b), {})[str(budget)] = picks.get(b) or best_within(everyone, keys, budget)
     return allocation
+
+
+def best_within(stats: dict, keys: list, budget: float) -> str:
+    fits = [k for k in keys if stats[k][1] <= budget]
+    if not fits:
+        return min(keys, key=lambda k: (stats[k][1], -stats[k][0]))
+    return max(fits, key=lambda k: (stats[k][0], -stats[k][1]))
+
+
+def global_picks(groups: dict, keys: list, budget: float) -> dict:
+    """Per bin, the strategy maximising accuracy - lambda x cost, for the lambda (0, then a log grid) whose picks
+    are the most accurate with the questions' mean cost within `budget`; else each bin's cheapest."""
+    total = sum(n for n, _ in groups.values())
+    best, best_accuracy = None, -1.0
+    for lam in [0.0] + [10 ** (e / 10) for e in range(-60, 31)]:
+        picks = {b: max(keys, key=lambda k: (st[k][0] - lam * st[k][1], -st[k][1])) for b, (_, st) in groups.items()}
+        cost = sum(groups[b][0] * groups[b][1][k][1] for b, k in picks.items()) / total
+        accuracy = sum(groups[b][0] * groups[b][1][k][0] for b, k in picks.items()) / total
+        if cost <= budget and accuracy > best_accuracy:
+            best, best_accuracy = picks, accuracy
+    if best is None:
+        best = {b: min(keys, key=lambda k: (st[k][1], -st[k][0])) for b, (_, st) in groups.items()}
+    return best
 
 
 def apply_allocation(records: list[QuestionRecord], allocation: Allocation, budget: float) -> tuple[float, float]:

@@ -37,7 +37,7 @@ def test_the_allocator_picks_the_known_best_strategy_per_bin_and_budget(tmp_path
     easy = [synthetic(0.1 + i / 100, {"majority@1": True, "majority@8": True, "beam@8/4": True}) for i in range(10)]
     medium = [synthetic(0.5 + i / 100, {"majority@1": False, "majority@8": True, "beam@8/4": True}) for i in range(10)]
     hard = [synthetic(0.9 + i / 100, {"majority@1": False, "majority@8": False, "beam@8/4": True}) for i in range(10)]
-    allocation = fit_allocation(easy + medium + hard, budgets=[10, 80, 130], bins=3)
+    allocation = fit_allocation(easy + medium + hard, budgets=[10, 80, 130], bins=3, scope="bin")
     chosen = {
         (level, b): allocation.choose(q.predicted, b).key
         for level, q in (("easy", easy[0]), ("medium", medium[0]), ("hard", hard[0]))
@@ -52,6 +52,16 @@ def test_the_allocator_picks_the_known_best_strategy_per_bin_and_budget(tmp_path
     fixed = fixed_curves(easy + medium + hard)
     assert fixed["beam@8/4"] == (1.0, 120.0) and fixed["majority@1"][0] == pytest.approx(1 / 3)
     assert Allocation.load(allocation.save(tmp_path / "allocation.json")) == allocation
+    # A global budget: the questions' mean cost within it, so the hard bin may spend what the easy one saves
+    pooled = fit_allocation(easy + medium + hard, budgets=[50, 80], bins=3)
+    assert [pooled.choose(q.predicted, 80).key for q in (easy[0], medium[0], hard[0])] == [
+        "majority@1",
+        "majority@8",
+        "beam@8/4",
+    ]  # mean cost (10 + 80 + 130) / 3 = 73.3 <= 80: every question right, where per-bin budgets left hard wrong
+    assert apply_allocation(easy + medium + hard, pooled, 80)[0] == 1.0
+    at_50 = [pooled.choose(q.predicted, 50).key for q in (easy[0], medium[0], hard[0])]
+    assert at_50.count("majority@1") == 2 and apply_allocation(easy + medium + hard, pooled, 50)[1] <= 50
 
 
 def test_predicted_difficulty_separates_easy_from_hard_on_a_scripted_policy():
