@@ -43,7 +43,7 @@ stages:
     step_separator: "\\n\\n"
     eval_size: 100
     trainer: {{max_steps: 400, per_device_train_batch_size: 32, learning_rate: 2.0e-3, lr_scheduler_type: cosine,
-              warmup_steps: 20, logging_steps: 50, save_steps: 1000}}
+              warmup_steps: 20, logging_steps: 50, save_steps: 1000{fp32}}}
 """
 NS = [1, 2, 4, 8, 16]
 
@@ -69,6 +69,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--questions", type=int, default=240)
     parser.add_argument("--error-rate", type=float, default=0.1)
+    parser.add_argument(
+        "--path",
+        default="default",
+        choices=["default", "fp32_avx2"],
+        help="fp32_avx2: train the PRM with bf16 off (run with ATEN_CPU_CAPABILITY=avx2): a CPU without native bf16",
+    )
     args = parser.parse_args()
     from ponder.data.search_eval import compute_optimal_eval
     from ponder.data.step_samplers import TaskStepSampler
@@ -83,7 +89,8 @@ def main():
     thinking = ThinkingConfig()
     with tempfile.TemporaryDirectory() as out:
         recipe = Path(out) / "bench.yaml"
-        recipe.write_text(RECIPE.format(out=out, error_rate=args.error_rate))
+        fp32 = ", bf16: false" if args.path == "fp32_avx2" else ""
+        recipe.write_text(RECIPE.format(out=out, error_rate=args.error_rate, fp32=fp32))
         start = time.time()
         prm_metrics = run_recipe(load_recipe(recipe))["prm"]["metrics"]
         prm_seconds = time.time() - start
@@ -111,6 +118,7 @@ def main():
     figures = {
         "machine": machine(),
         "setup": {
+            "path": args.path,
             "questions": args.questions,
             "error_rate": args.error_rate,
             "prm_step_f1": prm_metrics.get("step_f1"),
@@ -125,8 +133,9 @@ def main():
             for p in result["compute_optimal"]
         ),
     }
-    plot(result, RESULTS / "compute_optimal.png")
-    write_results("compute_optimal", figures)
+    name = "compute_optimal" + ("" if args.path == "default" else f"_{args.path}")
+    plot(result, RESULTS / f"{name}.png")
+    write_results(name, figures)
 
 
 if __name__ == "__main__":

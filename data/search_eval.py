@@ -16,6 +16,11 @@ TREE_METHODS = ("beam", "dvts")
 METHODS = (*SAMPLE_METHODS, *TREE_METHODS)
 
 
+def verify_picked(rows: list[dict], answers: list, thinking) -> list[bool]:
+    """Each row's picked answer (None: no finished solution) against its gold, read as the answer line it came from."""
+    return verify_rows(rows, [f"{thinking.answer_prefix} {a}" if a else "" for a in answers], thinking)
+
+
 def search_curves(
     sampler, score, rows: list[dict], ns: list[int], width: int, methods, thinking, aggregation: str = "last"
 ) -> dict:
@@ -39,7 +44,7 @@ def search_curves(
                     answers[method].append(select_answer(result, "best"))
                     tokens[method] += result.tokens
         for method, picked in answers.items():
-            verdicts = verify_rows(rows, [f"{thinking.answer_prefix} {a}" if a else "" for a in picked], thinking)
+            verdicts = verify_picked(rows, picked, thinking)
             curves[method].append([n, sum(verdicts) / len(rows), tokens[method] / len(rows)])
     return curves
 
@@ -77,8 +82,7 @@ def compute_optimal_eval(
     for row in rows:
 
         def verify(answers, row=row):
-            texts = [f"{thinking.answer_prefix} {a}" if a else "" for a in answers]
-            return verify_rows([row] * len(answers), texts, thinking)
+            return verify_picked([row] * len(answers), answers, thinking)
 
         records.append(
             run_question(sampler, score, row, strategies, verify, probe, prm_tokens, prm_weight, aggregation)

@@ -23,7 +23,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ponder.inference.search import beam_search, best_of_n, dvts, select_answer
+from ponder.inference.search import SearchResult, beam_search, best_of_n, dvts, select_answer
 
 SAMPLE_METHODS = {"majority": "majority", "weighted": "weighted", "best_of_n": "best"}
 TREE_METHODS = {"beam": beam_search, "dvts": dvts}
@@ -60,18 +60,23 @@ def strategy_grid(methods, ns, widths=(4,)) -> list[Strategy]:
             if method in SAMPLE_METHODS:
                 grid.append(Strategy(method, n))
             else:
-                grid += [Strategy(method, n, w) for w in widths if n % w == 0 and n // w >= 1 and w > 1]
+                grid += [Strategy(method, n, w) for w in widths if w > 1 and n % w == 0]
     return grid
 
 
 @dataclass
 class QuestionRecord:
-    """What every strategy did on one question: {strategy key: [answer, cost]}, the probe, the oracle pass rate."""
+    """What every strategy did on one question ({strategy key: [correct, cost]}), the probe, the oracle pass rate."""
 
     predicted: float  # 1 - mean final PRM score of the probe samples
     pass_rate: float  # share of the N_max samples that are correct (oracle difficulty = 1 - pass rate)
     probe_cost: float
     outcomes: dict = field(default_factory=dict)  # key -> [correct, cost of the strategy alone]
+
+
+def predicted_difficulty(probe_scores: list[float]) -> float:
+    """Snell et al.'s model-predicted difficulty: 1 - the mean final PRM score of the probe's samples (no gold)."""
+    return 1.0 - sum(probe_scores) / len(probe_scores)
 
 
 def run_question(
@@ -98,13 +103,13 @@ def run_question(
     correct = verify([c.answer if c.done else None for c in pool.solutions])
     probe_scores = pool.scores[:probe]
     record = QuestionRecord(
-        predicted=1.0 - sum(probe_scores) / len(probe_scores),
+        predicted=predicted_difficulty(probe_scores),
         pass_rate=sum(correct) / len(correct),
         probe_cost=sum(costs[:probe]),
     )
     picks, spent = {}, {}
     for s in sampled:
-        head = type(pool)(pool.solutions[: s.n], pool.scores[: s.n], 0)
+        head = SearchResult(pool.solutions[: s.n], pool.scores[: s.n], 0)
         picks[s.key], spent[s.key] = select_answer(head, SAMPLE_METHODS[s.method]), sum(costs[: s.n])
     for s in strategies:
         if s.method in TREE_METHODS:
@@ -306,16 +311,16 @@ def search_with_allocation(plan: SearchPlan, question: dict, budget: float) -> S
     read = plan.prm_tokens or (lambda: 0)
     start = read()
     probed = best_of_n(plan.sampler, plan.score, question, plan.probe, plan.aggregation)
-    predicted = 1.0 - sum(probed.scores) / len(probed.scores)
+    predicted = predicted_difficulty(probed.scores)
     strategy = plan.allocation.choose(predicted, budget)
     tokens = probed.tokens
     if strategy.method in SAMPLE_METHODS:
         result = probed
         if strategy.n > plan.probe:
             more = best_of_n(plan.sampler, plan.score, question, strategy.n - plan.probe, plan.aggregation)
-            result = type(probed)(probed.solutions + more.solutions, probed.scores + more.scores, 0)
+            result = SearchResult(probed.solutions + more.solutions, probed.scores + more.scores, 0)
             tokens += more.tokens
-        result = type(probed)(result.solutions[: strategy.n], result.scores[: strategy.n], 0)
+        result = SearchResult(result.solutions[: strategy.n], result.scores[: strategy.n], 0)
         answer = select_answer(result, SAMPLE_METHODS[strategy.method])
     else:
         result = TREE_METHODS[strategy.method](

@@ -7,7 +7,7 @@ import random
 import pytest
 from test_prm_data import oracle_score
 
-from ponder.data.sampling import verify_rows
+from ponder.data.search_eval import verify_picked
 from ponder.data.step_samplers import TaskStepSampler
 from ponder.data.tasks import task_rows
 from ponder.inference.compute_optimal import (
@@ -80,7 +80,7 @@ def test_predicted_difficulty_separates_easy_from_hard_on_a_scripted_policy():
     for row in rows:
 
         def verify(answers, row=row):
-            return verify_rows([row] * len(answers), [f"Final Answer: {a}" if a else "" for a in answers], THINKING)
+            return verify_picked([row] * len(answers), answers, THINKING)
 
         records.append(
             run_question(sampler, score, row, strategies, verify, probe=2, prm_tokens=lambda: reads["tokens"])
