@@ -38,15 +38,17 @@ def run_one_stage(out: Path, model: str, stage_yaml: str, attn_implementation: s
     return next(iter(run_recipe(load_recipe(path)).values()))["metrics"]
 
 
-def run_recipe_process(recipe: str, seed: int, path: str, out: Path, training_stages: tuple) -> tuple[float, dict]:
-    """`ponder run RECIPE seed=SEED` in its own process, on a numeric path: `default` (the machine's) or `fp32_avx2`
-    (`trainer: {bf16: false}` on each training stage, ATEN_CPU_CAPABILITY=avx2: how a 2-core AVX2 CPU without
-    native bf16 computes). Returns (wall seconds, {stage: result.json})."""
+def run_recipe_process(
+    recipe: str, seed: int, path: str, out: Path, training_stages: tuple, overrides: tuple = ()
+) -> tuple[float, dict]:
+    """`ponder run RECIPE seed=SEED [OVERRIDES]` in its own process, on a numeric path: `default` (the machine's) or
+    `fp32_avx2` (`trainer: {bf16: false}` on each training stage, ATEN_CPU_CAPABILITY=avx2: how a 2-core AVX2 CPU
+    without native bf16 computes). Returns (wall seconds, {stage: result.json})."""
     import os
     import subprocess
     import sys
 
-    overrides = [f"seed={seed}", f"output_dir={out}"]
+    overrides = [f"seed={seed}", f"output_dir={out}", *overrides]
     env = {**os.environ}
     if path == "fp32_avx2":
         overrides += [f"stages.{s}.trainer.bf16=false" for s in training_stages]

@@ -1,6 +1,7 @@
 """Compute-optimal test-time scaling vs fixed search methods, on the same questions, PRM and policy.
 
-    python bench/compute_optimal.py [--questions 240] [--error-rate 0.12]
+    python bench/compute_optimal.py [--questions 240] [--error-rate 0.1] [--path default|fp32_avx2]
+    python bench/compute_optimal.py --policies models [--questions 240]
 
 Setup (all built here, no downloads):
 - Questions: letter counts (`letter_count`: count one letter in 1-3 joined words, a running count per letter),
@@ -16,6 +17,14 @@ Setup (all built here, no downloads):
 Every strategy (majority / PRM-weighted vote / best-of-N at N = 1..16; beam and DVTS at N = 4..16, width 2 and 4)
 runs on every question; the allocation is fitted on half the questions and scored on the other half.
 Writes bench/results/compute_optimal.json and bench/results/compute_optimal.png.
+
+`--policies models`: Snell et al.'s exchange rate with trained policies on running sums. Small: ponder's `micro`
+preset (~0.1M parameters) pretrained by configs/tiny/pretrain.yaml (as the shipped copy-base was) and distilled
+400 steps on 1,000 random verified traces; large: the shipped copy-base (`tiny`, ~9x the parameters), distilled
+the same way on the same traces. PRM: the small policy's body, trained on Monte Carlo labels of a programmatic
+policy erring per step (the same size as the policy, as Snell's). The eval stage's compute-optimal mode fits the
+small policy's allocation and sets it against the large policy's majority vote of 1 and 4 samples at matched
+inference FLOPs per difficulty bin (`search.reference`). Writes bench/results/compute_optimal_models.json (+ png).
 """
 
 from __future__ import annotations
@@ -46,9 +55,45 @@ stages:
               warmup_steps: 20, logging_steps: 50, save_steps: 1000{fp32}}}
 """
 NS = [1, 2, 4, 8, 16]
+DISTILL = (
+    "{max_steps: 400, per_device_train_batch_size: 64, learning_rate: 1.0e-3, lr_scheduler_type: constant, "
+    "completion_only_loss: false, logging_steps: 50, save_steps: 1000}"
+)
+MODELS_RECIPE = """name: bench
+output_dir: {out}
+model: {{name_or_path: "{small_base}", attn_implementation: eager}}
+stages:
+  - {{name: curate, kind: curate, tasks: [running_sum], pool_size: 5000, target: 1000, selection: random,
+      teacher: {{kind: programmatic, flaw_rate: 0.1}},
+      decontaminate: [{{task: running_sum, size: {questions}, seed: 10000}}]}}
+  - {{name: small, kind: sft, data: curate, lora: null, trainer: {distill}}}
+  - {{name: large, kind: sft, data: curate, init: "{large_base}", lora: null, trainer: {distill}}}
+  - {{name: questions, kind: task_data, tasks: [running_sum], size: 600, seed_offset: 21}}
+  - {{name: label, kind: prm_label, data: questions, policy: task, policy_error_rate: 0.15, solutions: 1,
+      rollouts: 8}}
+  - name: prm
+    kind: prm
+    init: small
+    data: label
+    step_separator: "\n\n"
+    eval_size: 100
+    trainer: {{max_steps: 300, per_device_train_batch_size: 32, learning_rate: 2.0e-3, lr_scheduler_type: cosine,
+              warmup_steps: 20, logging_steps: 50, save_steps: 1000}}
+  - name: eval
+    kind: eval
+    init: small
+    tasks: [running_sum]
+    size: 100
+    budgets: [null]
+    min_budgets: []
+    samples: 1
+    max_new_tokens: 48
+    search: {{prm: prm, mode: compute_optimal, reference: large, size: {questions}, n: {ns}, width: 4,
+              budgets: [32, 64, 128, 256, 512, 1024, 2048], max_step_tokens: 8}}
+"""
 
 
-def plot(result: dict, path: Path):
+def plot(result: dict, path: Path, title: str):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -57,7 +102,7 @@ def plot(result: dict, path: Path):
     from ponder.recipes.report import plot_compute_optimal
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    plot_compute_optimal(ax, result, "letter counts, 1-3 words: fixed methods vs compute-optimal")
+    plot_compute_optimal(ax, result, title)
     co = result["compute_optimal"]
     ax.plot([p["oracle_cost"] for p in co], [p["oracle_accuracy"] for p in co], "k+--", lw=1, label="oracle bins")
     ax.legend(fontsize=6)
@@ -65,8 +110,64 @@ def plot(result: dict, path: Path):
     fig.savefig(path, dpi=110)
 
 
+def models_main(questions: int):
+    """The exchange rate with trained micro (small) and tiny (large) policies: see the module docstring."""
+    import json
+    import subprocess
+
+    from ponder.recipes.runner import run_recipe
+    from ponder.recipes.schema import load_recipe
+    from ponder.trainers.modeling import TINY_PRESETS
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as out:
+        start = time.time()
+        pretrain = [sys.executable, "-m", "ponder.recipes.cli", "run", "configs/tiny/pretrain.yaml"]
+        subprocess.run([*pretrain, "model.name_or_path=tiny:micro", f"output_dir={out}"], cwd=root, check=True)
+        pretrain_seconds = time.time() - start
+        base = Path(out) / "tiny-pretrain"
+        pretrain_eval = json.loads((base / "eval" / "result.json").read_text())["metrics"]
+        recipe = Path(out) / "bench.yaml"
+        recipe.write_text(
+            MODELS_RECIPE.format(
+                out=out,
+                small_base=base / "pretrain" / "checkpoint",
+                large_base=root / "configs" / "tiny" / "copy-base",
+                questions=questions,
+                distill=DISTILL,
+                ns=NS,
+            )
+        )
+        start = time.time()
+        results = run_recipe(load_recipe(recipe))
+        seconds = {name: r.get("seconds") for name, r in results.items()}
+        curves = json.loads((Path(out) / "bench" / "eval" / "curves.json").read_text())["compute_optimal"]
+    metrics = {name: r["metrics"] for name, r in results.items()}
+    figures = {
+        "machine": machine(),
+        "setup": {
+            "task": "running_sum",
+            "small_preset": TINY_PRESETS["micro"],
+            "large_preset": TINY_PRESETS["tiny"],
+            "size_ratio": curves["exchange_rate"]["size_ratio"],
+            "pretrain_small_seconds": round(pretrain_seconds, 1),
+            "pretrain_small_eval": {k: v for k, v in pretrain_eval.items() if k.startswith("accuracy@inf")},
+            "small_distill_loss_last": metrics["small"]["loss_last"],
+            "large_distill_loss_last": metrics["large"]["loss_last"],
+            "small_greedy_accuracy": metrics["eval"]["accuracy@inf"],
+            "prm_step_f1": metrics["prm"].get("step_f1"),
+            "prm_untrained_step_f1": metrics["prm"].get("untrained_step_f1"),
+            "stage_seconds": seconds,
+        },
+        **curves,
+    }
+    plot(curves, RESULTS / "compute_optimal_models.png", "running sums, distilled micro policy + PRM")
+    write_results("compute_optimal_models", figures)
+
+
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--policies", default="task", choices=["task", "models"])
     parser.add_argument("--questions", type=int, default=240)
     parser.add_argument("--error-rate", type=float, default=0.1)
     parser.add_argument(
@@ -76,6 +177,8 @@ def main():
         help="fp32_avx2: train the PRM with bf16 off (run with ATEN_CPU_CAPABILITY=avx2): a CPU without native bf16",
     )
     args = parser.parse_args()
+    if args.policies == "models":
+        return models_main(args.questions)
     from ponder.data.search_eval import compute_optimal_eval
     from ponder.data.step_samplers import TaskStepSampler
     from ponder.data.tasks import task_rows
@@ -134,7 +237,7 @@ def main():
         ),
     }
     name = "compute_optimal" + ("" if args.path == "default" else f"_{args.path}")
-    plot(result, RESULTS / f"{name}.png")
+    plot(result, RESULTS / f"{name}.png", "letter counts, 1-3 words: fixed methods vs compute-optimal")
     write_results(name, figures)
 
 

@@ -2,10 +2,12 @@
 
     python bench/s1_selection.py [--seeds 0 1 2] [--paths default]
 
-Each run is `ponder run configs/tiny/s1_multidomain.yaml seed=S` in its own process (the pool, the judge, both
-selections, both distillations and both evals follow the seed). Writes bench/results/s1_selection.json: per run
-the held-out accuracy of each selection (overall and per domain), what the selections hold (domains, difficulty),
-and across runs the mean and standard error of each and of their difference (s1 - random).
+Each run is `ponder run configs/tiny/s1_multidomain.yaml seed=S stages.curate_*.target=T` in its own process (the
+pool, the judge, both selections, both distillations and both evals follow the seed), for T = 100 (s1's regime:
+few examples from a large pool, 3% of it here) and T = 600 (plenty: both selections teach every domain). Writes
+bench/results/s1_selection.json: per run the held-out accuracy of each selection (overall, per domain, on short
+and long questions), what the selections hold, and across runs the mean and standard error of each and of their
+difference (s1 - random).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, run_recipe_process, sweep, write_results  # noqa: E402
 
 TRAINING_STAGES = ("judge", "distill_s1", "distill_random")
-DOMAINS = ("running_sum", "addition", "last_letters", "letter_count")
+DOMAINS = ("running_sum", "running_difference", "running_max", "odd_count")
+TARGETS = (100, 600)
+SHORT, LONG = (3, 4, 5), (6, 7, 8)  # digits: s1's long-trace preference selects only 7-8
 
 
 def selection_figures(curate: dict, evaluation: dict) -> dict:
@@ -28,23 +32,36 @@ def selection_figures(curate: dict, evaluation: dict) -> dict:
     return {
         "accuracy": evaluation["accuracy@inf"],
         "accuracy_by_domain": {d: evaluation[f"accuracy@inf_{d}"] for d in DOMAINS},
+        "accuracy_short": level_accuracy(evaluation, SHORT),
+        "accuracy_long": level_accuracy(evaluation, LONG),
         "selected_by_domain": {d: sum(v for k, v in levels.items() if k.startswith(d + "_")) for d in DOMAINS},
         "mean_trace_chars_selected": curate["mean_trace_chars_selected"],
         "judge_dropped": curate.get("dropped_judge0_solved", 0),
     }
 
 
+def level_accuracy(evaluation: dict, levels: tuple) -> float:
+    """Mean of the per-(domain, digits) accuracies at these digit counts (each cell ~17 questions of 100)."""
+    return round(statistics.fmean(evaluation[f"accuracy@inf_{d}_{n}"] for d in DOMAINS for n in levels), 4)
+
+
 def run(seed: int, path: str, out: Path) -> dict:
-    wall, results = run_recipe_process("configs/tiny/s1_multidomain.yaml", seed, path, out, TRAINING_STAGES)
-    m = {stage: result["metrics"] for stage, result in results.items()}
-    return {
-        "seed": seed,
-        "path": path,
-        "wall_seconds": round(wall, 1),
-        "judge_accuracy_on_pool": 1 - m["curate_s1"]["after_difficulty"] / m["curate_s1"]["after_quality"],
-        "s1": selection_figures(m["curate_s1"], m["eval_s1"]),
-        "random": selection_figures(m["curate_random"], m["eval_random"]),
-    }
+    figures = {"seed": seed, "path": path}
+    for target in TARGETS:
+        overrides = (f"stages.curate_s1.target={target}", f"stages.curate_random.target={target}")
+        folder = out / str(target)
+        folder.mkdir()
+        wall, results = run_recipe_process(
+            "configs/tiny/s1_multidomain.yaml", seed, path, folder, TRAINING_STAGES, overrides
+        )
+        m = {stage: result["metrics"] for stage, result in results.items()}
+        figures[f"target_{target}"] = {
+            "wall_seconds": round(wall, 1),
+            "judge_accuracy_on_pool": 1 - m["curate_s1"]["after_difficulty"] / m["curate_s1"]["after_quality"],
+            "s1": selection_figures(m["curate_s1"], m["eval_s1"]),
+            "random": selection_figures(m["curate_random"], m["eval_random"]),
+        }
+    return figures
 
 
 def mean_se(values: list[float]) -> dict:
@@ -56,19 +73,20 @@ def main():
     runs = sweep(run, ["default"])
     summary = {}
     for path in dict.fromkeys(r["path"] for r in runs):
-        mine = [r for r in runs if r["path"] == path]
-        summary[path] = {
-            "s1_accuracy": mean_se([r["s1"]["accuracy"] for r in mine]),
-            "random_accuracy": mean_se([r["random"]["accuracy"] for r in mine]),
-            "s1_minus_random": mean_se([r["s1"]["accuracy"] - r["random"]["accuracy"] for r in mine]),
-            "by_domain": {
-                d: {
-                    "s1": mean_se([r["s1"]["accuracy_by_domain"][d] for r in mine]),
-                    "random": mean_se([r["random"]["accuracy_by_domain"][d] for r in mine]),
-                }
-                for d in DOMAINS
-            },
-        }
+        for target in TARGETS:
+            mine = [r[f"target_{target}"] for r in runs if r["path"] == path]
+            summary[f"{path}_target_{target}"] = {
+                **{
+                    f"{which}_{key}": mean_se([r[which][key] for r in mine])
+                    for key in ("accuracy", "accuracy_short", "accuracy_long")
+                    for which in ("s1", "random")
+                },
+                "s1_minus_random": mean_se([r["s1"]["accuracy"] - r["random"]["accuracy"] for r in mine]),
+                "by_domain": {
+                    d: {w: mean_se([r[w]["accuracy_by_domain"][d] for r in mine]) for w in ("s1", "random")}
+                    for d in DOMAINS
+                },
+            }
     write_results("s1_selection", {"machine": machine(), "runs": runs, "summary": summary})
 
 

@@ -63,34 +63,49 @@ def compute_optimal_eval(
     prm_weight: float = 1.0,
     aggregation: str = "last",
     seed: int = 0,
+    reference=None,
 ) -> dict:
     """Every strategy on every row; the allocation fitted on a calibration share of the rows and applied to the
     rest (predicted difficulty, and the oracle's for reference); per budget, accuracy and cost of compute-optimal
-    vs each fixed strategy, and what best-of-N (PRM-weighted vote, Snell's baseline) needs to match it."""
+    vs each fixed strategy, and what best-of-N (PRM-weighted vote, Snell's baseline) needs to match it.
+    `reference`: (sampler of a larger policy, its parameters / this policy's): it answers the test split by
+    majority vote of 1 and 4 samples, and `exchange_rate` sets the allocation against it at matched FLOPs."""
+    import math
     import random
 
     from ponder.inference.compute_optimal import (
+        Strategy,
         apply_allocation,
         cost_to_reach,
+        exchange_rate,
         fit_allocation,
         fixed_curves,
+        mean,
         run_question,
         spearman,
     )
 
-    records = []
-    for row in rows:
+    def verifier(row):
+        return lambda answers: verify_picked([row] * len(answers), answers, thinking)
 
-        def verify(answers, row=row):
-            return verify_picked([row] * len(answers), answers, thinking)
-
-        records.append(
-            run_question(sampler, score, row, strategies, verify, probe, prm_tokens, prm_weight, aggregation)
-        )
+    records = [
+        run_question(sampler, score, row, strategies, verifier(row), probe, prm_tokens, prm_weight, aggregation)
+        for row in rows
+    ]
     order = list(range(len(records)))
     random.Random(seed).shuffle(order)
     cut = max(1, int(len(order) * calibration))
     calib, test = [records[i] for i in order[:cut]], [records[i] for i in order[cut:]]
+    large, size_ratio = None, None
+    if reference is not None:  # the larger policy first: the allocation is fitted at its FLOPs too
+        large_sampler, size_ratio = reference
+        plain = [Strategy("majority", 1), Strategy("majority", 4)]
+        large = [
+            run_question(large_sampler, score, rows[i], plain, verifier(rows[i]), 1, aggregation=aggregation)
+            for i in order[cut:]
+        ]
+        matched = {math.floor(size_ratio * mean(r.outcomes[s.key][1] for r in large)) for s in plain}
+        budgets = sorted(set(budgets) | matched)
     fixed = fixed_curves(test)
     predicted = fit_allocation(calib, budgets, bins, "predicted")
     oracle = fit_allocation(calib, budgets, bins, "oracle")
@@ -113,8 +128,12 @@ def compute_optimal_eval(
                 "efficiency_ratio": needed / cost if needed is not None and cost else None,
             }
         )
+    exchange = None
+    if large is not None:
+        exchange = {"size_ratio": size_ratio, "bins": exchange_rate(test, predicted, large, size_ratio, bins)}
     return {
         "questions": {"calibration": len(calib), "test": len(test)},
+        "exchange_rate": exchange,
         "difficulty_rank_correlation": spearman([r.predicted for r in records], [1 - r.pass_rate for r in records]),
         "fixed": {key: {"accuracy": acc, "cost": cost} for key, (acc, cost) in fixed.items()},
         "compute_optimal": curve,

@@ -85,49 +85,84 @@ def _flaw_index(rng, n_steps):
     return rng.randrange(n_steps) if rng is not None else -1
 
 
-class RunningSum(Task):
-    """Running sum mod 10 of k digits: 'sum 3  7  2  9  _ ...' -> steps 3,0,2,1 -> answer 1.
+class DigitScan(Task):
+    """A running operation over k digits, one step per digit: 'sum 3  7  2  9  _ ...' -> steps 3,0,2,1 -> 1.
 
-    The prompt's digits sit at the same stride as the trace's steps (one digit + the two-character
-    step separator), so trace step j reads prompt digit j at one constant distance: the lookup a
-    tiny transformer learns in minutes, where a drifting distance keeps it on a copying plateau."""
+    The prompt's digits sit at the same stride as the trace's steps (one digit + the two-character step
+    separator), so trace step j reads prompt digit j at one constant distance: the lookup a tiny transformer
+    learns in minutes, where a drifting distance keeps it on a copying plateau. Subclasses set the 4-character
+    `keyword` and `step(state, digit)`; every scan shares the layout to the character, so ponder's tiny base
+    (pretrained on `copy`, `configs/tiny/pretrain.yaml`) has the lookup of all of them and the operation of none."""
 
-    name, difficulties, width = "running_sum", (3, 8), 8
+    difficulties, width, keyword = (3, 8), 8, ""
+    flaw_last = False  # a flaw in the last step (the answer), where a flaw earlier may be undone by later steps
 
     def make(self, rng, level):
         digits = [rng.randrange(10) for _ in range(level)]
         slots = [str(d) for d in digits] + ["_"] * (self.width - level)
-        return "sum " + "  ".join(slots), digits
+        return self.keyword + "  ".join(slots), digits
+
+    def step(self, state: int, digit: int) -> int:
+        raise NotImplementedError
 
     def solve(self, digits, rng):
-        bad, total, steps = _flaw_index(rng, len(digits)), 0, []
+        bad = (len(digits) - 1 if rng is not None else -1) if self.flaw_last else _flaw_index(rng, len(digits))
+        state, steps = 0, []
         for i, d in enumerate(digits):
-            total = (total + d) % 10
+            state = self.step(state, d)
             if i == bad:
-                total = (total + rng.randrange(1, 10)) % 10
-            steps.append(str(total))
-        return Trace(steps, str(total), flawed=bad >= 0)
+                state = (state + rng.randrange(1, 10)) % 10
+            steps.append(str(state))
+        return Trace(steps, str(state), flawed=bad >= 0)
 
 
-class Copy(Task):
+class RunningSum(DigitScan):
+    """Running sum mod 10: 'sum 3  7  2  9' -> 3, 0, 2, 1. Answered directly it needs a serial computation a
+    fixed-size transformer cannot do in one pass (chance is 10%)."""
+
+    name, keyword = "running_sum", "sum "
+
+    def step(self, state, digit):
+        return (state + digit) % 10
+
+
+class RunningDifference(DigitScan):
+    """Running difference mod 10 from 0: 'dif 3  7  2' -> 7, 0, 8 (as hard as the sum, another table)."""
+
+    name, keyword = "running_difference", "dif "
+
+    def step(self, state, digit):
+        return (state - digit) % 10
+
+
+class RunningMax(DigitScan):
+    """Running maximum: 'max 3  7  2' -> 3, 7, 7 (an easy scan: most steps repeat the last one)."""
+
+    name, keyword, flaw_last = "running_max", "max ", True
+
+    def step(self, state, digit):
+        return max(state, digit)
+
+
+class OddCount(DigitScan):
+    """Running count of odd digits: 'odd 3  7  2' -> 1, 2, 2."""
+
+    name, keyword = "odd_count", "odd "
+
+    def step(self, state, digit):
+        return state + digit % 2
+
+
+class Copy(DigitScan):
     """Copy k digits into the thinking, one per step: 'cpy 3  7  2  9  _ ...' -> steps 3,7,2,9 -> answer 9.
 
-    The layout is running_sum's to the character ('cpy ' is as long as 'sum '), so a model that learns it has
-    the lookup running sums need (trace step j reads prompt digit j at one constant distance) and nothing of
-    the arithmetic: ponder's tiny base is pretrained on it (`configs/tiny/pretrain.yaml`)."""
+    A model that learns it has the lookup every scan needs (trace step j reads prompt digit j at one constant
+    distance) and nothing of their operations: ponder's tiny base is pretrained on it."""
 
-    name, difficulties, width = "copy", (3, 8), 8
+    name, keyword, flaw_last = "copy", "cpy ", True
 
-    def make(self, rng, level):
-        digits = [rng.randrange(10) for _ in range(level)]
-        slots = [str(d) for d in digits] + ["_"] * (self.width - level)
-        return "cpy " + "  ".join(slots), digits
-
-    def solve(self, digits, rng):
-        bad, steps = (len(digits) - 1 if rng is not None else -1), []  # the answer is the last step: flaw it
-        for i, d in enumerate(digits):
-            steps.append(str((d + rng.randrange(1, 10)) % 10 if i == bad else d))
-        return Trace(steps, steps[-1], flawed=bad >= 0)
+    def step(self, state, digit):
+        return digit
 
 
 class Addition(Task):
@@ -239,7 +274,20 @@ class WordProblems(Task):
         return Trace(steps, str(total), flawed=bad >= 0)
 
 
-TASKS = {task.name: task for task in (RunningSum(), Copy(), Addition(), LastLetters(), LetterCount(), WordProblems())}
+TASKS = {
+    task.name: task
+    for task in (
+        RunningSum(),
+        RunningDifference(),
+        RunningMax(),
+        OddCount(),
+        Copy(),
+        Addition(),
+        LastLetters(),
+        LetterCount(),
+        WordProblems(),
+    )
+}
 
 
 def task_rows(names: list[str], size: int, seed: int, difficulty: dict | None = None) -> list[dict]:

@@ -234,6 +234,44 @@ def apply_allocation(records: list[QuestionRecord], allocation: Allocation, budg
     )
 
 
+def exchange_rate(
+    small: list[QuestionRecord],
+    allocation: Allocation,
+    large: list[QuestionRecord],
+    size_ratio: float,
+    bins: int = 5,
+) -> list[dict]:
+    """Snell et al.'s FLOPs-matched comparison (inference FLOPs; training FLOPs excluded): a policy `size_ratio`
+    times the small one's parameters runs each of its strategies (`large`: its records on the same questions, in
+    the same order, costs in its own tokens); the small policy gets the same FLOPs per question, `size_ratio` x
+    the large strategy's mean cost in its tokens, spent by `allocation`. Per oracle difficulty bin of the small
+    policy (quantiles of its pass rate on these questions; bin 0 the easiest) and over all questions ("all")."""
+    edges = quantile_edges([difficulty_of(r, "oracle") for r in small], bins)
+    groups = {"all": list(range(len(small)))}
+    for i, record in enumerate(small):
+        groups.setdefault(bisect.bisect_right(edges, difficulty_of(record, "oracle")), []).append(i)
+    rows = []
+    for key in large[0].outcomes:
+        budget = size_ratio * mean(r.outcomes[key][1] for r in large)
+        for group in ["all", *sorted(b for b in groups if b != "all")]:
+            members = groups[group]
+            accuracy, cost = apply_allocation([small[i] for i in members], allocation, budget)
+            rows.append(
+                {
+                    "large_strategy": key,
+                    "flops_matched_budget": budget,
+                    "bin": group,
+                    "questions": len(members),
+                    "small_pass_rate": mean(small[i].pass_rate for i in members),
+                    "large_accuracy": mean(large[i].outcomes[key][0] for i in members),
+                    "small_accuracy": accuracy,
+                    "small_cost": cost,
+                    "large_cost": size_ratio * mean(large[i].outcomes[key][1] for i in members),
+                }
+            )
+    return rows
+
+
 def fixed_curves(records: list[QuestionRecord]) -> dict:
     """{strategy key: (accuracy, mean cost)}: each strategy run alone (no probe) on every question."""
     return {

@@ -46,6 +46,13 @@ class SearchSettings:
     calibration: float = field(default=0.5, metadata={"help": "compute_optimal: share of questions to fit on."})
     probe: int = field(default=2, metadata={"help": "compute_optimal: samples whose PRM scores predict difficulty."})
     bins: int = field(default=5, metadata={"help": "compute_optimal: difficulty bins (quantiles; Snell: 5)."})
+    reference: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "compute_optimal: a larger policy (an earlier model stage or checkpoint) to set against this one "
+            "at matched inference FLOPs, per difficulty bin (Snell et al.'s exchange rate)."
+        },
+    )
 
     def __post_init__(self):
         from ponder.data.search_eval import METHODS
@@ -62,6 +69,8 @@ class SearchSettings:
             raise ValueError(f"mode={self.mode!r}: choose curves or compute_optimal")
         if self.mode == "compute_optimal" and not (self.budgets and all(b > 0 for b in self.budgets)):
             raise ValueError("mode compute_optimal needs budgets: tokens per question, e.g. [64, 256, 1024]")
+        if self.reference and self.mode != "compute_optimal":
+            raise ValueError("reference: the FLOPs-matched comparison needs mode: compute_optimal")
         if not 0.0 < self.calibration < 1.0 or self.probe < 1 or self.bins < 1:
             raise ValueError("calibration must be within (0, 1); probe and bins >= 1")
 
@@ -101,12 +110,16 @@ class Options:
 
 
 def check(stage, recipe, error):
-    prm = stage.options.search.prm if stage.options.search else None
+    search = stage.options.search
     kinds = {s.name: s.kind for s in recipe.stages}
-    if prm and prm in kinds and "prm" not in stage_kind(kinds[prm]).produces:
-        raise error("search.prm", f"stage {prm!r} is a {kinds[prm]} stage, which produces no PRM")
-    if prm and prm not in kinds and "/" not in prm:
-        raise error("search.prm", f"{prm!r} is neither an earlier prm stage nor a checkpoint path")
+    for key, name, produces in (
+        ("prm", search and search.prm, "prm"),
+        ("reference", search and search.reference, "model"),
+    ):
+        if name and name in kinds and produces not in stage_kind(kinds[name]).produces:
+            raise error(f"search.{key}", f"stage {name!r} is a {kinds[name]} stage, which produces no {produces}")
+        if name and name not in kinds and "/" not in name:
+            raise error(f"search.{key}", f"{name!r} is neither an earlier {produces} stage nor a checkpoint path")
 
 
 def main(ctx) -> dict:
@@ -170,6 +183,9 @@ def main(ctx) -> dict:
             metrics[f"compute_optimal@{budget}"] = point["accuracy"]
             metrics[f"best_fixed@{budget}"] = point["best_fixed_accuracy"]
             metrics[f"efficiency_ratio@{budget}"] = point["efficiency_ratio"]
+        for row in (result["exchange_rate"] or {}).get("bins", []):
+            name = f"{row['large_strategy']}_bin{row['bin']}"
+            metrics[f"exchange_small_minus_large@{name}"] = row["small_accuracy"] - row["large_accuracy"]
     elif opts.search:
         curves["search"] = run_search(ctx, model, tokenizer, opts)
         for method, points in curves["search"].items():
@@ -200,8 +216,25 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
     rows = held_out_rows(ctx, search.size)
     if search.mode == "compute_optimal":
         from ponder.inference.compute_optimal import strategy_grid
+        from ponder.inference.loading import load_for_inference
         from ponder.trainers.modeling import count_parameters
 
+        reference = None
+        if search.reference:
+            large, large_tokenizer, _ = load_for_inference(
+                ctx.checkpoint(search.reference), ctx.recipe.model.dtype, thinking=thinking
+            )
+            reference = (
+                ModelStepSampler(
+                    large,
+                    large_tokenizer,
+                    thinking,
+                    temperature=search.temperature,
+                    max_step_tokens=search.max_step_tokens,
+                    max_new_tokens=opts.max_new_tokens,
+                ),
+                count_parameters(large) / count_parameters(model),
+            )
         return compute_optimal_eval(
             sampler,
             prm_score_fn(scorer, thinking.answer_prefix),
@@ -216,6 +249,7 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
             prm_weight=count_parameters(scorer.model) / count_parameters(model),
             aggregation=search.aggregation,
             seed=ctx.recipe.seed,
+            reference=reference,
         )
     return search_curves(
         sampler,

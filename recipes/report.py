@@ -145,8 +145,9 @@ def plot_search(ax, curves: dict, title: str):
 
 
 def plot_compute_optimal(ax, result: dict, title: str):
-    """Accuracy vs tokens per question: each fixed method over N (one line per method and width), and the
-    compute-optimal allocation at each budget (as `compute_optimal_eval` returns them)."""
+    """Accuracy vs tokens per question: each fixed method over N (one line per method and width), the
+    compute-optimal allocation at each budget (as `compute_optimal_eval` returns them), and a larger reference
+    policy's majority votes at their FLOPs in this policy's tokens."""
     lines: dict = {}
     for key, point in result["fixed"].items():
         method, _, rest = key.partition("@")
@@ -156,6 +157,11 @@ def plot_compute_optimal(ax, result: dict, title: str):
         ax.plot(*zip(*sorted(points)), "o-", ms=3, lw=1, label=label)
     co = result["compute_optimal"]
     ax.plot([p["cost"] for p in co], [p["accuracy"] for p in co], "k*-", ms=8, lw=2, label="compute-optimal")
+    exchange = result.get("exchange_rate")
+    if exchange:
+        large = [r for r in exchange["bins"] if r["bin"] == "all"]
+        label = f"{exchange['size_ratio']:.1f}x larger policy, majority@1/@4 (same FLOPs)"
+        ax.plot([r["large_cost"] for r in large], [r["large_accuracy"] for r in large], "r^", ms=8, label=label)
     ax.set_xscale("log")
     ax.set(xlabel="tokens per question (policy + PRM)", ylabel="test accuracy", title=title)
     ax.legend(fontsize=6)

@@ -16,6 +16,7 @@ from ponder.inference.compute_optimal import (
     Strategy,
     apply_allocation,
     cost_to_reach,
+    exchange_rate,
     fit_allocation,
     fixed_curves,
     run_question,
@@ -62,6 +63,26 @@ def test_the_allocator_picks_the_known_best_strategy_per_bin_and_budget(tmp_path
     assert apply_allocation(easy + medium + hard, pooled, 80)[0] == 1.0
     at_50 = [pooled.choose(q.predicted, 50).key for q in (easy[0], medium[0], hard[0])]
     assert at_50.count("majority@1") == 2 and apply_allocation(easy + medium + hard, pooled, 50)[1] <= 50
+
+
+def test_exchange_rate_matches_flops_and_compares_per_oracle_bin():
+    """A policy 8x larger answering with one sample (10 of its tokens = 80 small-policy tokens) vs the small one's
+    allocation at 80 tokens: the small one spends them on 8 samples where its samples disagree (medium) and wins
+    there, ties where one sample does (easy), and loses where none of its samples is right (hard)."""
+
+    def small(pass_rate, one, eight):
+        return QuestionRecord(1 - pass_rate, pass_rate, 10, {"majority@1": [one, 10], "majority@8": [eight, 80]})
+
+    easy, medium, hard = small(1.0, True, True), small(0.5, False, True), small(0.0, False, False)
+    questions = [easy, medium, hard] * 4
+    large = [QuestionRecord(0.0, 1.0, 10, {"majority@1": [q is not medium, 10]}) for q in questions]
+    allocation = fit_allocation(questions, budgets=[10, 80], bins=3)
+    rows = {r["bin"]: r for r in exchange_rate(questions, allocation, large, size_ratio=8.0, bins=3)}
+    assert set(rows) == {"all", 0, 1, 2} and all(r["flops_matched_budget"] == 80 for r in rows.values())
+    assert [(rows[b]["small_accuracy"], rows[b]["large_accuracy"]) for b in (0, 1, 2)] == [(1, 1), (1, 0), (0, 1)]
+    assert rows[1]["small_cost"] == 80 and rows[0]["small_cost"] == 10  # the probe's sample was enough on easy ones
+    assert rows["all"]["questions"] == 12 and rows["all"]["small_accuracy"] == pytest.approx(2 / 3)
+    assert rows["all"]["small_cost"] <= rows["all"]["large_cost"] == 80  # within the matched FLOPs
 
 
 def test_predicted_difficulty_separates_easy_from_hard_on_a_scripted_policy():

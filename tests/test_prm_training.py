@@ -215,8 +215,15 @@ def test_sampling_goes_on_from_the_end_of_a_step():
 
 def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path):
     """search.mode compute_optimal: every method x N on every question, an allocation fitted on half and scored on
-    the other half, saved as an artifact; the report plots accuracy against compute."""
+    the other half, saved as an artifact; the report plots accuracy against compute; a larger reference policy is
+    set against it at matched FLOPs (its budgets join the allocation's)."""
+    from pathlib import Path
+
     from ponder.inference.compute_optimal import Allocation
+    from ponder.inference.loading import load_for_inference
+    from ponder.trainers.modeling import count_parameters
+
+    large = Path(__file__).parent / "assets" / "tiny-reasoner"
 
     overrides = [
         f"stages.eval.init={tiny_checkpoint}",
@@ -226,6 +233,7 @@ def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path
         "stages.eval.search.bins=2",
         "stages.eval.search.n=[1, 2]",
         "stages.eval.search.methods=[majority, weighted, beam]",
+        f"stages.eval.search.reference={large}",
     ]
     results = run_recipe(load_recipe(write_recipe(EVAL_RECIPE), overrides))
     eval_dir = tmp_path / "runs" / "search" / "eval"
@@ -233,10 +241,24 @@ def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path
     assert result["questions"] == {"calibration": 2, "test": 2}
     assert set(result["fixed"]) == {"majority@1", "majority@2", "weighted@1", "weighted@2", "beam@2/2"}
     assert result["fixed"]["majority@2"]["cost"] > result["fixed"]["majority@1"]["cost"] > 0  # tokens were counted
+    exchange = result["exchange_rate"]
+    ratio = count_parameters(load_for_inference(str(large))[0]) / count_parameters(
+        load_for_inference(str(tiny_checkpoint))[0]
+    )
+    assert exchange["size_ratio"] == pytest.approx(ratio) and ratio > 1
+    matched = {str(int(r["flops_matched_budget"])) for r in exchange["bins"]}
+    assert {r["large_strategy"] for r in exchange["bins"]} == {"majority@1", "majority@4"} and len(matched) == 2
     allocation = Allocation.load(eval_dir / "allocation.json")
-    assert set(allocation.table) <= {"0", "1"} and all(set(row) == {"20", "200"} for row in allocation.table.values())
+    assert set(allocation.table) <= {"0", "1"} and all(
+        set(row) == {"20", "200"} | matched for row in allocation.table.values()
+    )
     metrics = results["eval"]["metrics"]
-    assert metrics["compute_optimal@200"] == result["compute_optimal"][1]["accuracy"]
+    assert metrics["compute_optimal@200"] == next(
+        p["accuracy"] for p in result["compute_optimal"] if p["budget"] == 200
+    )
+    assert metrics["exchange_small_minus_large@majority@1_binall"] == pytest.approx(
+        exchange["bins"][0]["small_accuracy"] - exchange["bins"][0]["large_accuracy"]
+    )
     assert (eval_dir / "accuracy_vs_compute.png").exists()
 
 

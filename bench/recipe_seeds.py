@@ -1,0 +1,59 @@
+"""A whole recipe over seeds: every stage's figures with their mean, standard error and range.
+
+    python bench/recipe_seeds.py configs/tiny/full.yaml full_recipe [--seeds 0 1 2] [--paths default fp32_avx2]
+
+Each run is `ponder run RECIPE seed=S` in its own process (`common.run_recipe_process`; the fp32_avx2 path turns
+bf16 off on every training stage). Writes bench/results/NAME.json: per run its wall time and every stage's
+numeric metrics; per numeric path and stage, each metric's mean, standard error (n - 1), min and max over seeds.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, run_recipe_process, sweep, write_results  # noqa: E402
+
+TRAINING_KINDS = ("sft", "grpo", "prm")
+
+
+def spread(values: list[float]) -> dict:
+    se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else None
+    return {
+        "mean": round(statistics.fmean(values), 4),
+        "se": None if se is None else round(se, 4),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+    }
+
+
+def main():
+    from ponder.recipes.schema import load_recipe
+
+    recipe, name = sys.argv[1], sys.argv[2]
+    del sys.argv[1:3]  # the rest are sweep's --seeds / --paths
+    training = tuple(s.name for s in load_recipe(recipe).stages if s.kind in TRAINING_KINDS)
+
+    def run(seed: int, path: str, out: Path) -> dict:
+        wall, results = run_recipe_process(recipe, seed, path, out, training)
+        stages = {
+            stage: {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            for stage, r in results.items()
+        }
+        return {"seed": seed, "path": path, "wall_seconds": round(wall, 1), "stages": stages}
+
+    runs = sweep(run, ["default"])
+    summary = {}
+    for path in dict.fromkeys(r["path"] for r in runs):
+        mine = [r for r in runs if r["path"] == path]
+        summary[path] = {"wall_seconds": spread([r["wall_seconds"] for r in mine])}
+        for stage in mine[0]["stages"]:
+            keys = [k for k in mine[0]["stages"][stage] if all(k in r["stages"].get(stage, {}) for r in mine)]
+            summary[path][stage] = {k: spread([r["stages"][stage][k] for r in mine]) for k in keys}
+    write_results(name, {"machine": machine(), "recipe": recipe, "runs": runs, "summary": summary})
+
+
+if __name__ == "__main__":
+    main()
