@@ -19,12 +19,16 @@ runs on every question; the allocation is fitted on half the questions and score
 Writes bench/results/compute_optimal.json and bench/results/compute_optimal.png.
 
 `--policies models`: Snell et al.'s exchange rate with trained policies on running sums. Small: ponder's `micro`
-preset (~0.1M parameters) pretrained by configs/tiny/pretrain.yaml (as the shipped copy-base was) and distilled
-400 steps on 1,000 random verified traces; large: the shipped copy-base (`tiny`, ~9x the parameters), distilled
-the same way on the same traces. PRM: the small policy's body, trained on Monte Carlo labels of a programmatic
-policy erring per step (the same size as the policy, as Snell's). The eval stage's compute-optimal mode fits the
-small policy's allocation and sets it against the large policy's majority vote of 1 and 4 samples at matched
-inference FLOPs per difficulty bin (`search.reference`). Writes bench/results/compute_optimal_models.json (+ png).
+preset (~0.1M parameters) pretrained by configs/tiny/pretrain.yaml (as the shipped copy-base was; its copy stage
+at lr 3e-3, where micro leaves the copying plateau) and distilled STEPS steps (lr 3e-3) on 1,000 random verified
+traces; large: the shipped copy-base (`tiny`, ~10x the parameters), distilled the same steps on the same traces at
+its lr (1e-3). STEPS is where the small policy is partly right (it leaves the running-sum plateau at ~1,200-1,500
+steps; 400 left it at chance, 1,500 at 1.0). PRM: the large policy's body (a micro PRM did not learn to find
+errors, step F1 0.14-0.19), trained on Monte Carlo labels of a programmatic policy erring per step; its reads
+cost ~10 small-policy tokens each. Difficulty is predicted by agreement among 4 probe samples (no PRM read). The
+eval stage's compute-optimal mode fits the small policy's allocation and sets it against the large policy's
+majority vote of 1 and 4 samples at matched inference FLOPs per difficulty bin (`search.reference`). Writes
+bench/results/compute_optimal_models.json (+ png).
 """
 
 from __future__ import annotations
@@ -55,9 +59,10 @@ stages:
               warmup_steps: 20, logging_steps: 50, save_steps: 1000{fp32}}}
 """
 NS = [1, 2, 4, 8, 16]
+STEPS = 1350
 DISTILL = (
-    "{max_steps: 400, per_device_train_batch_size: 64, learning_rate: 1.0e-3, lr_scheduler_type: constant, "
-    "completion_only_loss: false, logging_steps: 50, save_steps: 1000}"
+    "{{max_steps: {steps}, per_device_train_batch_size: 64, learning_rate: {lr}, lr_scheduler_type: constant, "
+    "completion_only_loss: false, logging_steps: 50, save_steps: 5000}}"
 )
 MODELS_RECIPE = """name: bench
 output_dir: {out}
@@ -66,18 +71,18 @@ stages:
   - {{name: curate, kind: curate, tasks: [running_sum], pool_size: 5000, target: 1000, selection: random,
       teacher: {{kind: programmatic, flaw_rate: 0.1}},
       decontaminate: [{{task: running_sum, size: {questions}, seed: 10000}}]}}
-  - {{name: small, kind: sft, data: curate, lora: null, trainer: {distill}}}
-  - {{name: large, kind: sft, data: curate, init: "{large_base}", lora: null, trainer: {distill}}}
+  - {{name: small, kind: sft, data: curate, lora: null, trainer: {small_distill}}}
+  - {{name: large, kind: sft, data: curate, init: "{large_base}", lora: null, trainer: {large_distill}}}
   - {{name: questions, kind: task_data, tasks: [running_sum], size: 600, seed_offset: 21}}
   - {{name: label, kind: prm_label, data: questions, policy: task, policy_error_rate: 0.15, solutions: 1,
       rollouts: 8}}
   - name: prm
     kind: prm
-    init: small
+    init: large
     data: label
-    step_separator: "\n\n"
+    step_separator: "\\n\\n"
     eval_size: 100
-    trainer: {{max_steps: 300, per_device_train_batch_size: 32, learning_rate: 2.0e-3, lr_scheduler_type: cosine,
+    trainer: {{max_steps: 300, per_device_train_batch_size: 32, learning_rate: 1.0e-3, lr_scheduler_type: cosine,
               warmup_steps: 20, logging_steps: 50, save_steps: 1000}}
   - name: eval
     kind: eval
@@ -89,7 +94,7 @@ stages:
     samples: 1
     max_new_tokens: 48
     search: {{prm: prm, mode: compute_optimal, reference: large, size: {questions}, n: {ns}, width: 4,
-              budgets: [32, 64, 128, 256, 512, 1024, 2048], max_step_tokens: 8}}
+              budgets: [64, 128, 256, 512, 1024, 2048, 4096], max_step_tokens: 8, predictor: agreement, probe: 4}}
 """
 
 
@@ -123,7 +128,10 @@ def models_main(questions: int):
     with tempfile.TemporaryDirectory() as out:
         start = time.time()
         pretrain = [sys.executable, "-m", "ponder.recipes.cli", "run", "configs/tiny/pretrain.yaml"]
-        subprocess.run([*pretrain, "model.name_or_path=tiny:micro", f"output_dir={out}"], cwd=root, check=True)
+        # lr 3e-3 for the copy lookup: at tiny's 1e-3 micro stayed on the copying plateau (loss 0.36 after 1,500
+        # steps, copy accuracy 0.19); at 3e-3 it leaves it at ~1,000 steps (copy 1.0, running sums at chance)
+        small = ["model.name_or_path=tiny:micro", "stages.copy.trainer.learning_rate=3.0e-3", f"output_dir={out}"]
+        subprocess.run([*pretrain, *small], cwd=root, check=True)
         pretrain_seconds = time.time() - start
         base = Path(out) / "tiny-pretrain"
         pretrain_eval = json.loads((base / "eval" / "result.json").read_text())["metrics"]
@@ -134,7 +142,8 @@ def models_main(questions: int):
                 small_base=base / "pretrain" / "checkpoint",
                 large_base=root / "configs" / "tiny" / "copy-base",
                 questions=questions,
-                distill=DISTILL,
+                small_distill=DISTILL.format(steps=STEPS, lr="3.0e-3"),
+                large_distill=DISTILL.format(steps=STEPS, lr="1.0e-3"),
                 ns=NS,
             )
         )

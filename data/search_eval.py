@@ -64,6 +64,7 @@ def compute_optimal_eval(
     aggregation: str = "last",
     seed: int = 0,
     reference=None,
+    predictor: str = "prm",
 ) -> dict:
     """Every strategy on every row; the allocation fitted on a calibration share of the rows and applied to the
     rest (predicted difficulty, and the oracle's for reference); per budget, accuracy and cost of compute-optimal
@@ -89,7 +90,9 @@ def compute_optimal_eval(
         return lambda answers: verify_picked([row] * len(answers), answers, thinking)
 
     records = [
-        run_question(sampler, score, row, strategies, verifier(row), probe, prm_tokens, prm_weight, aggregation)
+        run_question(
+            sampler, score, row, strategies, verifier(row), probe, prm_tokens, prm_weight, aggregation, predictor
+        )
         for row in rows
     ]
     order = list(range(len(records)))
@@ -107,8 +110,8 @@ def compute_optimal_eval(
         matched = {math.floor(size_ratio * mean(r.outcomes[s.key][1] for r in large)) for s in plain}
         budgets = sorted(set(budgets) | matched)
     fixed = fixed_curves(test)
-    predicted = fit_allocation(calib, budgets, bins, "predicted")
-    oracle = fit_allocation(calib, budgets, bins, "oracle")
+    predicted = fit_allocation(calib, budgets, bins, "predicted", predictor=predictor, probe=probe)
+    oracle = fit_allocation(calib, budgets, bins, "oracle", probe=probe)
     baseline = [(cost, acc) for key, (acc, cost) in fixed.items() if key.startswith("weighted@")]
     curve = []
     for budget in sorted(budgets):

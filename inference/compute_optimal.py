@@ -7,9 +7,10 @@ budget, instead of one fixed method for every question.
 - Cost: policy-token equivalents per question: every token the policy generates (discarded branches and the probe
   included) plus every token the PRM reads times `prm_weight` (its parameters / the policy's), since a forward token
   costs ~2 x parameters FLOPs either way; FLOPs = 2 x policy parameters x cost.
-- Probe: the first `probe` of the N samples, scored by the PRM; predicted difficulty = 1 - their mean final score
-  (Snell's model-predicted difficulty, no gold answer needed). After the probe, sample strategies reuse its
-  samples, tree strategies pay for them on top; fixed methods (the baselines) run without a probe.
+- Probe: the first `probe` of the N samples; predicted difficulty (no gold answer needed) = 1 - their mean final PRM
+  score (`predictor="prm"`, Snell's model-predicted difficulty) or 1 - the share of them giving their most common
+  answer (`"agreement"`: no PRM read). After the probe, sample strategies reuse its samples, tree strategies pay
+  for them on top; fixed methods (the baselines) run without a probe. Majority vote reads no PRM and pays none.
 - Allocation: difficulty bins from quantiles of the calibration split's predictions; per bin and budget, the strategy
   that maximises accuracy with the questions' mean cost within the budget (easy bins may spend less, hard ones
   more; `scope="bin"`: each bin within the budget on its own).
@@ -20,13 +21,16 @@ from __future__ import annotations
 import bisect
 import json
 import statistics
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ponder.inference.search import SearchResult, beam_search, best_of_n, dvts, select_answer
+from ponder.inference.prm import aggregate
+from ponder.inference.search import SearchResult, beam_search, best_of_n, canonical, dvts, select_answer
 
 SAMPLE_METHODS = {"majority": "majority", "weighted": "weighted", "best_of_n": "best"}
 TREE_METHODS = {"beam": beam_search, "dvts": dvts}
+PREDICTORS = ("prm", "agreement")
 
 
 @dataclass(frozen=True)
@@ -68,15 +72,23 @@ def strategy_grid(methods, ns, widths=(4,)) -> list[Strategy]:
 class QuestionRecord:
     """What every strategy did on one question ({strategy key: [correct, cost]}), the probe, the oracle pass rate."""
 
-    predicted: float  # 1 - mean final PRM score of the probe samples
+    predicted: float  # from the probe samples (`predicted_difficulty`)
     pass_rate: float  # share of the N_max samples that are correct (oracle difficulty = 1 - pass rate)
-    probe_cost: float
+    probe_cost: float  # the probe's tokens, and its PRM reads when the predictor reads the PRM
     outcomes: dict = field(default_factory=dict)  # key -> [correct, cost of the strategy alone]
+    probe_prm: float = 0.0  # the PRM reads within probe_cost
 
 
-def predicted_difficulty(probe_scores: list[float]) -> float:
-    """Snell et al.'s model-predicted difficulty: 1 - the mean final PRM score of the probe's samples (no gold)."""
-    return 1.0 - sum(probe_scores) / len(probe_scores)
+def predicted_difficulty(probe: SearchResult, predictor: str = "prm") -> float:
+    """Difficulty without the gold answer, from the probe's samples. `prm`: 1 - their mean final PRM score (Snell et
+    al.'s model-predicted difficulty); `agreement`: 1 - the share giving their most common answer (an unfinished
+    sample agrees with none)."""
+    if predictor == "prm":
+        return 1.0 - sum(probe.scores) / len(probe.scores)
+    if predictor != "agreement":
+        raise ValueError(f"predictor={predictor!r}: choose one of {PREDICTORS}")
+    answers = Counter(canonical(c.answer) for c in probe.solutions if c.done)
+    return 1.0 - max(answers.values(), default=0) / len(probe.solutions)
 
 
 def run_question(
@@ -89,6 +101,7 @@ def run_question(
     prm_tokens=None,
     prm_weight: float = 1.0,
     aggregation: str = "last",
+    predictor: str = "prm",
 ) -> QuestionRecord:
     """Run every strategy on one question. Sample strategies share one set of max-N samples (the first n of them
     are the n-sample strategy's); `verify(answers) -> [bool]` checks answers against the gold; `prm_tokens()`
@@ -99,18 +112,21 @@ def run_question(
     before = read()
     pool = best_of_n(sampler, score, question, n_max, aggregation)
     share = prm_weight * (read() - before) / n_max  # the PRM read every sample: each carries its share
-    costs = [c.tokens + share for c in pool.solutions]
+    plain = [c.tokens for c in pool.solutions]  # what a majority vote pays: it reads no PRM
+    scored = [t + share for t in plain]
     correct = verify([c.answer if c.done else None for c in pool.solutions])
-    probe_scores = pool.scores[:probe]
+    probe_prm = share * probe if predictor == "prm" else 0.0
     record = QuestionRecord(
-        predicted=predicted_difficulty(probe_scores),
+        predicted=predicted_difficulty(SearchResult(pool.solutions[:probe], pool.scores[:probe], 0), predictor),
         pass_rate=sum(correct) / len(correct),
-        probe_cost=sum(costs[:probe]),
+        probe_cost=sum(plain[:probe]) + probe_prm,
+        probe_prm=probe_prm,
     )
     picks, spent = {}, {}
     for s in sampled:
         head = SearchResult(pool.solutions[: s.n], pool.scores[: s.n], 0)
-        picks[s.key], spent[s.key] = select_answer(head, SAMPLE_METHODS[s.method]), sum(costs[: s.n])
+        picks[s.key] = select_answer(head, SAMPLE_METHODS[s.method])
+        spent[s.key] = sum((plain if s.method == "majority" else scored)[: s.n])
     for s in strategies:
         if s.method in TREE_METHODS:
             before = read()
@@ -124,9 +140,12 @@ def run_question(
 
 def probed_cost(record: QuestionRecord, key: str) -> float:
     """A strategy's cost when run after the probe: sample strategies reuse the probe's samples (and pay for them
-    when they need fewer), tree strategies pay for the probe on top."""
-    cost = record.outcomes[key][1]
-    if Strategy.from_key(key).method in SAMPLE_METHODS:
+    when they need fewer; a majority vote pays the probe's PRM reads on top, its own samples read none), tree
+    strategies pay for the probe on top."""
+    cost, method = record.outcomes[key][1], Strategy.from_key(key).method
+    if method == "majority":
+        return max(cost, record.probe_cost - record.probe_prm) + record.probe_prm
+    if method in SAMPLE_METHODS:
         return max(cost, record.probe_cost)
     return cost + record.probe_cost
 
@@ -139,6 +158,8 @@ class Allocation:
     budgets: list
     table: dict  # str(bin) -> {str(budget): key}
     difficulty: str = "predicted"  # or "oracle" (1 - pass rate)
+    predictor: str = "prm"  # how the probe predicts difficulty (`predicted_difficulty`): serving must do the same
+    probe: int = 2  # samples in the probe (the thresholds are on this many samples' scores or agreement)
 
     def bin_of(self, value: float) -> int:
         return bisect.bisect_right(self.thresholds, value)
@@ -173,6 +194,8 @@ def fit_allocation(
     bins: int = 5,
     difficulty: str = "predicted",
     scope: str = "global",
+    predictor: str = "prm",
+    probe: int = 2,
 ) -> Allocation:
     """The calibration split's table, per bin and budget (ties: the cheaper strategy; nothing affordable: the
     cheapest). `scope`: "bin": each bin's strategy costs at most the budget on average there; "global": the
@@ -181,7 +204,7 @@ def fit_allocation(
     if scope not in ("bin", "global"):
         raise ValueError(f"scope={scope!r}: choose bin or global")
     thresholds = quantile_edges([difficulty_of(r, difficulty) for r in records], bins)
-    allocation = Allocation(thresholds, sorted(budgets), {}, difficulty)
+    allocation = Allocation(thresholds, sorted(budgets), {}, difficulty, predictor, probe)
     keys = list(records[0].outcomes)
 
     def stats(members):
@@ -326,7 +349,6 @@ class SearchPlan:
     score: object
     allocation: Allocation
     effort_budgets: dict = field(default_factory=lambda: {"low": 64, "medium": 256, "high": 1024})
-    probe: int = 2
     aggregation: str = "last"
     prm_tokens: object = None
     prm_weight: float = 1.0
@@ -344,18 +366,29 @@ class SearchOutcome:
 
 
 def search_with_allocation(plan: SearchPlan, question: dict, budget: float) -> SearchOutcome:
-    """Probe (`plan.probe` samples, PRM-scored), predict the difficulty, run the allocation's strategy for it at
-    `budget`: a sample strategy keeps the probe's samples and draws the rest, a tree strategy runs on its own."""
+    """Probe, predict the difficulty as the allocation was fitted (its `probe` samples, its `predictor`), run its
+    strategy for it at `budget`: a sample strategy keeps the probe's samples and draws the rest (a majority vote
+    without PRM reads), a tree strategy runs on its own."""
     read = plan.prm_tokens or (lambda: 0)
     start = read()
-    probed = best_of_n(plan.sampler, plan.score, question, plan.probe, plan.aggregation)
-    predicted = predicted_difficulty(probed.scores)
+    agreement = plan.allocation.predictor == "agreement"  # then the probe reads no PRM, unless the strategy does
+
+    def unscored(question, solutions):
+        return [[0.0] for _ in solutions]
+
+    probe = plan.allocation.probe
+    probed = best_of_n(plan.sampler, unscored if agreement else plan.score, question, probe, plan.aggregation)
+    predicted = predicted_difficulty(probed, plan.allocation.predictor)
     strategy = plan.allocation.choose(predicted, budget)
     tokens = probed.tokens
+    if agreement and strategy.method in ("weighted", "best_of_n"):
+        scores = [aggregate(s, plan.aggregation) for s in plan.score(question, probed.solutions)]
+        probed = SearchResult(probed.solutions, scores, probed.tokens)
     if strategy.method in SAMPLE_METHODS:
         result = probed
-        if strategy.n > plan.probe:
-            more = best_of_n(plan.sampler, plan.score, question, strategy.n - plan.probe, plan.aggregation)
+        if strategy.n > probe:
+            score = unscored if strategy.method == "majority" else plan.score
+            more = best_of_n(plan.sampler, score, question, strategy.n - probe, plan.aggregation)
             result = SearchResult(probed.solutions + more.solutions, probed.scores + more.scores, 0)
             tokens += more.tokens
         result = SearchResult(result.solutions[: strategy.n], result.scores[: strategy.n], 0)

@@ -46,6 +46,13 @@ class SearchSettings:
     calibration: float = field(default=0.5, metadata={"help": "compute_optimal: share of questions to fit on."})
     probe: int = field(default=2, metadata={"help": "compute_optimal: samples whose PRM scores predict difficulty."})
     bins: int = field(default=5, metadata={"help": "compute_optimal: difficulty bins (quantiles; Snell: 5)."})
+    predictor: str = field(
+        default="prm",
+        metadata={
+            "help": "compute_optimal: difficulty from the probe: prm (1 - mean PRM score, Snell) or agreement (1 - "
+            "the share of probe samples giving their most common answer; no PRM read)."
+        },
+    )
     reference: Optional[str] = field(
         default=None,
         metadata={
@@ -69,6 +76,10 @@ class SearchSettings:
             raise ValueError(f"mode={self.mode!r}: choose curves or compute_optimal")
         if self.mode == "compute_optimal" and not (self.budgets and all(b > 0 for b in self.budgets)):
             raise ValueError("mode compute_optimal needs budgets: tokens per question, e.g. [64, 256, 1024]")
+        from ponder.inference.compute_optimal import PREDICTORS
+
+        if self.predictor not in PREDICTORS:
+            raise ValueError(f"predictor={self.predictor!r}: choose one of {PREDICTORS}")
         if self.reference and self.mode != "compute_optimal":
             raise ValueError("reference: the FLOPs-matched comparison needs mode: compute_optimal")
         if not 0.0 < self.calibration < 1.0 or self.probe < 1 or self.bins < 1:
@@ -205,14 +216,18 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
 
     search, thinking = opts.search, ctx.recipe.thinking
     scorer = PRMScorer.from_pretrained(ctx.checkpoint(search.prm))
-    sampler = ModelStepSampler(
-        model,
-        tokenizer,
-        thinking,
-        temperature=search.temperature,
-        max_step_tokens=search.max_step_tokens,
-        max_new_tokens=opts.max_new_tokens,
-    )
+
+    def step_sampler(policy, policy_tokenizer):
+        return ModelStepSampler(
+            policy,
+            policy_tokenizer,
+            thinking,
+            temperature=search.temperature,
+            max_step_tokens=search.max_step_tokens,
+            max_new_tokens=opts.max_new_tokens,
+        )
+
+    sampler = step_sampler(model, tokenizer)
     rows = held_out_rows(ctx, search.size)
     if search.mode == "compute_optimal":
         from ponder.inference.compute_optimal import strategy_grid
@@ -224,17 +239,7 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
             large, large_tokenizer, _ = load_for_inference(
                 ctx.checkpoint(search.reference), ctx.recipe.model.dtype, thinking=thinking
             )
-            reference = (
-                ModelStepSampler(
-                    large,
-                    large_tokenizer,
-                    thinking,
-                    temperature=search.temperature,
-                    max_step_tokens=search.max_step_tokens,
-                    max_new_tokens=opts.max_new_tokens,
-                ),
-                count_parameters(large) / count_parameters(model),
-            )
+            reference = (step_sampler(large, large_tokenizer), count_parameters(large) / count_parameters(model))
         return compute_optimal_eval(
             sampler,
             prm_score_fn(scorer, thinking.answer_prefix),
@@ -250,6 +255,7 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
             aggregation=search.aggregation,
             seed=ctx.recipe.seed,
             reference=reference,
+            predictor=search.predictor,
         )
     return search_curves(
         sampler,

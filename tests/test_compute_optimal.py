@@ -112,12 +112,33 @@ def test_predicted_difficulty_separates_easy_from_hard_on_a_scripted_policy():
     for r in records:
         assert set(r.outcomes) == {s.key for s in strategies}
         assert r.outcomes["majority@1"][1] < r.outcomes["majority@4"][1] < r.outcomes["majority@8"][1]
-        assert r.outcomes["weighted@8"][1] == r.outcomes["majority@8"][1] == r.outcomes["best_of_n@8"][1]
+        # the same 8 samples; the PRM-read ones pay its reads, a majority vote reads none
+        assert r.outcomes["weighted@8"][1] == r.outcomes["best_of_n@8"][1] > r.outcomes["majority@8"][1]
     # PRM reads are part of the cost: with them weighted 10x, every strategy costs more
     heavy = run_question(
         sampler, score, rows[0], strategies, verify, probe=2, prm_tokens=lambda: reads["tokens"], prm_weight=10.0
     )
     assert heavy.outcomes["beam@8/4"][1] > records[0].outcomes["beam@8/4"][1]
+    assert heavy.probe_cost > records[0].probe_cost and heavy.probe_prm > 0  # a PRM probe pays its reads
+    # Agreement among 4 probe samples predicts difficulty without the PRM (and the probe pays no reads)
+    agreement = [
+        run_question(
+            sampler,
+            score,
+            row,
+            strategies[:3],
+            verifier,
+            probe=4,
+            prm_tokens=lambda: reads["tokens"],
+            predictor="agreement",
+        )
+        for row, verifier in (
+            (row, lambda answers, row=row: verify_picked([row] * len(answers), answers, THINKING)) for row in rows
+        )
+    ]
+    assert all(r.probe_prm == 0 and r.probe_cost == r.outcomes["majority@4"][1] for r in agreement)
+    gap = sum(r.predicted for r in agreement[30:]) / 30 - sum(r.predicted for r in agreement[:30]) / 30
+    assert gap > 0.1 and spearman([r.predicted for r in agreement], [1 - r.pass_rate for r in agreement]) > 0.3
 
 
 def test_cost_to_reach_and_rank_correlation():
@@ -152,6 +173,19 @@ def test_search_with_allocation_spends_by_predicted_difficulty():
     hard = search_with_allocation(SearchPlan(TaskStepSampler(0.0, seed=0), doubtful, allocation), question, 100)
     assert (hard.strategy, hard.difficulty_bin) == ("beam@4/2", 1) and hard.predicted_difficulty == pytest.approx(0.9)
     assert hard.policy_tokens > easy.policy_tokens and hard.answer == question["answer"]
+    # fitted on agreement, the probe reads no PRM: a question whose samples agree gets majority@4 with no reads
+    reads = []
+
+    def counted(q, candidates):
+        reads.append(len(candidates))
+        return oracle_score(q, candidates)
+
+    table = {"0": {"100": "majority@4"}, "1": {"100": "weighted@8"}}
+    by_agreement = Allocation([0.25], [100], table, predictor="agreement")
+    plan = SearchPlan(TaskStepSampler(0.0, seed=0), counted, by_agreement)
+    agreed = search_with_allocation(plan, question, 100)
+    assert (agreed.strategy, agreed.predicted_difficulty, agreed.answer) == ("majority@4", 0.0, question["answer"])
+    assert reads == [] and agreed.policy_tokens == 4 * 12
 
 
 def test_the_server_answers_with_compute_optimal_search(tiny_checkpoint):
