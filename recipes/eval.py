@@ -123,14 +123,14 @@ class Options:
 def check(stage, recipe, error):
     search = stage.options.search
     kinds = {s.name: s.kind for s in recipe.stages}
-    for key, name, produces in (
-        ("prm", search and search.prm, "prm"),
-        ("reference", search and search.reference, "model"),
+    for key, name, produces, what in (
+        ("prm", search and search.prm, "prm", "PRM"),
+        ("reference", search and search.reference, "model", "model"),
     ):
         if name and name in kinds and produces not in stage_kind(kinds[name]).produces:
-            raise error(f"search.{key}", f"stage {name!r} is a {kinds[name]} stage, which produces no {produces}")
+            raise error(f"search.{key}", f"stage {name!r} is a {kinds[name]} stage, which produces no {what}")
         if name and name not in kinds and "/" not in name:
-            raise error(f"search.{key}", f"{name!r} is neither an earlier {produces} stage nor a checkpoint path")
+            raise error(f"search.{key}", f"{name!r} is neither an earlier {what} stage nor a checkpoint path")
 
 
 def main(ctx) -> dict:

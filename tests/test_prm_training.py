@@ -186,6 +186,16 @@ def test_eval_search_must_name_a_prm_stage(write_recipe):
     with pytest.raises(RecipeError) as info:
         load_recipe(write_recipe(EVAL_RECIPE), ["stages.eval.search.prm=label"])
     assert info.value.key == "stages.eval.search.prm" and "produces no PRM" in str(info.value)
+    with pytest.raises(RecipeError) as info:  # the larger policy of the exchange rate must be a model
+        load_recipe(
+            write_recipe(EVAL_RECIPE),
+            [
+                "stages.eval.search.mode=compute_optimal",
+                "stages.eval.search.budgets=[64]",
+                "stages.eval.search.reference=label",
+            ],
+        )
+    assert info.value.key == "stages.eval.search.reference" and "produces no model" in str(info.value)
 
 
 def test_sampling_goes_on_from_the_end_of_a_step():
