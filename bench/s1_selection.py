@@ -1,13 +1,13 @@
 """s1 selection vs random selection from one four-domain pool, over seeds: `configs/tiny/s1_multidomain.yaml`.
 
-    python bench/s1_selection.py [--seeds 0 1 2] [--paths default]
+    python bench/s1_selection.py [--seeds 0 1 2] [--paths default fp32_avx2]
 
 Each run is `ponder run configs/tiny/s1_multidomain.yaml seed=S stages.curate_*.target=T` in its own process (the
 pool, the judge, both selections, both distillations and both evals follow the seed), for T = 100 (s1's regime:
-few examples from a large pool, 3% of it here) and T = 600 (plenty: both selections teach every domain). Writes
-bench/results/s1_selection.json: per run the held-out accuracy of each selection (overall, per domain, on short
-and long questions), what the selections hold, and across runs the mean and standard error of each and of their
-difference (s1 - random).
+few examples from a large pool, 3% of it here) and T = 600 (plenty: both selections teach every domain).
+Writes bench/results/s1_selection.json (`_fp32_avx2` for that path alone): per run the held-out accuracy of each
+selection (overall, per domain, on short and long questions), what the selections hold, and across runs the mean
+and standard error of each and of their difference (s1 - random).
 """
 
 from __future__ import annotations
@@ -87,7 +87,8 @@ def main():
                     for d in DOMAINS
                 },
             }
-    write_results("s1_selection", {"machine": machine(), "runs": runs, "summary": summary})
+    paths = "".join(f"_{path}" for path in dict.fromkeys(r["path"] for r in runs) if path != "default")
+    write_results(f"s1_selection{paths}", {"machine": machine(), "runs": runs, "summary": summary})
 
 
 if __name__ == "__main__":
