@@ -84,6 +84,7 @@ def compute_optimal_eval(
         mean,
         run_question,
         spearman,
+        unscored,
     )
 
     def verifier(row):
@@ -104,7 +105,7 @@ def compute_optimal_eval(
         large_sampler, size_ratio = reference
         plain = [Strategy("majority", 1), Strategy("majority", 4)]
         large = [
-            run_question(large_sampler, score, rows[i], plain, verifier(rows[i]), 1, aggregation=aggregation)
+            run_question(large_sampler, unscored, rows[i], plain, verifier(rows[i]), 1)  # majority votes: no PRM
             for i in order[cut:]
         ]
         matched = {math.floor(size_ratio * mean(r.outcomes[s.key][1] for r in large)) for s in plain}

@@ -79,6 +79,11 @@ class QuestionRecord:
     probe_prm: float = 0.0  # the PRM reads within probe_cost
 
 
+def unscored(question: dict, solutions: list) -> list[list[float]]:
+    """A score function that reads no PRM (every solution 0.0): for samples a majority vote alone will judge."""
+    return [[0.0] for _ in solutions]
+
+
 def predicted_difficulty(probe: SearchResult, predictor: str = "prm") -> float:
     """Difficulty without the gold answer, from the probe's samples. `prm`: 1 - their mean final PRM score (Snell et
     al.'s model-predicted difficulty); `agreement`: 1 - the share giving their most common answer (an unfinished
@@ -372,10 +377,6 @@ def search_with_allocation(plan: SearchPlan, question: dict, budget: float) -> S
     read = plan.prm_tokens or (lambda: 0)
     start = read()
     agreement = plan.allocation.predictor == "agreement"  # then the probe reads no PRM, unless the strategy does
-
-    def unscored(question, solutions):
-        return [[0.0] for _ in solutions]
-
     probe = plan.allocation.probe
     probed = best_of_n(plan.sampler, unscored if agreement else plan.score, question, probe, plan.aggregation)
     predicted = predicted_difficulty(probed, plan.allocation.predictor)

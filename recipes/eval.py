@@ -44,7 +44,9 @@ class SearchSettings:
         metadata={"help": "compute_optimal: compute budgets, tokens per question (policy writes + PRM reads)."},
     )
     calibration: float = field(default=0.5, metadata={"help": "compute_optimal: share of questions to fit on."})
-    probe: int = field(default=2, metadata={"help": "compute_optimal: samples whose PRM scores predict difficulty."})
+    probe: int = field(
+        default=2, metadata={"help": "compute_optimal: samples whose PRM scores (or agreement) predict difficulty."}
+    )
     bins: int = field(default=5, metadata={"help": "compute_optimal: difficulty bins (quantiles; Snell: 5)."})
     predictor: str = field(
         default="prm",
