@@ -7,10 +7,11 @@ from __future__ import annotations
 import random
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from ponder.data.chat import format_prompt
 from ponder.data.tasks import get_task
+from ponder.inference.generation import budget_processor
 from ponder.inference.search import Candidate
 from ponder.rewards.answers import extract_final_answer
 
@@ -58,7 +59,9 @@ class ModelStepSampler:
         return [head + self.separator.join(steps) for steps in prefixes]
 
     @torch.no_grad()
-    def _generate(self, texts: list[str], max_new_tokens: int, stop_at_step: bool, greedy: bool) -> list[list[int]]:
+    def _generate(
+        self, texts: list[str], max_new_tokens: int, stop_at_step: bool, greedy: bool, max_thinking: int | None = None
+    ) -> list[list[int]]:
         out = []
         for start in range(0, len(texts), self.batch_size):
             inputs = self.tokenizer(
@@ -71,6 +74,12 @@ class ModelStepSampler:
             stops = [self.tokenizer.eos_token_id] + ([self.end_id] if stop_at_step else [])
             sampling = {} if greedy else {"temperature": self.temperature}
             step_end = [StepEnd(self.tokenizer, self.separator, inputs["input_ids"].shape[1])] if stop_at_step else []
+            rows = len(inputs["input_ids"])
+            forcing = (
+                []
+                if max_thinking is None
+                else [budget_processor(self.tokenizer, self.thinking, [0] * rows, [max_thinking] * rows)]
+            )
             generated = self.model.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
@@ -78,6 +87,7 @@ class ModelStepSampler:
                 eos_token_id=stops,
                 pad_token_id=self.tokenizer.pad_token_id,
                 stopping_criteria=StoppingCriteriaList(step_end),
+                logits_processor=LogitsProcessorList(forcing),
                 **sampling,
             )
             for ids in generated[:, inputs["input_ids"].shape[1] :].tolist():
@@ -116,9 +126,11 @@ class ModelStepSampler:
                 candidates[i] = self._finish(list(prefixes[i]), generated[i] + ids)
         return candidates
 
-    def complete(self, question: dict, prefixes: list[list[str]]) -> list[Candidate]:
+    def complete(self, question: dict, prefixes: list[list[str]], max_thinking: int | None = None) -> list[Candidate]:
+        """Each prefix written to the end; `max_thinking`: s1 budget forcing, at most that many new thinking tokens,
+        then `</think>` and the answer prefix are forced (they count as generated tokens)."""
         texts = self._prefix_texts(question, prefixes)
-        generated = self._generate(texts, self.max_new_tokens, stop_at_step=False, greedy=False)
+        generated = self._generate(texts, self.max_new_tokens, False, False, max_thinking)
         return [self._finish(list(p), ids) for p, ids in zip(prefixes, generated)]
 
 
@@ -161,12 +173,21 @@ class TaskStepSampler:
         gold = self._gold(question)
         return [self._step(gold, list(p), greedy) for p in prefixes]
 
-    def complete(self, question: dict, prefixes: list[list[str]]) -> list[Candidate]:
+    def complete(self, question: dict, prefixes: list[list[str]], max_thinking: int | None = None) -> list[Candidate]:
+        """Each prefix written to the end. `max_thinking` (budget forcing): once that many new thinking tokens are
+        written (the step that crosses it cut there), the policy must answer: it has not reached the result, so its
+        answer is a wrong one."""
         gold, out = self._gold(question), []
         for prefix in prefixes:
             candidate, tokens = Candidate(list(prefix)), 0
             while not candidate.done:
-                candidate = self._step(gold, candidate.steps)
+                step = self._step(gold, candidate.steps)
+                if max_thinking is not None and not step.done and tokens + step.tokens > max_thinking:
+                    cut = step.steps[-1][: max(0, max_thinking - tokens)]
+                    answer = self.corrupt(gold.answer, self.rng)
+                    step = Candidate(candidate.steps + [cut] * bool(cut), answer, max_thinking - tokens)
+                    step.tokens += len(answer) + self.separator_tokens
+                candidate = step
                 tokens += candidate.tokens
             candidate.tokens = tokens
             out.append(candidate)

@@ -3,14 +3,16 @@ cheap probe, then spend its compute budget on the strategy a calibration split f
 budget, instead of one fixed method for every question.
 
 - Strategies: majority vote, PRM-weighted vote and best-of-N over N samples, beam search and DVTS with N beams of
-  width M (`ponder.inference.search`).
+  width M (`ponder.inference.search`); sample strategies also at a max thinking budget per sample (s1 budget
+  forcing, the sequential axis: `majority@8:think32`), which draw their own capped samples.
 - Cost: policy-token equivalents per question: every token the policy generates (discarded branches and the probe
   included) plus every token the PRM reads times `prm_weight` (its parameters / the policy's), since a forward token
   costs ~2 x parameters FLOPs either way; FLOPs = 2 x policy parameters x cost.
 - Probe: the first `probe` of the N samples; predicted difficulty (no gold answer needed) = 1 - their mean final PRM
   score (`predictor="prm"`, Snell's model-predicted difficulty) or 1 - the share of them giving their most common
-  answer (`"agreement"`: no PRM read). After the probe, sample strategies reuse its samples, tree strategies pay
-  for them on top; fixed methods (the baselines) run without a probe. Majority vote reads no PRM and pays none.
+  answer (`"agreement"`: no PRM read). The probe's samples think without a cap. After the probe, uncapped sample
+  strategies reuse its samples; tree and capped strategies pay for them on top; fixed methods (the baselines) run
+  without a probe. Majority vote reads no PRM and pays none.
 - Allocation: difficulty bins from quantiles of the calibration split's predictions; per bin and budget, the strategy
   that maximises accuracy with the questions' mean cost within the budget (easy bins may spend less, hard ones
   more; `scope="bin"`: each bin within the budget on its own).
@@ -38,31 +40,40 @@ class Strategy:
     method: str
     n: int
     width: int = 1
+    think: int | None = None  # max thinking tokens per sample (budget forcing); None: unlimited
 
     def __post_init__(self):
         if self.method not in SAMPLE_METHODS and self.method not in TREE_METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose from {[*SAMPLE_METHODS, *TREE_METHODS]}")
         if self.n < 1 or self.width < 1 or (self.method in TREE_METHODS and self.n % self.width):
             raise ValueError(f"{self.method}: n={self.n} must be >= 1 and a multiple of width={self.width}")
+        if self.think is not None and (self.method in TREE_METHODS or self.think < 0):
+            raise ValueError(
+                f"{self.method}@{self.n}: think={self.think}: a thinking budget (>= 0) caps a sample method's "
+                f"samples ({list(SAMPLE_METHODS)}); a tree search writes step by step, use think=None"
+            )
 
     @property
     def key(self) -> str:
-        return f"{self.method}@{self.n}" + (f"/{self.width}" if self.method in TREE_METHODS else "")
+        width = f"/{self.width}" if self.method in TREE_METHODS else ""
+        return f"{self.method}@{self.n}{width}" + (f":think{self.think}" if self.think is not None else "")
 
     @classmethod
     def from_key(cls, key: str) -> Strategy:
+        key, _, think = key.partition(":think")
         method, _, rest = key.partition("@")
         n, _, width = rest.partition("/")
-        return cls(method, int(n), int(width or 1))
+        return cls(method, int(n), int(width or 1), int(think) if think else None)
 
 
-def strategy_grid(methods, ns, widths=(4,)) -> list[Strategy]:
-    """Every method at every N (tree methods at every width that divides N, beams wider than one)."""
+def strategy_grid(methods, ns, widths=(4,), thinks=(None,)) -> list[Strategy]:
+    """Every method at every N (tree methods at every width that divides N, beams wider than one); sample methods
+    at every max thinking budget in `thinks` (None: unlimited), tree methods unlimited."""
     grid = []
     for method in methods:
         for n in ns:
             if method in SAMPLE_METHODS:
-                grid.append(Strategy(method, n))
+                grid += [Strategy(method, n, think=t) for t in thinks]
             else:
                 grid += [Strategy(method, n, w) for w in widths if w > 1 and n % w == 0]
     return grid
@@ -108,17 +119,22 @@ def run_question(
     aggregation: str = "last",
     predictor: str = "prm",
 ) -> QuestionRecord:
-    """Run every strategy on one question. Sample strategies share one set of max-N samples (the first n of them
-    are the n-sample strategy's); `verify(answers) -> [bool]` checks answers against the gold; `prm_tokens()`
-    reads a running count of tokens the PRM has read (None: PRM reads cost nothing)."""
+    """Run every strategy on one question. Sample strategies at one thinking budget share one set of max-N samples
+    (the first n of them are the n-sample strategy's; the unlimited set holds the probe's and gives the pass rate);
+    `verify(answers) -> [bool]` checks answers against the gold; `prm_tokens()` reads a running count of tokens the
+    PRM has read (None: PRM reads cost nothing)."""
     read = prm_tokens or (lambda: 0)
     sampled = [s for s in strategies if s.method in SAMPLE_METHODS]
-    n_max = max([s.n for s in sampled] + [probe])
-    before = read()
-    pool = best_of_n(sampler, score, question, n_max, aggregation)
-    share = prm_weight * (read() - before) / n_max  # the PRM read every sample: each carries its share
-    plain = [c.tokens for c in pool.solutions]  # what a majority vote pays: it reads no PRM
-    scored = [t + share for t in plain]
+    pools = {}  # think -> (samples, what each costs a majority vote (no PRM read), what it costs with its reads)
+    for think in [None, *sorted({s.think for s in sampled} - {None})]:
+        n_max = max([s.n for s in sampled if s.think == think] + ([probe] if think is None else []))
+        before = read()
+        pool = best_of_n(sampler, score, question, n_max, aggregation, think)
+        share = prm_weight * (read() - before) / n_max  # the PRM read every sample: each carries its share
+        plain = [c.tokens for c in pool.solutions]
+        pools[think] = (pool, plain, [t + share for t in plain])
+    pool, plain, scored = pools[None]
+    share = scored[0] - plain[0]
     correct = verify([c.answer if c.done else None for c in pool.solutions])
     probe_prm = share * probe if predictor == "prm" else 0.0
     record = QuestionRecord(
@@ -129,6 +145,7 @@ def run_question(
     )
     picks, spent = {}, {}
     for s in sampled:
+        pool, plain, scored = pools[s.think]
         head = SearchResult(pool.solutions[: s.n], pool.scores[: s.n], 0)
         picks[s.key] = select_answer(head, SAMPLE_METHODS[s.method])
         spent[s.key] = sum((plain if s.method == "majority" else scored)[: s.n])
@@ -146,8 +163,11 @@ def run_question(
 def probed_cost(record: QuestionRecord, key: str) -> float:
     """A strategy's cost when run after the probe: sample strategies reuse the probe's samples (and pay for them
     when they need fewer; a majority vote pays the probe's PRM reads on top, its own samples read none), tree
-    strategies pay for the probe on top."""
-    cost, method = record.outcomes[key][1], Strategy.from_key(key).method
+    strategies and capped ones (their samples think under a budget, the probe's did not) pay for the probe on top."""
+    strategy = Strategy.from_key(key)
+    cost, method = record.outcomes[key][1], strategy.method
+    if strategy.think is not None:
+        return cost + record.probe_cost
     if method == "majority":
         return max(cost, record.probe_cost - record.probe_prm) + record.probe_prm
     if method in SAMPLE_METHODS:
@@ -372,8 +392,8 @@ class SearchOutcome:
 
 def search_with_allocation(plan: SearchPlan, question: dict, budget: float) -> SearchOutcome:
     """Probe, predict the difficulty as the allocation was fitted (its `probe` samples, its `predictor`), run its
-    strategy for it at `budget`: a sample strategy keeps the probe's samples and draws the rest (a majority vote
-    without PRM reads), a tree strategy runs on its own."""
+    strategy for it at `budget`: an uncapped sample strategy keeps the probe's samples and draws the rest (a majority
+    vote without PRM reads), a capped one draws its own under its thinking budget, a tree strategy runs on its own."""
     read = plan.prm_tokens or (lambda: 0)
     start = read()
     agreement = plan.allocation.predictor == "agreement"  # then the probe reads no PRM, unless the strategy does
@@ -386,12 +406,16 @@ def search_with_allocation(plan: SearchPlan, question: dict, budget: float) -> S
         scores = [aggregate(s, plan.aggregation) for s in plan.score(question, probed.solutions)]
         probed = SearchResult(probed.solutions, scores, probed.tokens)
     if strategy.method in SAMPLE_METHODS:
-        result = probed
-        if strategy.n > probe:
-            score = unscored if strategy.method == "majority" else plan.score
-            more = best_of_n(plan.sampler, score, question, strategy.n - probe, plan.aggregation)
-            result = SearchResult(probed.solutions + more.solutions, probed.scores + more.scores, 0)
-            tokens += more.tokens
+        score = unscored if strategy.method == "majority" else plan.score
+        if strategy.think is not None:  # its own samples, each thinking within the budget
+            result = best_of_n(plan.sampler, score, question, strategy.n, plan.aggregation, strategy.think)
+            tokens += result.tokens
+        else:
+            result = probed
+            if strategy.n > probe:
+                more = best_of_n(plan.sampler, score, question, strategy.n - probe, plan.aggregation)
+                result = SearchResult(probed.solutions + more.solutions, probed.scores + more.scores, 0)
+                tokens += more.tokens
         result = SearchResult(result.solutions[: strategy.n], result.scores[: strategy.n], 0)
         answer = select_answer(result, SAMPLE_METHODS[strategy.method])
     else:

@@ -2,8 +2,9 @@
 majority vote, beam search and diverse verifier tree search (DVTS).
 
 A search works on a `StepSampler` (anything with `next_steps` and `complete`, see `ModelStepSampler`
-for a causal LM) and a `score` callable: `score(question, solutions) -> per-step scores` (a `PRMScorer`
-wrapped by `prm_score_fn`). A finished solution's last step is its answer line ("Final Answer: X"), so
+for a causal LM; `complete` may take `max_thinking`, a cap on each sample's thinking tokens: s1 budget
+forcing) and a `score` callable: `score(question, solutions) -> per-step scores` (a `PRMScorer` wrapped
+by `prm_score_fn`). A finished solution's last step is its answer line ("Final Answer: X"), so
 the PRM judges the answer as well as the reasoning.
 """
 
@@ -71,8 +72,13 @@ def select_answer(result: SearchResult, method: str = "weighted") -> str | None:
     return first[max(totals, key=totals.get)]  # ties: the answer seen first
 
 
-def best_of_n(sampler, score, question: dict, n: int, aggregation: str = "last") -> SearchResult:
-    solutions = sampler.complete(question, [[] for _ in range(n)])
+def best_of_n(
+    sampler, score, question: dict, n: int, aggregation: str = "last", max_thinking: int | None = None
+) -> SearchResult:
+    """N independent samples, each scored by the PRM; `max_thinking`: each sample thinks at most that many tokens,
+    then answers (the sampler's budget forcing; None: as long as it likes)."""
+    capped = {} if max_thinking is None else {"max_thinking": max_thinking}
+    solutions = sampler.complete(question, [[] for _ in range(n)], **capped)
     per_step = score(question, solutions)
     return SearchResult(solutions, [aggregate(s, aggregation) for s in per_step], sum(c.tokens for c in solutions))
 

@@ -43,6 +43,13 @@ class SearchSettings:
         default_factory=list,
         metadata={"help": "compute_optimal: compute budgets, tokens per question (policy writes + PRM reads)."},
     )
+    think: list = field(
+        default_factory=lambda: [None],
+        metadata={
+            "help": "compute_optimal: max thinking tokens per sample for majority / weighted / best_of_n (s1 budget "
+            "forcing, the sequential axis; null = unlimited), e.g. [null, 16, 32]: each is a strategy dimension."
+        },
+    )
     calibration: float = field(default=0.5, metadata={"help": "compute_optimal: share of questions to fit on."})
     probe: int = field(
         default=2, metadata={"help": "compute_optimal: samples whose PRM scores (or agreement) predict difficulty."}
@@ -84,6 +91,10 @@ class SearchSettings:
             raise ValueError(f"predictor={self.predictor!r}: choose one of {PREDICTORS}")
         if self.reference and self.mode != "compute_optimal":
             raise ValueError("reference: the FLOPs-matched comparison needs mode: compute_optimal")
+        if not self.think or any(t is not None and (not isinstance(t, int) or t < 0) for t in self.think):
+            raise ValueError(f"think={self.think}: max thinking tokens per sample, integers >= 0 or null (unlimited)")
+        if self.think != [None] and self.mode != "compute_optimal":
+            raise ValueError("think: thinking budgets as a strategy dimension need mode: compute_optimal")
         if not 0.0 < self.calibration < 1.0 or self.probe < 1 or self.bins < 1:
             raise ValueError("calibration must be within (0, 1); probe and bins >= 1")
 
@@ -246,7 +257,7 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
             sampler,
             prm_score_fn(scorer, thinking.answer_prefix),
             rows,
-            strategy_grid(search.methods, search.n, widths=[search.width]),
+            strategy_grid(search.methods, search.n, widths=[search.width], thinks=search.think),
             thinking,
             search.budgets,
             search.calibration,

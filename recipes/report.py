@@ -145,13 +145,16 @@ def plot_search(ax, curves: dict, title: str):
 
 
 def plot_compute_optimal(ax, result: dict, title: str):
-    """Accuracy vs tokens per question: each fixed method over N (one line per method and width), the
+    """Accuracy vs tokens per question: each fixed method over N (one line per method, width and thinking cap), the
     compute-optimal allocation at each budget (as `compute_optimal_eval` returns them), and a larger reference
     policy's majority votes at their FLOPs in this policy's tokens."""
+    from ponder.inference.compute_optimal import TREE_METHODS, Strategy
+
     lines: dict = {}
     for key, point in result["fixed"].items():
-        method, _, rest = key.partition("@")
-        label = method + (f" w{rest.partition('/')[2]}" if "/" in rest else "")
+        s = Strategy.from_key(key)
+        label = s.method + (f" w{s.width}" if s.method in TREE_METHODS else "")
+        label += f" think<={s.think}" if s.think is not None else ""
         lines.setdefault(label, []).append((point["cost"], point["accuracy"]))
     for label, points in sorted(lines.items()):
         ax.plot(*zip(*sorted(points)), "o-", ms=3, lw=1, label=label)

@@ -222,3 +222,81 @@ def test_the_server_answers_with_compute_optimal_search(tiny_checkpoint):
     assert refused.status_code == 400 and "stream" in refused.json()["error"]["message"]
     plain = client.post("/v1/chat/completions", json=body).json()  # no budget: plain generation, as before
     assert "ponder_search" not in plain and plain["choices"][0]["message"]["content"] is not None
+
+
+def test_a_thinking_budget_is_a_strategy_dimension(tmp_path):
+    """s1's sequential axis in the allocator: a sample method at a max thinking budget is its own strategy; its
+    samples are cut at the budget and answer at once (a cut trace answers wrong on a running sum), it pays the
+    probe on top; where a policy keeps thinking past the point its answer is settled, the cap wins the bin."""
+    assert Strategy.from_key("majority@8:think32") == Strategy("majority", 8, think=32)
+    assert Strategy("weighted", 4, think=0).key == "weighted@4:think0"
+    with pytest.raises(ValueError, match="tree search"):
+        Strategy("beam", 8, 4, think=16)
+    grid = strategy_grid(["majority", "beam"], [4], widths=[2], thinks=[None, 6])
+    assert [s.key for s in grid] == ["majority@4", "majority@4:think6", "beam@4/2"]
+    sampler = TaskStepSampler(error_rate=0.0, seed=0)
+    short = task_rows(["running_sum"], 1, seed=4, difficulty={"running_sum": [3, 3]})[0]
+    long = task_rows(["running_sum"], 1, seed=4, difficulty={"running_sum": [8, 8]})[0]
+    records = {}
+    for name, row in (("short", short), ("long", long)):
+
+        def verify(answers, row=row):
+            return verify_picked([row] * len(answers), answers, THINKING)
+
+        records[name] = run_question(sampler, oracle_score, row, grid, verify, probe=2)
+    # 3 digits: a trace of 3 one-character steps (2 tokens each) fits 6 thinking tokens: the cap changes nothing
+    assert records["short"].outcomes["majority@4:think6"] == records["short"].outcomes["majority@4"] == [True, 4 * 8]
+    # 8 digits: cut after 6 thinking tokens, every sample answers wrong, and pays 6 + its answer line
+    cut = records["long"].outcomes["majority@4:think6"]
+    assert cut[0] is False and cut[1] == pytest.approx(4 * (6 + len(long["answer"]) + 1))
+    assert records["long"].outcomes["majority@4"][0] is True and records["long"].pass_rate == 1.0
+    # capped strategies pay the probe on top; an uncapped one reuses its samples
+    from ponder.inference.compute_optimal import probed_cost
+
+    assert probed_cost(records["short"], "majority@4:think6") == 32 + records["short"].probe_cost
+    assert probed_cost(records["short"], "majority@4") == 32
+
+    # A policy that keeps thinking after its answer is settled (100 tokens a sample, the answer fixed by 20): on the
+    # easy bin the capped vote is as right at a quarter of the cost; the hard bin needs the whole trace
+    def rambling(predicted, capped_right):
+        outcomes = {"majority@4": [True, 400], "majority@4:think20": [capped_right, 4 * 25]}
+        return QuestionRecord(predicted, 1.0, probe_cost=200, outcomes=outcomes)
+
+    questions = [rambling(0.1, True) for _ in range(5)] + [rambling(0.9, False) for _ in range(5)]
+    allocation = fit_allocation(questions, budgets=[300, 400], bins=2, scope="bin")
+    assert allocation.choose(0.1, 300).key == "majority@4:think20"  # 100 + the probe's 200: fits, and as right
+    assert allocation.choose(0.9, 400).key == "majority@4" and allocation.choose(0.1, 400).key == "majority@4:think20"
+    assert Allocation.load(allocation.save(tmp_path / "allocation.json")) == allocation
+
+
+def test_model_samples_think_exactly_the_budget():
+    """`ModelStepSampler.complete(max_thinking=T)` runs ponder's budget forcing: a model that wants 12 thinking
+    tokens thinks min(12, T), then `</think>` and the answer prefix are forced and it answers (forced tokens count);
+    a serving plan with a capped strategy draws its samples under the cap."""
+    from scripted_model import scripted
+
+    from ponder.data.chat import build_char_tokenizer
+    from ponder.data.step_samplers import ModelStepSampler
+    from ponder.inference.compute_optimal import SearchPlan, search_with_allocation
+    from ponder.inference.search import best_of_n
+
+    tokenizer = build_char_tokenizer(THINKING)
+    sampler = ModelStepSampler(scripted(tokenizer, 12), tokenizer, THINKING, max_new_tokens=80)
+    question = {"prompt": "q", "answer": "42"}
+    free = sampler.complete(question, [[]] * 2)
+    assert [(c.steps, c.answer) for c in free] == [(["a" * 12], "42")] * 2
+    forced = len(tokenizer(f"\n\n{THINKING.answer_prefix}", add_special_tokens=False)["input_ids"])
+    for budget in (0, 5, 12, 30):
+        capped = sampler.complete(question, [[]] * 2, max_thinking=budget)
+        assert [(c.steps, c.answer) for c in capped] == [(["a" * min(budget, 12)] * bool(budget), "42")] * 2
+        # at the budget the answer prefix is forced (even where the model would have closed on its own: s1's rule)
+        assert all(c.tokens == free[0].tokens - max(0, 12 - budget) + forced * (budget <= 12) for c in capped)
+
+    def score(q, candidates):
+        return [[0.5] * (len(c.steps) + 1) for c in candidates]
+
+    plan = SearchPlan(sampler, score, Allocation([0.9], [100], {"0": {"100": "majority@3:think4"}}))
+    served = search_with_allocation(plan, question, 100)
+    assert (served.strategy, served.answer, served.steps) == ("majority@3:think4", "42", ["aaaa"])
+    assert served.policy_tokens == 2 * free[0].tokens + 3 * (free[0].tokens - 8 + forced)  # the probe, then 3 cut
+    assert best_of_n(sampler, score, question, 1, max_thinking=4).solutions[0].steps == ["aaaa"]

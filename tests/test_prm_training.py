@@ -196,6 +196,18 @@ def test_eval_search_must_name_a_prm_stage(write_recipe):
             ],
         )
     assert info.value.key == "stages.eval.search.reference" and "produces no model" in str(info.value)
+    with pytest.raises(RecipeError) as info:  # thinking budgets are strategies of the allocator only
+        load_recipe(write_recipe(EVAL_RECIPE), ["stages.eval.search.think=[null, 16]"])
+    assert info.value.key == "stages.eval.search" and "think: thinking budgets" in str(info.value)
+    with pytest.raises(RecipeError, match="integers >= 0"):
+        load_recipe(
+            write_recipe(EVAL_RECIPE),
+            [
+                "stages.eval.search.mode=compute_optimal",
+                "stages.eval.search.budgets=[64]",
+                "stages.eval.search.think=[-1]",
+            ],
+        )
 
 
 def test_sampling_goes_on_from_the_end_of_a_step():
@@ -243,14 +255,18 @@ def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path
         "stages.eval.search.bins=2",
         "stages.eval.search.n=[1, 2]",
         "stages.eval.search.methods=[majority, weighted, beam]",
+        "stages.eval.search.think=[null, 3]",
         f"stages.eval.search.reference={large}",
     ]
     results = run_recipe(load_recipe(write_recipe(EVAL_RECIPE), overrides))
     eval_dir = tmp_path / "runs" / "search" / "eval"
     result = json.loads((eval_dir / "curves.json").read_text())["compute_optimal"]
     assert result["questions"] == {"calibration": 2, "test": 2}
-    assert set(result["fixed"]) == {"majority@1", "majority@2", "weighted@1", "weighted@2", "beam@2/2"}
+    sampled = {f"{m}@{n}" for m in ("majority", "weighted") for n in (1, 2)}
+    assert set(result["fixed"]) == sampled | {f"{k}:think3" for k in sampled} | {"beam@2/2"}
     assert result["fixed"]["majority@2"]["cost"] > result["fixed"]["majority@1"]["cost"] > 0  # tokens were counted
+    # 3 thinking tokens, then "</think>", the forced answer prefix and the answer: shorter than a running-sum trace
+    assert result["fixed"]["majority@2:think3"]["cost"] < result["fixed"]["majority@2"]["cost"]
     exchange = result["exchange_rate"]
     ratio = count_parameters(load_for_inference(str(large))[0]) / count_parameters(
         load_for_inference(str(tiny_checkpoint))[0]
