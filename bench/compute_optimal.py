@@ -1,7 +1,7 @@
 """Compute-optimal test-time scaling vs fixed search methods, on the same questions, PRM and policy.
 
     python bench/compute_optimal.py [--questions 240] [--error-rate 0.1] [--path default|fp32_avx2]
-    python bench/compute_optimal.py --policies models [--questions 240]
+    python bench/compute_optimal.py --policies models [--questions 240] [--seed 0] [--path default|fp32_avx2]
 
 Setup (all built here, no downloads):
 - Questions: letter counts (`letter_count`: count one letter in 1-3 joined words, a running count per letter),
@@ -60,13 +60,15 @@ stages:
 """
 NS = [1, 2, 4, 8, 16]
 STEPS = 1350
+THINK = [None, 8, 14, 20]  # running sums of 3-8 digits think 8-23 tokens: each cap cuts the longer ones
 DISTILL = (
     "{{max_steps: {steps}, per_device_train_batch_size: 64, learning_rate: {lr}, lr_scheduler_type: constant, "
-    "completion_only_loss: false, logging_steps: 50, save_steps: 5000}}"
+    "completion_only_loss: false, logging_steps: 50, save_steps: 5000{fp32}}}"
 )
 MODELS_RECIPE = """name: bench
 output_dir: {out}
 model: {{name_or_path: "{small_base}", attn_implementation: eager}}
+seed: {seed}
 stages:
   - {{name: curate, kind: curate, tasks: [running_sum], pool_size: 5000, target: 1000, selection: random,
       teacher: {{kind: programmatic, flaw_rate: 0.1}},
@@ -83,7 +85,7 @@ stages:
     step_separator: "\\n\\n"
     eval_size: 100
     trainer: {{max_steps: 300, per_device_train_batch_size: 32, learning_rate: 1.0e-3, lr_scheduler_type: cosine,
-              warmup_steps: 20, logging_steps: 50, save_steps: 1000}}
+              warmup_steps: 20, logging_steps: 50, save_steps: 1000{fp32}}}
   - name: eval
     kind: eval
     init: small
@@ -94,7 +96,8 @@ stages:
     samples: 1
     max_new_tokens: 48
     search: {{prm: prm, mode: compute_optimal, reference: large, size: {questions}, n: {ns}, width: 4,
-              budgets: [64, 128, 256, 512, 1024, 2048, 4096], max_step_tokens: 8, predictor: agreement, probe: 4}}
+              budgets: [64, 128, 256, 512, 1024, 2048, 4096], max_step_tokens: 8, predictor: agreement, probe: 4,
+              think: {think}}}
 """
 
 
@@ -115,7 +118,7 @@ def plot(result: dict, path: Path, title: str):
     fig.savefig(path, dpi=110)
 
 
-def models_main(questions: int):
+def models_main(questions: int, seed: int, path: str):
     """The exchange rate with trained micro (small) and tiny (large) policies: see the module docstring."""
     import json
     import subprocess
@@ -131,20 +134,27 @@ def models_main(questions: int):
         # lr 3e-3 for the copy lookup: at tiny's 1e-3 micro stayed on the copying plateau (loss 0.36 after 1,500
         # steps, copy accuracy 0.19); at 3e-3 it leaves it at ~1,000 steps (copy 1.0, running sums at chance)
         small = ["model.name_or_path=tiny:micro", "stages.copy.trainer.learning_rate=3.0e-3", f"output_dir={out}"]
+        small.append(f"seed={seed}")
+        if path == "fp32_avx2":
+            small += ["stages.copy.trainer.bf16=false", "stages.pretrain.trainer.bf16=false"]
         subprocess.run([*pretrain, *small], cwd=root, check=True)
         pretrain_seconds = time.time() - start
         base = Path(out) / "tiny-pretrain"
         pretrain_eval = json.loads((base / "eval" / "result.json").read_text())["metrics"]
         recipe = Path(out) / "bench.yaml"
+        fp32 = ", bf16: false" if path == "fp32_avx2" else ""
         recipe.write_text(
             MODELS_RECIPE.format(
                 out=out,
                 small_base=base / "pretrain" / "checkpoint",
                 large_base=root / "configs" / "tiny" / "copy-base",
                 questions=questions,
-                small_distill=DISTILL.format(steps=STEPS, lr="3.0e-3"),
-                large_distill=DISTILL.format(steps=STEPS, lr="1.0e-3"),
+                small_distill=DISTILL.format(steps=STEPS, lr="3.0e-3", fp32=fp32),
+                large_distill=DISTILL.format(steps=STEPS, lr="1.0e-3", fp32=fp32),
                 ns=NS,
+                seed=seed,
+                fp32=fp32,
+                think=json.dumps(THINK),
             )
         )
         start = time.time()
@@ -155,6 +165,9 @@ def models_main(questions: int):
     figures = {
         "machine": machine(),
         "setup": {
+            "seed": seed,
+            "path": path,
+            "think_caps": THINK,
             "task": "running_sum",
             "small_preset": TINY_PRESETS["micro"],
             "large_preset": TINY_PRESETS["tiny"],
@@ -170,8 +183,9 @@ def models_main(questions: int):
         },
         **curves,
     }
-    plot(curves, RESULTS / "compute_optimal_models.png", "running sums, distilled micro policy + PRM")
-    write_results("compute_optimal_models", figures)
+    name = "compute_optimal_models" + (f"_seed{seed}" if seed else "") + ("" if path == "default" else f"_{path}")
+    plot(curves, RESULTS / f"{name}.png", f"running sums, distilled micro policy + PRM (seed {seed}, {path})")
+    write_results(name, figures)
 
 
 def main():
@@ -179,6 +193,7 @@ def main():
     parser.add_argument("--policies", default="task", choices=["task", "models"])
     parser.add_argument("--questions", type=int, default=240)
     parser.add_argument("--error-rate", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0, help="--policies models: the recipes' seed")
     parser.add_argument(
         "--path",
         default="default",
@@ -187,7 +202,7 @@ def main():
     )
     args = parser.parse_args()
     if args.policies == "models":
-        return models_main(args.questions)
+        return models_main(args.questions, args.seed, args.path)
     from ponder.data.search_eval import compute_optimal_eval
     from ponder.data.step_samplers import TaskStepSampler
     from ponder.data.tasks import task_rows
