@@ -27,8 +27,10 @@ steps; 400 left it at chance, 1,500 at 1.0). PRM: the large policy's body (a mic
 errors, step F1 0.14-0.19), trained on Monte Carlo labels of a programmatic policy erring per step; its reads
 cost ~10 small-policy tokens each. Difficulty is predicted by agreement among 4 probe samples (no PRM read). The
 eval stage's compute-optimal mode fits the small policy's allocation and sets it against the large policy's
-majority vote of 1 and 4 samples at matched inference FLOPs per difficulty bin (`search.reference`). Writes
-bench/results/compute_optimal_models.json (+ png).
+majority vote of 1 and 4 samples at matched inference FLOPs per difficulty bin (`search.reference`). The sample
+methods also run under max thinking budgets THINK (s1 budget forcing per sample, the sequential axis). `--seed`
+seeds both pretraining and the bench recipe; `--path fp32_avx2` turns bf16 off in every training stage (run it with
+ATEN_CPU_CAPABILITY=avx2). Writes bench/results/compute_optimal_models[_seedN][_fp32_avx2].json (+ png).
 """
 
 from __future__ import annotations
@@ -113,6 +115,9 @@ def plot(result: dict, path: Path, title: str):
     plot_compute_optimal(ax, result, title)
     co = result["compute_optimal"]
     ax.plot([p["oracle_cost"] for p in co], [p["oracle_accuracy"] for p in co], "k+--", lw=1, label="oracle bins")
+    other = [p["other_leftover"] for p in co]
+    label = f"leftover budget: {other[0]['leftover']}"
+    ax.plot([p["cost"] for p in other], [p["accuracy"] for p in other], "mx:", lw=1, label=label)
     ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -198,7 +203,7 @@ def main():
         "--path",
         default="default",
         choices=["default", "fp32_avx2"],
-        help="fp32_avx2: train the PRM with bf16 off (run with ATEN_CPU_CAPABILITY=avx2): a CPU without native bf16",
+        help="fp32_avx2: train with bf16 off (run with ATEN_CPU_CAPABILITY=avx2): a CPU without native bf16",
     )
     args = parser.parse_args()
     if args.policies == "models":

@@ -65,16 +65,20 @@ def compute_optimal_eval(
     seed: int = 0,
     reference=None,
     predictor: str = "prm",
+    leftover: str = "save",
 ) -> dict:
     """Every strategy on every row; the allocation fitted on a calibration share of the rows and applied to the
     rest (predicted difficulty, and the oracle's for reference); per budget, accuracy and cost of compute-optimal
     vs each fixed strategy, and what best-of-N (PRM-weighted vote, Snell's baseline) needs to match it.
     `reference`: (sampler of a larger policy, its parameters / this policy's): it answers the test split by
-    majority vote of 1 and 4 samples, and `exchange_rate` sets the allocation against it at matched FLOPs."""
+    majority vote of 1 and 4 samples, and `exchange_rate` sets the allocation against it at matched FLOPs.
+    `leftover`: the allocation's rule for budget its picks leave (`fit_allocation`); each budget also reports the
+    other rule's accuracy and cost (`other_leftover`)."""
     import math
     import random
 
     from ponder.inference.compute_optimal import (
+        LEFTOVERS,
         Strategy,
         apply_allocation,
         cost_to_reach,
@@ -111,13 +115,16 @@ def compute_optimal_eval(
         matched = {math.floor(size_ratio * mean(r.outcomes[s.key][1] for r in large)) for s in plain}
         budgets = sorted(set(budgets) | matched)
     fixed = fixed_curves(test)
-    predicted = fit_allocation(calib, budgets, bins, "predicted", predictor=predictor, probe=probe)
-    oracle = fit_allocation(calib, budgets, bins, "oracle", probe=probe)
+    predicted = fit_allocation(calib, budgets, bins, "predicted", predictor=predictor, probe=probe, leftover=leftover)
+    (other_rule,) = set(LEFTOVERS) - {leftover}
+    other = fit_allocation(calib, budgets, bins, "predicted", predictor=predictor, probe=probe, leftover=other_rule)
+    oracle = fit_allocation(calib, budgets, bins, "oracle", probe=probe, leftover=leftover)
     baseline = [(cost, acc) for key, (acc, cost) in fixed.items() if key.startswith("weighted@")]
     curve = []
     for budget in sorted(budgets):
         accuracy, cost = apply_allocation(test, predicted, budget)
         oracle_accuracy, oracle_cost = apply_allocation(test, oracle, budget)
+        other_accuracy, other_cost = apply_allocation(test, other, budget)
         affordable = [acc for acc, c in fixed.values() if c <= budget]
         needed = cost_to_reach(baseline, accuracy)
         curve.append(
@@ -127,6 +134,7 @@ def compute_optimal_eval(
                 "cost": cost,
                 "oracle_accuracy": oracle_accuracy,
                 "oracle_cost": oracle_cost,
+                "other_leftover": {"leftover": other_rule, "accuracy": other_accuracy, "cost": other_cost},
                 "best_fixed_accuracy": max(affordable) if affordable else None,
                 "best_of_n_cost_to_match": needed,
                 "efficiency_ratio": needed / cost if needed is not None and cost else None,

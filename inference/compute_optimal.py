@@ -15,7 +15,10 @@ budget, instead of one fixed method for every question.
   without a probe. Majority vote reads no PRM and pays none.
 - Allocation: difficulty bins from quantiles of the calibration split's predictions; per bin and budget, the strategy
   that maximises accuracy with the questions' mean cost within the budget (easy bins may spend less, hard ones
-  more; `scope="bin"`: each bin within the budget on its own).
+  more; `scope="bin"`: each bin within the budget on its own). Calibration accuracy often ties (at 1.0 on a few
+  dozen questions): ties go to the cheaper strategy, and `leftover="hardest"` then spends what the budget leaves on
+  more samples of each bin's method, hardest bins first (more votes only help a policy that is right more often than
+  not; the calibration split is too small to show it).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ponder.inference.search import SearchResult, beam_search, best_of_n, canoni
 SAMPLE_METHODS = {"majority": "majority", "weighted": "weighted", "best_of_n": "best"}
 TREE_METHODS = {"beam": beam_search, "dvts": dvts}
 PREDICTORS = ("prm", "agreement")
+LEFTOVERS = ("save", "hardest")
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,7 @@ class Allocation:
     difficulty: str = "predicted"  # or "oracle" (1 - pass rate)
     predictor: str = "prm"  # how the probe predicts difficulty (`predicted_difficulty`): serving must do the same
     probe: int = 2  # samples in the probe (the thresholds are on this many samples' scores or agreement)
+    leftover: str = "save"  # what the fit did with budget the picks left (`fit_allocation`)
 
     def bin_of(self, value: float) -> int:
         return bisect.bisect_right(self.thresholds, value)
@@ -221,15 +226,19 @@ def fit_allocation(
     scope: str = "global",
     predictor: str = "prm",
     probe: int = 2,
+    leftover: str = "save",
 ) -> Allocation:
     """The calibration split's table, per bin and budget (ties: the cheaper strategy; nothing affordable: the
     cheapest). `scope`: "bin": each bin's strategy costs at most the budget on average there; "global": the
     questions' mean cost stays within the budget, so easy bins may spend less and hard ones more (a Lagrangian
-    search: each bin maximises accuracy - lambda x cost, lambda the smallest whose mean cost fits)."""
+    search: each bin maximises accuracy - lambda x cost, lambda the smallest whose mean cost fits). `leftover`:
+    "save": what the picks leave of the budget is not spent; "hardest": `spend_leftover`."""
     if scope not in ("bin", "global"):
         raise ValueError(f"scope={scope!r}: choose bin or global")
+    if leftover not in LEFTOVERS:
+        raise ValueError(f"leftover={leftover!r}: choose one of {LEFTOVERS}")
     thresholds = quantile_edges([difficulty_of(r, difficulty) for r in records], bins)
-    allocation = Allocation(thresholds, sorted(budgets), {}, difficulty, predictor, probe)
+    allocation = Allocation(thresholds, sorted(budgets), {}, difficulty, predictor, probe, leftover)
     keys = list(records[0].outcomes)
 
     def stats(members):
@@ -246,6 +255,8 @@ def fit_allocation(
             picks = {b: best_within(bin_stats, keys, budget) for b, (_, bin_stats) in groups.items()}
         else:
             picks = global_picks(groups, keys, budget)
+        if leftover == "hardest":
+            picks = spend_leftover(groups, keys, picks, budget, scope)
         for b in range(len(thresholds) + 1):
             allocation.table.setdefault(str(b), {})[str(budget)] = picks.get(b) or best_within(everyone, keys, budget)
     return allocation
@@ -272,6 +283,32 @@ def global_picks(groups: dict, keys: list, budget: float) -> dict:
     if best is None:
         best = {b: min(keys, key=lambda k: (st[k][1], -st[k][0])) for b, (_, st) in groups.items()}
     return best
+
+
+def spend_leftover(groups: dict, keys: list, picks: dict, budget: float, scope: str = "global") -> dict:
+    """Hardest bin first, each bin's pick becomes the same method (same width and thinking budget) with the most
+    samples that is as accurate on calibration and keeps the cost within `budget` (the questions' mean cost, or with
+    `scope="bin"` the bin's own)."""
+    total = sum(n for n, _ in groups.values())
+    spent = sum(groups[b][0] * groups[b][1][k][1] for b, k in picks.items()) / total
+    picks = dict(picks)
+    for b in sorted(picks, reverse=True):
+        size, stats = groups[b]
+        pick = Strategy.from_key(picks[b])
+        (accuracy, cost), share = stats[picks[b]], (1.0 if scope == "bin" else size / total)
+        room = budget - cost if scope == "bin" else budget - spent
+        more = [
+            k
+            for k in keys
+            if (s := Strategy.from_key(k)).n > pick.n
+            and (s.method, s.width, s.think) == (pick.method, pick.width, pick.think)
+            and stats[k][0] >= accuracy
+            and (stats[k][1] - cost) * share <= room
+        ]
+        if more:
+            picks[b] = max(more, key=lambda k: Strategy.from_key(k).n)
+            spent += (stats[picks[b]][1] - cost) * size / total
+    return picks
 
 
 def apply_allocation(records: list[QuestionRecord], allocation: Allocation, budget: float) -> tuple[float, float]:

@@ -50,6 +50,14 @@ class SearchSettings:
             "forcing, the sequential axis; null = unlimited), e.g. [null, 16, 32]: each is a strategy dimension."
         },
     )
+    leftover: str = field(
+        default="save",
+        metadata={
+            "help": "compute_optimal: budget the per-bin picks leave unspent: save (ties in calibration accuracy go "
+            "to the cheaper strategy) or hardest (then spent on more samples of each bin's method, hardest bins "
+            "first, while the mean cost fits)."
+        },
+    )
     calibration: float = field(default=0.5, metadata={"help": "compute_optimal: share of questions to fit on."})
     probe: int = field(
         default=2, metadata={"help": "compute_optimal: samples whose PRM scores (or agreement) predict difficulty."}
@@ -85,10 +93,12 @@ class SearchSettings:
             raise ValueError(f"mode={self.mode!r}: choose curves or compute_optimal")
         if self.mode == "compute_optimal" and not (self.budgets and all(b > 0 for b in self.budgets)):
             raise ValueError("mode compute_optimal needs budgets: tokens per question, e.g. [64, 256, 1024]")
-        from ponder.inference.compute_optimal import PREDICTORS
+        from ponder.inference.compute_optimal import LEFTOVERS, PREDICTORS
 
         if self.predictor not in PREDICTORS:
             raise ValueError(f"predictor={self.predictor!r}: choose one of {PREDICTORS}")
+        if self.leftover not in LEFTOVERS:
+            raise ValueError(f"leftover={self.leftover!r}: choose one of {LEFTOVERS}")
         if self.reference and self.mode != "compute_optimal":
             raise ValueError("reference: the FLOPs-matched comparison needs mode: compute_optimal")
         if not self.think or any(t is not None and (not isinstance(t, int) or t < 0) for t in self.think):
@@ -269,6 +279,7 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
             seed=ctx.recipe.seed,
             reference=reference,
             predictor=search.predictor,
+            leftover=search.leftover,
         )
     return search_curves(
         sampler,

@@ -300,3 +300,33 @@ def test_model_samples_think_exactly_the_budget():
     assert (served.strategy, served.answer, served.steps) == ("majority@3:think4", "42", ["aaaa"])
     assert served.policy_tokens == 2 * free[0].tokens + 3 * (free[0].tokens - 8 + forced)  # the probe, then 3 cut
     assert best_of_n(sampler, score, question, 1, max_thinking=4).solutions[0].steps == ["aaaa"]
+
+
+def test_leftover_budget_goes_to_more_samples_on_the_hardest_bins():
+    """Calibration ties (every strategy right on a small split) send each bin to its cheapest strategy and leave the
+    budget unspent; `leftover="hardest"` spends it on more samples of the same method, hardest bin first, within the
+    mean budget, never on a method it did not pick nor on more samples that were less accurate."""
+
+    def record(predicted, eight_right=True):
+        outcomes = {
+            "majority@1": [True, 10],
+            "majority@4": [True, 40],
+            "majority@8": [eight_right, 80],
+            "weighted@16": [True, 75],
+        }
+        return QuestionRecord(predicted, 1.0, probe_cost=0, outcomes=outcomes)
+
+    questions = [record(0.1) for _ in range(10)] + [record(0.9) for _ in range(10)]
+    saved = fit_allocation(questions, budgets=[50], bins=2)
+    assert [saved.choose(d, 50).key for d in (0.1, 0.9)] == ["majority@1", "majority@1"]
+    spent = fit_allocation(questions, budgets=[50], bins=2, leftover="hardest")
+    # hard bin first: majority@8 adds (80 - 10) / 2 = 35 to the mean (45 <= 50); majority@4 on the easy bin would
+    # add 15 more: it does not fit
+    assert [spent.choose(d, 50).key for d in (0.1, 0.9)] == ["majority@1", "majority@8"]
+    assert apply_allocation(questions, spent, 50)[1] == pytest.approx(45) and spent.leftover == "hardest"
+    per_bin = fit_allocation(questions, budgets=[50], bins=2, scope="bin", leftover="hardest")
+    assert [per_bin.choose(d, 50).key for d in (0.1, 0.9)] == ["majority@4", "majority@4"]  # 80 exceeds each bin's 50
+    worse = [record(0.1, eight_right=False) for _ in range(10)] + [record(0.9, eight_right=False) for _ in range(10)]
+    assert fit_allocation(worse, budgets=[100], bins=2, leftover="hardest").choose(0.9, 100).key == "majority@4"
+    with pytest.raises(ValueError, match="leftover"):
+        fit_allocation(questions, budgets=[50], leftover="spend")
