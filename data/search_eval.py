@@ -72,8 +72,8 @@ def compute_optimal_eval(
     vs each fixed strategy, and what best-of-N (PRM-weighted vote, Snell's baseline) needs to match it.
     `reference`: (sampler of a larger policy, its parameters / this policy's): it answers the test split by
     majority vote of 1 and 4 samples, and `exchange_rate` sets the allocation against it at matched FLOPs.
-    `leftover`: the allocation's rule for budget its picks leave (`fit_allocation`); each budget also reports the
-    other rule's accuracy and cost (`other_leftover`)."""
+    `leftover`: the allocation's rule for budget its picks leave (`fit_allocation`); each budget, and the exchange
+    rate, also report the other rule's (`other_leftover`)."""
     import math
     import random
 
@@ -142,7 +142,11 @@ def compute_optimal_eval(
         )
     exchange = None
     if large is not None:
-        exchange = {"size_ratio": size_ratio, "bins": exchange_rate(test, predicted, large, size_ratio, bins)}
+        exchange = {
+            "size_ratio": size_ratio,
+            "bins": exchange_rate(test, predicted, large, size_ratio, bins),
+            "other_leftover": {"leftover": other_rule, "bins": exchange_rate(test, other, large, size_ratio, bins)},
+        }
     return {
         "questions": {"calibration": len(calib), "test": len(test)},
         "exchange_rate": exchange,

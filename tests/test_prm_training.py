@@ -275,6 +275,7 @@ def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path
     assert exchange["size_ratio"] == pytest.approx(ratio) and ratio > 1
     matched = {str(int(r["flops_matched_budget"])) for r in exchange["bins"]}
     assert {r["large_strategy"] for r in exchange["bins"]} == {"majority@1", "majority@4"} and len(matched) == 2
+    assert len(exchange["other_leftover"]["bins"]) == len(exchange["bins"])
     allocation = Allocation.load(eval_dir / "allocation.json")
     assert set(allocation.table) <= {"0", "1"} and all(
         set(row) == {"20", "200"} | matched for row in allocation.table.values()
