@@ -166,6 +166,7 @@ def models_main(questions: int, seed: int, path: str):
         results = run_recipe(load_recipe(recipe))
         seconds = {name: r.get("seconds") for name, r in results.items()}
         curves = json.loads((Path(out) / "bench" / "eval" / "curves.json").read_text())["compute_optimal"]
+        curves["allocation"] = json.loads((Path(out) / "bench" / "eval" / "allocation.json").read_text())
     metrics = {name: r["metrics"] for name, r in results.items()}
     figures = {
         "machine": machine(),

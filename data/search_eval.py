@@ -65,7 +65,7 @@ def compute_optimal_eval(
     seed: int = 0,
     reference=None,
     predictor: str = "prm",
-    leftover: str = "save",
+    leftover: str = "hardest",
 ) -> dict:
     """Every strategy on every row; the allocation fitted on a calibration share of the rows and applied to the
     rest (predicted difficulty, and the oracle's for reference); per budget, accuracy and cost of compute-optimal

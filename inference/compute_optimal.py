@@ -16,9 +16,9 @@ budget, instead of one fixed method for every question.
 - Allocation: difficulty bins from quantiles of the calibration split's predictions; per bin and budget, the strategy
   that maximises accuracy with the questions' mean cost within the budget (easy bins may spend less, hard ones
   more; `scope="bin"`: each bin within the budget on its own). Calibration accuracy often ties (at 1.0 on a few
-  dozen questions): ties go to the cheaper strategy, and `leftover="hardest"` then spends what the budget leaves on
-  more samples of each bin's method, hardest bins first (more votes only help a policy that is right more often than
-  not; the calibration split is too small to show it).
+  dozen questions): ties go to the cheaper strategy, and `leftover="hardest"` (the default) then spends what the
+  budget leaves on more samples of each bin's method, hardest bins first (more votes only help a policy that is right
+  more often than not; the calibration split is too small to show it); `"save"` leaves it.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ class Allocation:
     difficulty: str = "predicted"  # or "oracle" (1 - pass rate)
     predictor: str = "prm"  # how the probe predicts difficulty (`predicted_difficulty`): serving must do the same
     probe: int = 2  # samples in the probe (the thresholds are on this many samples' scores or agreement)
-    leftover: str = "save"  # what the fit did with budget the picks left (`fit_allocation`)
+    leftover: str = "save"  # what the fit did with budget its picks left (`fit_allocation`; older files: save)
 
     def bin_of(self, value: float) -> int:
         return bisect.bisect_right(self.thresholds, value)
@@ -226,13 +226,13 @@ def fit_allocation(
     scope: str = "global",
     predictor: str = "prm",
     probe: int = 2,
-    leftover: str = "save",
+    leftover: str = "hardest",
 ) -> Allocation:
     """The calibration split's table, per bin and budget (ties: the cheaper strategy; nothing affordable: the
     cheapest). `scope`: "bin": each bin's strategy costs at most the budget on average there; "global": the
     questions' mean cost stays within the budget, so easy bins may spend less and hard ones more (a Lagrangian
     search: each bin maximises accuracy - lambda x cost, lambda the smallest whose mean cost fits). `leftover`:
-    "save": what the picks leave of the budget is not spent; "hardest": `spend_leftover`."""
+    "hardest": `spend_leftover`; "save": what the picks leave of the budget is not spent."""
     if scope not in ("bin", "global"):
         raise ValueError(f"scope={scope!r}: choose bin or global")
     if leftover not in LEFTOVERS:

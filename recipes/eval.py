@@ -51,11 +51,11 @@ class SearchSettings:
         },
     )
     leftover: str = field(
-        default="save",
+        default="hardest",
         metadata={
-            "help": "compute_optimal: budget the per-bin picks leave unspent: save (ties in calibration accuracy go "
-            "to the cheaper strategy) or hardest (then spent on more samples of each bin's method, hardest bins "
-            "first, while the mean cost fits)."
+            "help": "compute_optimal: budget the per-bin picks leave unspent (ties in calibration accuracy go to the "
+            "cheaper strategy): hardest (spent on more samples of each bin's method, hardest bins first, while the "
+            "mean cost fits) or save (left unspent)."
         },
     )
     calibration: float = field(default=0.5, metadata={"help": "compute_optimal: share of questions to fit on."})

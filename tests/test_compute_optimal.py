@@ -38,7 +38,7 @@ def test_the_allocator_picks_the_known_best_strategy_per_bin_and_budget(tmp_path
     easy = [synthetic(0.1 + i / 100, {"majority@1": True, "majority@8": True, "beam@8/4": True}) for i in range(10)]
     medium = [synthetic(0.5 + i / 100, {"majority@1": False, "majority@8": True, "beam@8/4": True}) for i in range(10)]
     hard = [synthetic(0.9 + i / 100, {"majority@1": False, "majority@8": False, "beam@8/4": True}) for i in range(10)]
-    allocation = fit_allocation(easy + medium + hard, budgets=[10, 80, 130], bins=3, scope="bin")
+    allocation = fit_allocation(easy + medium + hard, budgets=[10, 80, 130], bins=3, scope="bin", leftover="save")
     chosen = {
         (level, b): allocation.choose(q.predicted, b).key
         for level, q in (("easy", easy[0]), ("medium", medium[0]), ("hard", hard[0]))
@@ -54,7 +54,7 @@ def test_the_allocator_picks_the_known_best_strategy_per_bin_and_budget(tmp_path
     assert fixed["beam@8/4"] == (1.0, 120.0) and fixed["majority@1"][0] == pytest.approx(1 / 3)
     assert Allocation.load(allocation.save(tmp_path / "allocation.json")) == allocation
     # A global budget: the questions' mean cost within it, so the hard bin may spend what the easy one saves
-    pooled = fit_allocation(easy + medium + hard, budgets=[50, 80], bins=3)
+    pooled = fit_allocation(easy + medium + hard, budgets=[50, 80], bins=3, leftover="save")
     assert [pooled.choose(q.predicted, 80).key for q in (easy[0], medium[0], hard[0])] == [
         "majority@1",
         "majority@8",
@@ -76,7 +76,7 @@ def test_exchange_rate_matches_flops_and_compares_per_oracle_bin():
     easy, medium, hard = small(1.0, True, True), small(0.5, False, True), small(0.0, False, False)
     questions = [easy, medium, hard] * 4
     large = [QuestionRecord(0.0, 1.0, 10, {"majority@1": [q is not medium, 10]}) for q in questions]
-    allocation = fit_allocation(questions, budgets=[10, 80], bins=3)
+    allocation = fit_allocation(questions, budgets=[10, 80], bins=3, leftover="save")
     rows = {r["bin"]: r for r in exchange_rate(questions, allocation, large, size_ratio=8.0, bins=3)}
     assert set(rows) == {"all", 0, 1, 2} and all(r["flops_matched_budget"] == 80 for r in rows.values())
     assert [(rows[b]["small_accuracy"], rows[b]["large_accuracy"]) for b in (0, 1, 2)] == [(1, 1), (1, 0), (0, 1)]
@@ -305,7 +305,8 @@ def test_model_samples_think_exactly_the_budget():
 def test_leftover_budget_goes_to_more_samples_on_the_hardest_bins():
     """Calibration ties (every strategy right on a small split) send each bin to its cheapest strategy and leave the
     budget unspent; `leftover="hardest"` spends it on more samples of the same method, hardest bin first, within the
-    mean budget, never on a method it did not pick nor on more samples that were less accurate."""
+    mean budget (the default), never on a method it did not pick nor on more samples that were less accurate;
+    `leftover="save"` leaves it."""
 
     def record(predicted, eight_right=True):
         outcomes = {
@@ -317,9 +318,9 @@ def test_leftover_budget_goes_to_more_samples_on_the_hardest_bins():
         return QuestionRecord(predicted, 1.0, probe_cost=0, outcomes=outcomes)
 
     questions = [record(0.1) for _ in range(10)] + [record(0.9) for _ in range(10)]
-    saved = fit_allocation(questions, budgets=[50], bins=2)
+    saved = fit_allocation(questions, budgets=[50], bins=2, leftover="save")
     assert [saved.choose(d, 50).key for d in (0.1, 0.9)] == ["majority@1", "majority@1"]
-    spent = fit_allocation(questions, budgets=[50], bins=2, leftover="hardest")
+    spent = fit_allocation(questions, budgets=[50], bins=2)  # the default
     # hard bin first: majority@8 adds (80 - 10) / 2 = 35 to the mean (45 <= 50); majority@4 on the easy bin would
     # add 15 more: it does not fit
     assert [spent.choose(d, 50).key for d in (0.1, 0.9)] == ["majority@1", "majority@8"]

@@ -267,7 +267,7 @@ def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path
     assert result["fixed"]["majority@2"]["cost"] > result["fixed"]["majority@1"]["cost"] > 0  # tokens were counted
     # 3 thinking tokens, then "</think>", the forced answer prefix and the answer: shorter than a running-sum trace
     assert result["fixed"]["majority@2:think3"]["cost"] < result["fixed"]["majority@2"]["cost"]
-    assert all(p["other_leftover"]["leftover"] == "hardest" for p in result["compute_optimal"])  # the rule not used
+    assert all(p["other_leftover"]["leftover"] == "save" for p in result["compute_optimal"])  # the rule not used
     exchange = result["exchange_rate"]
     ratio = count_parameters(load_for_inference(str(large))[0]) / count_parameters(
         load_for_inference(str(tiny_checkpoint))[0]
