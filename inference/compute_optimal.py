@@ -17,8 +17,8 @@ budget, instead of one fixed method for every question.
   that maximises accuracy with the questions' mean cost within the budget (easy bins may spend less, hard ones
   more; `scope="bin"`: each bin within the budget on its own). Calibration accuracy often ties (at 1.0 on a few
   dozen questions): ties go to the cheaper strategy, and `leftover="hardest"` (the default) then spends what the
-  budget leaves on more samples of each bin's method, hardest bins first (more votes only help a policy that is right
-  more often than not; the calibration split is too small to show it); `"save"` leaves it.
+  budget leaves on more samples of each bin's vote, hardest bins first (more votes help a policy that is right more
+  often than not; the calibration split is too small to show it); `"save"` leaves it.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ SAMPLE_METHODS = {"majority": "majority", "weighted": "weighted", "best_of_n": "
 TREE_METHODS = {"beam": beam_search, "dvts": dvts}
 PREDICTORS = ("prm", "agreement")
 LEFTOVERS = ("save", "hardest")
+VOTES = ("majority", "weighted")  # more samples help a vote in expectation; `spend_leftover` buys only these
 
 
 @dataclass(frozen=True)
@@ -129,16 +130,15 @@ def run_question(
     PRM has read (None: PRM reads cost nothing)."""
     read = prm_tokens or (lambda: 0)
     sampled = [s for s in strategies if s.method in SAMPLE_METHODS]
-    pools = {}  # think -> (samples, what each costs a majority vote (no PRM read), what it costs with its reads)
+    pools = {}  # think -> (samples, what each costs a majority vote (no PRM read), with its reads, the reads' share)
     for think in [None, *sorted({s.think for s in sampled} - {None})]:
         n_max = max([s.n for s in sampled if s.think == think] + ([probe] if think is None else []))
         before = read()
         pool = best_of_n(sampler, score, question, n_max, aggregation, think)
         share = prm_weight * (read() - before) / n_max  # the PRM read every sample: each carries its share
         plain = [c.tokens for c in pool.solutions]
-        pools[think] = (pool, plain, [t + share for t in plain])
-    pool, plain, scored = pools[None]
-    share = scored[0] - plain[0]
+        pools[think] = (pool, plain, [t + share for t in plain], share)
+    pool, plain, _, share = pools[None]
     correct = verify([c.answer if c.done else None for c in pool.solutions])
     probe_prm = share * probe if predictor == "prm" else 0.0
     record = QuestionRecord(
@@ -149,7 +149,7 @@ def run_question(
     )
     picks, spent = {}, {}
     for s in sampled:
-        pool, plain, scored = pools[s.think]
+        pool, plain, scored, _ = pools[s.think]
         head = SearchResult(pool.solutions[: s.n], pool.scores[: s.n], 0)
         picks[s.key] = select_answer(head, SAMPLE_METHODS[s.method])
         spent[s.key] = sum((plain if s.method == "majority" else scored)[: s.n])
@@ -286,15 +286,19 @@ def global_picks(groups: dict, keys: list, budget: float) -> dict:
 
 
 def spend_leftover(groups: dict, keys: list, picks: dict, budget: float, scope: str = "global") -> dict:
-    """Hardest bin first, each bin's pick becomes the same method (same width and thinking budget) with the most
-    samples that is as accurate on calibration and keeps the cost within `budget` (the questions' mean cost, or with
-    `scope="bin"` the bin's own)."""
+    """Hardest bin first, a bin that votes (majority or PRM-weighted) gets the same vote (same thinking budget) over
+    the most samples that is as accurate on calibration and keeps the cost within `budget` (the questions' mean
+    cost, or with `scope="bin"` the bin's own). Best-of-N and tree searches keep their pick: more candidates for a
+    maximiser over an imperfect PRM can lose (over-optimisation; on the fp32 letter-count bench beam@16/2 bought in
+    place of beam@4/2 lost test accuracy)."""
     total = sum(n for n, _ in groups.values())
     spent = sum(groups[b][0] * groups[b][1][k][1] for b, k in picks.items()) / total
     picks = dict(picks)
     for b in sorted(picks, reverse=True):
         size, stats = groups[b]
         pick = Strategy.from_key(picks[b])
+        if pick.method not in VOTES:
+            continue
         (accuracy, cost), share = stats[picks[b]], (1.0 if scope == "bin" else size / total)
         room = budget - cost if scope == "bin" else budget - spent
         more = [

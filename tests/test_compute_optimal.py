@@ -305,7 +305,8 @@ def test_model_samples_think_exactly_the_budget():
 def test_leftover_budget_goes_to_more_samples_on_the_hardest_bins():
     """Calibration ties (every strategy right on a small split) send each bin to its cheapest strategy and leave the
     budget unspent; `leftover="hardest"` spends it on more samples of the same method, hardest bin first, within the
-    mean budget (the default), never on a method it did not pick nor on more samples that were less accurate;
+    mean budget (the default), never on a method it did not pick, on a maximiser, nor on more samples that were less
+    accurate;
     `leftover="save"` leaves it."""
 
     def record(predicted, eight_right=True):
@@ -327,6 +328,9 @@ def test_leftover_budget_goes_to_more_samples_on_the_hardest_bins():
     assert apply_allocation(questions, spent, 50)[1] == pytest.approx(45) and spent.leftover == "hardest"
     per_bin = fit_allocation(questions, budgets=[50], bins=2, scope="bin", leftover="hardest")
     assert [per_bin.choose(d, 50).key for d in (0.1, 0.9)] == ["majority@4", "majority@4"]  # 80 exceeds each bin's 50
+    # a maximiser keeps its pick: more candidates for best-of-N or a beam can over-optimise an imperfect PRM
+    maximiser = [QuestionRecord(0.9, 1.0, 0, {"best_of_n@1": [True, 10], "best_of_n@8": [True, 80]}) for _ in range(4)]
+    assert fit_allocation(maximiser, budgets=[100], bins=1).choose(0.9, 100).key == "best_of_n@1"
     worse = [record(0.1, eight_right=False) for _ in range(10)] + [record(0.9, eight_right=False) for _ in range(10)]
     assert fit_allocation(worse, budgets=[100], bins=2, leftover="hardest").choose(0.9, 100).key == "majority@4"
     with pytest.raises(ValueError, match="leftover"):
