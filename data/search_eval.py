@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ponder.data.sampling import verify_rows
-from ponder.inference.search import beam_search, best_of_n, dvts, select_answer
+from ponder.inference.compute_optimal import SAMPLE_METHODS, TREE_METHODS
+from ponder.inference.search import best_of_n, select_answer
 
-# method -> how `select_answer` picks from the N samples of best-of-N; beam and dvts pick the best leaf
-SAMPLE_METHODS = {"majority": "majority", "weighted": "weighted", "best_of_n": "best"}
-TREE_METHODS = ("beam", "dvts")
+# every search method: the sample methods (how `select_answer` picks among N samples) and the tree searches
 METHODS = (*SAMPLE_METHODS, *TREE_METHODS)
 
 
@@ -38,7 +37,7 @@ def search_curves(
                 for method in set(methods) & set(SAMPLE_METHODS):
                     answers[method].append(select_answer(result, SAMPLE_METHODS[method]))
                     tokens[method] += result.tokens
-            for method, search in (("beam", beam_search), ("dvts", dvts)):
+            for method, search in TREE_METHODS.items():
                 if method in methods and n % width == 0:
                     result = search(sampler, score, row, n, width, aggregation=aggregation)
                     answers[method].append(select_answer(result, "best"))

@@ -54,8 +54,8 @@ class SearchSettings:
         default="hardest",
         metadata={
             "help": "compute_optimal: budget the per-bin picks leave unspent (ties in calibration accuracy go to the "
-            "cheaper strategy): hardest (spent on more samples of each bin's method, hardest bins first, while the "
-            "mean cost fits) or save (left unspent)."
+            "cheaper strategy): hardest (spent on more samples of each bin's vote, majority or weighted, hardest "
+            "bins first, while the mean cost fits; best-of-N and tree searches keep their pick) or save (unspent)."
         },
     )
     calibration: float = field(default=0.5, metadata={"help": "compute_optimal: share of questions to fit on."})
