@@ -6,8 +6,10 @@ import json
 import os
 from pathlib import Path
 
+from ponder.errors import PonderError
 
-class DataError(ValueError):
+
+class DataError(PonderError, ValueError):
     pass
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ponder.console import progress_bar, verbose
 from ponder.data.tasks import TASKS, get_task
-from ponder.inference.generation import generate
 from ponder.rewards.answers import extract_final_answer
 from ponder.rewards.math_answers import verify_answers
 
@@ -20,7 +20,10 @@ def generate_samples(
     **budgets,
 ) -> list[list]:
     """Per question, k `Generation`s, generated in batches with the thinking template."""
+    from ponder.inference.generation import generate  # torch: imported when a model runs, not to validate
+
     out = []
+    bar = None if verbose() else progress_bar("generate", len(questions) * k, leave=False, unit="samples")
     for start in range(0, len(questions), batch_size):
         chunk = questions[start : start + batch_size]
         results = generate(
@@ -35,6 +38,10 @@ def generate_samples(
             **budgets,
         )
         out += [results[i * k : (i + 1) * k] for i in range(len(chunk))]
+        if bar is not None:
+            bar.update(len(chunk) * k)
+    if bar is not None:
+        bar.close()
     return out
 
 

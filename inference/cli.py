@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
+from ponder.errors import PonderError
 
-class UsageError(ValueError):
+
+class UsageError(PonderError, ValueError):
     """A bad combination of command-line values (printed as one line, exit code 2)."""
 
 

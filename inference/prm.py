@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 PRM_CONFIG_KEY = "ponder_prm"  # model.config key recording the separator the PRM was trained with
 
 
@@ -33,8 +31,10 @@ def stepwise_ids(
     return ids, positions
 
 
-def pad_right(id_lists: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_right(id_lists: list[list[int]], pad_id: int) -> tuple:
     """(input_ids, attention_mask), right-padded to the longest row: the batch layout of training and scoring."""
+    import torch  # lazily: search and step-level eval import this module without a model (validate stays fast)
+
     width = max(len(ids) for ids in id_lists)
     return (
         torch.tensor([ids + [pad_id] * (width - len(ids)) for ids in id_lists]),
@@ -61,9 +61,14 @@ class PRMScorer:
         separator = getattr(model.config, PRM_CONFIG_KEY, {}).get("separator", "\n")
         return cls(model, AutoTokenizer.from_pretrained(path), separator=separator, **kwargs)
 
-    @torch.no_grad()
     def score(self, prompts: list[str], solutions: list[list[str]]) -> list[list[float]]:
         """For each (prompt, steps), P(correct) after each step; steps beyond `max_length` are not scored."""
+        import torch
+
+        with torch.no_grad():
+            return self._score(prompts, solutions)
+
+    def _score(self, prompts: list[str], solutions: list[list[str]]) -> list[list[float]]:
         out = []
         for start in range(0, len(prompts), self.batch_size):
             encoded = [

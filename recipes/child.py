@@ -9,6 +9,7 @@ from pathlib import Path
 
 from transformers import set_seed
 
+from ponder.console import quiet_libraries
 from ponder.recipes.context import StageContext
 from ponder.recipes.kind import stage_kind
 from ponder.recipes.schema import load_recipe
@@ -19,6 +20,7 @@ def main(spec_file: str):
     recipe = load_recipe(spec["recipe"], spec["overrides"])
     stage = recipe.stage(spec["stage"])
     set_seed(recipe.seed)  # as the single-process runner does before every stage
+    quiet_libraries()
     ctx = StageContext(recipe, stage, Path(spec["workdir"]), Path(spec["run_dir"]), spec["resume"])
     outcome = stage_kind(stage.kind).main(ctx)
     if int(os.environ.get("RANK", "0")) == 0:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from ponder import CONFIGS_DIR
+from ponder.errors import PonderError
 
 
 def shipped_recipes() -> list[Path]:
@@ -77,7 +79,7 @@ def cmd_show(args) -> int:
     run_dir = Path(recipe.output_dir) / recipe.name
     ctx = StageContext(recipe, stage, run_dir / stage.name, run_dir)
     merged, origin = merge_trainer_args(ctx, kind.defaults, ctx.workdir)
-    print(f"# {stage.name} ({stage.kind}): {kind.trainer_config.__name__} arguments, later layers win:")
+    print(f"# {stage.name} ({stage.kind}): {kind.config_name()} arguments, later layers win:")
     print("# kind default < recipe < cpu default < trainer: < ponder (owned keys, refused in trainer:)")
     width = max(len(k) for k in merged)
     for key, value in merged.items():
@@ -91,10 +93,13 @@ def cmd_show(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from ponder.recipes.runner import run_recipe
     from ponder.recipes.schema import load_recipe
 
-    recipe = load_recipe(resolve_recipe(args.recipe), args.overrides)
+    recipe = load_recipe(resolve_recipe(args.recipe), args.overrides)  # bad input refused before torch loads
+    if args.verbose:  # launched stages inherit it
+        os.environ["PONDER_VERBOSE"] = "1"
+    from ponder.recipes.runner import run_recipe
+
     run_recipe(recipe, args.overrides, from_stage=args.from_stage, verbose=args.verbose)
     return 0
 
@@ -115,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", help="key=value edits, e.g. stages.distill.trainer.max_steps=5")
     run.add_argument("--from", dest="from_stage", help="re-run from this stage even if it finished")
     run.add_argument(
-        "-v", "--verbose", action="store_true", help="print each stage's full config (also in config.yaml)"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print each stage's full config (also in config.yaml), TRL's per-step logs and the libraries' output",
     )
     run.set_defaults(func=cmd_run)
 
@@ -146,19 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except Exception as exc:  # user-facing errors: one clear line, no traceback
-        from ponder.data.loading import DataError
-        from ponder.inference.cli import UsageError
-        from ponder.recipes.runner import RunError
-        from ponder.recipes.schema import RecipeError
-        from ponder.rewards.pool import PoolError
-        from ponder.rewards.sandbox import SandboxUnavailable
-
-        errors = (RecipeError, DataError, RunError, UsageError, FileNotFoundError, PoolError, SandboxUnavailable)
-        if isinstance(exc, errors):
-            print(f"ponder: error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except (PonderError, FileNotFoundError) as exc:  # user-facing errors: one clear line, no traceback
+        print(f"ponder: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

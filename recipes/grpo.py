@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from trl import GRPOConfig
-
 from ponder.recipes.kind import StageKind
 from ponder.recipes.schema import LoraSettings
 
@@ -118,7 +116,7 @@ KIND = StageKind(
     options=Options,
     main=main,
     produces=frozenset({"model"}),
-    trainer_config=GRPOConfig,
+    trainer_config="trl.GRPOConfig",
     defaults=DEFAULTS,
     owned={"reward_weights": "weights come from `rewards: [{name, weight}]`"},
     check=check,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 PRODUCTS = ("data", "model", "prm", "eval")
 
@@ -36,7 +36,9 @@ class StageKind:
             to the stage folder (`checkpoint`, `dataset`, ...).
         produces: any of "data" (a dataset a later `data:` can name), "model" (a checkpoint for `init:`),
             "prm" (a process reward model for `search.prm`), "eval" (held-out figures for the report's table).
-        trainer_config: the TRL/transformers config class whose fields `trainer:` takes; None = trains nothing.
+        trainer_config: the TRL/transformers config class whose fields `trainer:` takes, as a dotted path
+            (`"trl.SFTConfig"`: validation reads its fields from a committed table and never imports TRL) or the
+            class itself; None = trains nothing.
         defaults: ponder's defaults for that config, under the user's `trainer:` block (shown by `ponder show`).
         owned: trainer keys ponder sets itself (key -> why), on top of `COMMON_OWNED`.
         check: `check(stage, recipe, error)` for cross-field checks at validate time; `error(key, msg)` makes
@@ -50,7 +52,7 @@ class StageKind:
     options: type
     main: Callable
     produces: frozenset = frozenset()
-    trainer_config: Optional[type] = None
+    trainer_config: Optional[Union[str, type]] = None
     defaults: dict = field(default_factory=dict)
     owned: dict = field(default_factory=dict)
     check: Optional[Callable] = None
@@ -63,6 +65,18 @@ class StageKind:
             raise ValueError(f"kind {self.name!r}: produces {sorted(unknown)} unknown; choose from {PRODUCTS}")
         if self.trainer_config is None and (self.defaults or self.owned):
             raise ValueError(f"kind {self.name!r}: defaults/owned need a trainer_config")
+
+    def config_name(self) -> str:
+        """The trainer config's class name (SFTConfig), for messages."""
+        config = self.trainer_config
+        return config.rpartition(".")[2] if isinstance(config, str) else config.__name__
+
+    def config_class(self) -> type:
+        """The trainer config class itself (imports TRL when named by a dotted path)."""
+        from ponder.recipes.fieldtypes import import_config
+
+        config = self.trainer_config
+        return import_config(config) if isinstance(config, str) else config
 
     def owned_keys(self) -> dict:
         """Every trainer key ponder sets for this kind, with the reason (empty when it trains nothing)."""

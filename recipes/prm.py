@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from transformers import TrainingArguments
-
 from ponder.recipes.kind import StageKind
 from ponder.recipes.schema import LoraSettings
 
@@ -111,7 +109,7 @@ KIND = StageKind(
     options=Options,
     main=main,
     produces=frozenset({"prm"}),
-    trainer_config=TrainingArguments,
+    trainer_config="transformers.TrainingArguments",
     defaults=DEFAULTS,
     owned={"remove_unused_columns": "the step-label collator needs the labels column the Trainer would drop"},
     check=check,

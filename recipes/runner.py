@@ -18,6 +18,8 @@ import torch
 import yaml
 from transformers import set_seed
 
+from ponder.console import quiet_libraries
+from ponder.errors import PonderError
 from ponder.recipes.context import StageContext
 from ponder.recipes.kind import stage_kind
 from ponder.recipes.launch import run_multiprocess
@@ -39,7 +41,7 @@ def write_json_atomic(path: Path, data: dict):
     os.replace(tmp, path)
 
 
-class RunError(RuntimeError):
+class RunError(PonderError, RuntimeError):
     """A run that cannot go on, said in one line (an unwritable folder, an unknown --from stage)."""
 
 
@@ -107,6 +109,7 @@ def run_recipe(
 ) -> dict:
     """Run the stages in order; one header and one result line per stage (`verbose` also prints each config)."""
     run_dir = Path(recipe.output_dir) / recipe.name
+    quiet_libraries()
     if from_stage and from_stage not in [s.name for s in recipe.stages]:
         raise RunError(f"--from {from_stage!r}: no such stage; stages: {[s.name for s in recipe.stages]}")
     previous, forced, results, ran = "", False, {}, set()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +15,15 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from ponder.errors import PonderError
 from ponder.inference.thinking import ThinkingConfig
+from ponder.recipes.fieldtypes import config_fields, hint_names, type_problem
 from ponder.recipes.kind import STAGE_KINDS, stage_kind
 
 REPORT_TO = {"none", "wandb", "tensorboard", "trackio"}
 
 
-class RecipeError(ValueError):
+class RecipeError(PonderError, ValueError):
     """A recipe problem located by file and dotted key."""
 
     def __init__(self, file, key: str, message: str):
@@ -163,8 +164,13 @@ def build_dataclass(cls, values, file, key: str):
         sub = _dataclass_in(hints.get(k))
         if element and isinstance(v, list):
             kwargs[k] = [build_dataclass(element, item, file, f"{where}[{i}]") for i, item in enumerate(v)]
+        elif sub and v is not None:
+            kwargs[k] = build_dataclass(sub, v, file, where)
         else:
-            kwargs[k] = build_dataclass(sub, v, file, where) if sub and v is not None else v
+            problem = type_problem(v, hint_names(hints.get(k, Any)))
+            if problem:
+                raise RecipeError(file, where, f"{v!r} is not {problem}")
+            kwargs[k] = v
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -339,58 +345,22 @@ def resolve_path(value: str, recipe_file) -> Path:
 
 def check_trainer(stage: Stage, spec, file, key: str):
     """`trainer:` keys must be fields of the kind's TRL config, not owned by ponder, and of the field's type."""
-    config_cls = spec.trainer_config
-    if config_cls is None:
+    config = spec.trainer_config
+    if config is None:
         if stage.trainer:
             raise RecipeError(file, f"{key}.trainer", f"kind {stage.kind!r} trains nothing; remove the trainer block")
         return
+    name = spec.config_name()
     if not isinstance(stage.trainer, dict):
-        raise RecipeError(file, f"{key}.trainer", f"expected a mapping of {config_cls.__name__} fields")
-    hints = config_type_hints(config_cls)
+        raise RecipeError(file, f"{key}.trainer", f"expected a mapping of {name} fields")
+    fields = config_fields(config)
     owned = spec.owned_keys()
     for k, value in stage.trainer.items():
         where = f"{key}.trainer.{k}"
-        if k not in hints:
-            raise RecipeError(file, where, f"not a field of {config_cls.__name__}{nearest(k, hints)}")
+        if k not in fields:
+            raise RecipeError(file, where, f"not a field of {name}{nearest(k, fields)}")
         if k in owned:
             raise RecipeError(file, where, f"set by ponder, not by `trainer:` ({owned[k]}); remove it")
-        problem = type_problem(value, hints[k])
+        problem = type_problem(value, fields[k])
         if problem:
-            raise RecipeError(file, where, f"{value!r} is not {problem} ({config_cls.__name__}.{k})")
-
-
-_SCALARS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-
-
-def config_type_hints(config_cls) -> dict:
-    """Field name -> type hint of a TRL/transformers config dataclass (hints that do not resolve count as Any)."""
-    try:
-        hints = typing.get_type_hints(config_cls)
-    except Exception:  # a forward reference that does not resolve: check names only
-        hints = {}
-    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_cls)}
-
-
-def type_problem(value, hint) -> str | None:
-    """What `value` should have been when it cannot be of type `hint` (scalars and their Optional); else None.
-
-    YAML reads `1e-3` as a string (it needs a dot: `1.0e-3`), so a float field says so."""
-    options = list(typing.get_args(hint)) if typing.get_origin(hint) in (Union, types.UnionType) else [hint]
-    if value is None and type(None) in options:
-        return None
-    scalars = [o for o in options if o in _SCALARS]
-    if not scalars or len(scalars) < len([o for o in options if o is not type(None)]):
-        return None  # a list, an enum or another type: TRL converts or checks it
-    for scalar in scalars:
-        if scalar is bool and isinstance(value, bool):
-            return None
-        if scalar is int and isinstance(value, int) and not isinstance(value, bool):
-            return None
-        if scalar is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return None
-        if scalar is str and isinstance(value, str):
-            return None
-    expected = " or ".join(_SCALARS[s] for s in scalars)
-    if float in scalars and isinstance(value, str):
-        expected += " (YAML reads 1e-3 as a string: write 1.0e-3)"
-    return expected
+            raise RecipeError(file, where, f"{value!r} is not {problem} ({name}.{k})")

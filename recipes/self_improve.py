@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from trl import SFTConfig
-
 from ponder.recipes.kind import StageKind
 from ponder.recipes.schema import LoraSettings
 from ponder.recipes.sft import DEFAULTS
@@ -126,7 +124,7 @@ KIND = StageKind(
     options=Options,
     main=main,
     produces=frozenset({"data", "model"}),
-    trainer_config=SFTConfig,
+    trainer_config="trl.SFTConfig",
     defaults=DEFAULTS,  # each round trains with the sft kind's defaults
     headline=("round1_heldout_accuracy", "final_heldout_accuracy", "round1_kept", "problems"),
 )

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from trl import SFTConfig
-
 from ponder.recipes.kind import StageKind
 from ponder.recipes.schema import LoraSettings
 
@@ -52,7 +50,7 @@ KIND = StageKind(
     options=Options,
     main=main,
     produces=frozenset({"model"}),
-    trainer_config=SFTConfig,
+    trainer_config="trl.SFTConfig",
     defaults=DEFAULTS,
     check=check,
     headline=("loss_first", "loss_last", "mean_token_accuracy", "global_step", "train_rows"),

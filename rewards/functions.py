@@ -96,13 +96,33 @@ class AccuracyReward(Reward):
 
     name = "accuracy"
 
-    def score(self, texts, answer=None, **kwargs):
-        return self.correctness(texts, answer)
+    def __init__(self, reasoning_delimiters: list[str] | None = None, **delimiters):
+        super().__init__(**delimiters)
+        self.reasoning_delimiters = list(reasoning_delimiters) if reasoning_delimiters else None
+
+    def score(self, texts, answer=None, reasoning_delimiters=None, **kwargs):
+        """`reasoning_delimiters` (TRL's `reasoning_accuracy_reward` name; here as a parameter or per call): the
+        answer follows the last occurrence of any of them; none present = no answer. Default: `think_end`."""
+        ends = reasoning_delimiters or self.reasoning_delimiters
+        if not ends:
+            return self.correctness(texts, answer)
+        if answer is None:
+            return [None] * len(texts)
+        answers = []
+        for text in texts:
+            end = max(ends, key=text.rfind)
+            cut = text.rfind(end)
+            answers.append(extract_final_answer(text[cut:], end, self.answer_prefix) if cut >= 0 else "")
+        return verify_answers([(str(gold), a) for gold, a in zip(answer, answers)])
 
 
 class FormatReward(Reward):
     """Strict format: (`<think>` at the very start, or prefilled by the template) reasoning `</think>` answer,
     exactly one of each delimiter, non-empty on both sides.
+
+    An empty think block (`<think></think>answer`) scores 0.0, where TRL's `think_format_reward` gives 1.0: it is
+    what a model writes when it skips thinking (`enable_thinking=False`), and a format reward that pays for it
+    pays a reasoner for not reasoning. TRL's rule is one dotted path away: `name: trl.rewards.think_format_reward`.
 
     Returns:
         1.0 / 0.0 per completion.
@@ -260,13 +280,27 @@ class CosineScaledReward(Reward):
 
 
 class RepetitionPenaltyReward(Reward):
-    """N-gram repetition penalty (arXiv 2502.03373, App. C.2; open-r1): (1 - distinct / total n-grams) *
-    max_penalty. `language="en"` counts words; `"zh"` counts characters (open-r1 segments words with jieba,
-    which ponder does not depend on).
+    """N-gram repetition penalty (arXiv 2502.03373, App. C.2): (1 - distinct / total n-grams) * max_penalty.
+
+    Given `completion_ids` (as GRPO always passes them), the n-grams are token ids, as TRL's
+    `get_repetition_penalty_reward` counts them (the paper penalises repeated tokens; tokenizer-defined and
+    language-agnostic). Given text alone, they are words (`language="en"`) or characters (`"zh"`; open-r1
+    segments words with jieba, which ponder does not depend on), as open-r1 counts them. Fewer units than
+    `ngram_size`: 0.0.
+
+    Args:
+        ngram_size: n-gram length.
+        max_penalty: the penalty of a fully repetitive completion (<= 0).
+        language: en or zh, for text.
+
+    Returns:
+        Penalties in [max_penalty, 0.0].
 
     Example:
         >>> RepetitionPenaltyReward(ngram_size=2)(["a b c d", "a a a a"])
         [0.0, -0.6666666666666667]
+        >>> RepetitionPenaltyReward(ngram_size=2)([[1, 2, 3, 4], [5, 5, 5, 5, 5]])  # TRL's call: token ids
+        [0.0, -0.75]
     """
 
     name = "repetition_penalty"
@@ -279,13 +313,31 @@ class RepetitionPenaltyReward(Reward):
             raise ValueError(f"language={language!r}: choose en (words) or zh (characters)")
         self.ngram_size, self.max_penalty, self.language = ngram_size, max_penalty, language
 
-    def score(self, texts, **kwargs):
+    def __call__(self, *args, **kwargs) -> list:
+        if len(args) == 1 and is_id_lists(args[0]):  # TRL's `repetition_penalty(completion_ids)`
+            kwargs["completion_ids"], args = args[0], ()
+        if kwargs.get("completions") is None and kwargs.get("completion_ids") is not None:
+            return self.penalties(kwargs["completion_ids"])
+        return super().__call__(*args, **kwargs)
+
+    def score(self, texts, completion_ids=None, **kwargs):
+        if completion_ids is not None:
+            return self.penalties(completion_ids)
+        lower = self.language == "en"
+        return self.penalties([t.lower().split() if lower else [c for c in t if not c.isspace()] for t in texts])
+
+    def penalties(self, sequences) -> list[float]:
         out = []
-        for text in texts:
-            units = text.lower().split() if self.language == "en" else [c for c in text if not c.isspace()]
+        for units in sequences:
+            units = list(units)
             grams = [tuple(units[i : i + self.ngram_size]) for i in range(len(units) - self.ngram_size + 1)]
             out.append((1 - len(set(grams)) / len(grams)) * self.max_penalty if grams else 0.0)
         return out
+
+
+def is_id_lists(value) -> bool:
+    """A batch of token-id lists (`[[5, 5, 5]]`), as opposed to texts or conversations."""
+    return isinstance(value, list) and all(isinstance(v, list) and all(type(i) is int for i in v) for v in value)
 
 
 class SoftOverlongPunishment(Reward):

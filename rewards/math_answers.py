@@ -4,10 +4,10 @@ Cheap cases never leave the process: plain numbers (thousands separators, decima
 (`\\frac{a}{b}`, `\\sqrt{n}` of a perfect square, `\\boxed{}`, sets of numbers) and word answers. Numbers compare
 as Math-Verify compares them: exactly, or rounded to 6 decimals when either side is written as a decimal.
 Anything that needs a parser goes to a worker with a hard deadline, and each batch has an overall bound.
-Answers that cannot be numbers of sane size (exponent towers, thousands of digits: they make `parse` hang)
-score 0 without a parser. Word answers ("aetdm") are compared exactly, never symbolically: sympy would call
-"ab" and "ba" equal (a*b == b*a). A gold in words against a mathematical prediction ("forty two" vs 42) is
-not applicable (None), as TRL treats a gold it cannot parse.
+Answers that cannot be numbers of sane size (exponent towers, thousands of digits, factorials of powers: they
+make `parse` hang) score 0 without a parser. Word answers ("aetdm") are compared exactly, never symbolically:
+sympy would call "ab" and "ba" equal (a*b == b*a). A gold in words against a mathematical prediction ("forty two"
+vs 42) is not applicable (None), as TRL treats a gold it cannot parse.
 """
 
 from __future__ import annotations
@@ -83,8 +83,35 @@ def numbers_equal(gold: tuple, prediction: tuple) -> bool:
     return g == p or ((g_float or p_float) and round(g, 6) == round(p, 6))
 
 
+# The operand of a `!`: a literal, a bracketed group, or a power written before it (`9^{9}!` reads as (9^9)!).
+FACTORIAL = re.compile(r"(\d+\s*\^\s*(?:\d+|\{[^{}]*\})|\d+|\([^()]*\)|\{[^{}]*\})\s*!")
+POWER = re.compile(r"^(\d+)\s*\^\s*\{?\s*(\d+)\s*\}?$")
+MAX_FACTORIAL = 1000  # 1000! has 2,568 digits: sympy computes it at once; (10^{10})! makes `parse`/`verify` hang
+
+
+def huge_factorial(text: str) -> bool:
+    """A factorial of a number above MAX_FACTORIAL, or of a power or factorial too large to write out."""
+    for match in FACTORIAL.finditer(text):
+        operand = match.group(1).strip("(){} ")
+        power = POWER.match(operand)
+        if operand.isdigit():
+            value = int(operand) if len(operand) < 8 else MAX_FACTORIAL + 1
+        elif power and int(power.group(2)) * math.log10(max(int(power.group(1)), 1)) < 6:
+            value = int(power.group(1)) ** int(power.group(2))
+        elif "^" in operand or "!" in operand:
+            return True
+        else:
+            continue
+        if value > MAX_FACTORIAL:
+            return True
+    return False
+
+
 def insane(text: str) -> bool:
-    """Cannot be a number of sane size: an exponent tower (`2^{2^{2^{2}}}`, `2^2^2^2`) or a huge literal."""
+    """Cannot be a number of sane size: an exponent tower (`2^{2^{2^{2}}}`, `2^2^2^2`), a huge literal, or a
+    factorial of a large number or of a power (`(10^{10})!`)."""
+    if huge_factorial(text):
+        return True
     depth = deepest = 0
     for i, char in enumerate(text):
         if char == "{":

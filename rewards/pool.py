@@ -17,8 +17,10 @@ import os
 import time
 from multiprocessing.connection import wait
 
+from ponder.errors import PonderError
 
-class PoolError(RuntimeError):
+
+class PoolError(PonderError, RuntimeError):
     """The pool cannot run its workers (they fail to start or die at once)."""
 
 

@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from ponder.errors import PonderError
+
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
 NOBODY = 65534
 
@@ -59,7 +61,7 @@ exec(compile(_source, "program.py", "exec"), {"__name__": "__main__"})
 ISOLATIONS = ("bwrap", "process")
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(PonderError, RuntimeError):
     """The kernel-level sandbox cannot run here; the message says what to install or how to opt out."""
 
 

@@ -237,3 +237,79 @@ def test_a_batch_of_pathological_answers_is_bounded():
     start = time.monotonic()
     out = verify_answers([("1/2", tower), ("7", chained)] * 32 + [("\\frac12", "0.5")])
     assert time.monotonic() - start < 5.0 and out == [0.0] * 64 + [1.0]
+
+
+# trl/rewards/other_rewards.py get_repetition_penalty_reward: token-id n-grams. The same ids through TRL's own
+# function and ponder's, called as TRL calls it (positionally) and as GRPO does (text and ids together).
+@pytest.mark.parametrize(
+    "ids, ngram, penalty",
+    [
+        ([[1, 2, 3, 4], [5, 5, 5, 5, 5]], 2, -1.0),
+        ([[5, 5, 5, 5, 5]], 2, -1.0),
+        ([[1, 2, 1, 2, 1, 2]], 2, -0.5),
+        ([[1, 2, 3, 1, 2, 3, 4]], 3, -1.0),
+        ([[7]], 3, -1.0),
+        ([[]], 2, -1.0),
+        ([[9, 9, 9, 9], [1, 2, 3, 4, 5, 6]], 3, -2.0),
+    ],
+)
+def test_trl_repetition_penalty_on_token_ids(ids, ngram, penalty):
+    from trl.rewards import get_repetition_penalty_reward
+
+    expected = get_repetition_penalty_reward(ngram_size=ngram, max_penalty=penalty)(ids)
+    ours = get_reward("repetition_penalty", ngram_size=ngram, max_penalty=penalty)
+    assert ours(ids) == pytest.approx(expected)
+    texts = [conv("one two three four") for _ in ids]  # the ids decide when both are given, as in GRPO
+    assert ours(texts, completion_ids=ids) == pytest.approx(expected)
+
+
+def test_trl_repetition_penalty_docstring():
+    assert get_reward("repetition_penalty", ngram_size=2)([[1, 2, 3, 4], [5, 5, 5, 5, 5]]) == [0.0, -0.75]
+
+
+def test_trl_reasoning_accuracy_delimiters():
+    """trl/rewards/accuracy_rewards.py reasoning_accuracy_reward: its docstring, and other delimiters, through
+    TRL's function and ponder's accuracy reward with the same `reasoning_delimiters`."""
+    from trl.rewards import reasoning_accuracy_reward
+
+    cases = [
+        ("<think> Reasoning content </think> The final answer is \\boxed{\\frac{1}{3}}", "\\frac{1}{3}"),
+        ("<think> Reasoning content </think> The final answer is \\boxed{\\frac{1}{2}}", "\\frac{1}{3}"),
+        ("<think> Reasoning with partial answers \\boxed{\\frac{1}{3}} but no final answer", "\\frac{1}{3}"),
+        ("<reasoning> 6*7 </reasoning> \\boxed{42}", "42"),
+        ("<think> 6*7 </think> wait <reasoning> again </reasoning> \\boxed{41}", "42"),
+    ]
+    completions, solutions = [conv(c) for c, _ in cases], [s for _, s in cases]
+    for delimiters in (["</think>"], ["</think>", "</reasoning>"]):
+        expected = reasoning_accuracy_reward(completions, solutions, reasoning_delimiters=delimiters)
+        by_param = get_reward("accuracy", reasoning_delimiters=delimiters)(completions, solution=solutions)
+        per_call = get_reward("accuracy")(completions, solution=solutions, reasoning_delimiters=delimiters)
+        assert by_param == per_call == expected, delimiters
+    assert expected == [1.0, 0.0, 0.0, 1.0, 0.0]
+
+
+def test_empty_think_block_is_no_format_here_and_trl_rule_is_a_dotted_path():
+    """Decided: ponder's `format` refuses `<think></think>answer` (it pays for not thinking); TRL's
+    think_format_reward accepts it and is reachable by its dotted path."""
+    texts = [conv("<think></think>\nanswer"), conv("<think>\nsteps\n</think>\nanswer")]
+    assert get_reward("format")(texts) == [0.0, 1.0]
+    assert get_reward("trl.rewards.think_format_reward")(texts) == [1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["(10^{10})!", "(9^{9^9})!", "9^{9}!", "((10^10)!)!", "(2^{100})!!", "\\frac{(10^{100})!}{2}", "100000!"],
+)
+def test_factorials_of_powers_are_refused_without_a_parser(answer):
+    start = time.monotonic()
+    assert get_reward("accuracy")([answered(answer)], answer=["42"]) == [0.0]
+    assert time.monotonic() - start < 0.2, "decided in-process, no worker"
+
+
+def test_every_pathological_answer_within_the_deadline():
+    """Towers a parser must see still end at the per-answer deadline (2 s), once the workers are up."""
+    verify_answers([("1", "\\sqrt{x^2}")])  # the pool's start is not an answer's time
+    for answer in ["10^{10^{10}}", "2^{2^{100}}", "(3^{3})^{3^{3^{3}}}", "5!", "(2^{3})!"]:
+        start = time.monotonic()
+        verify_answers([("40320", answer)])
+        assert time.monotonic() - start < 2.5, answer

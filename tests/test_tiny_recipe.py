@@ -5,6 +5,7 @@ The full recipe's figures (6 runs: 3 seeds x 2 numeric paths) come from bench/de
 import json
 
 from ponder import CONFIGS_DIR
+from ponder.recipes.cli import main
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
 
@@ -12,6 +13,7 @@ SHRINK = [
     "stages.curate.pool_size=400",
     "stages.curate.target=100",
     "stages.distill.trainer.max_steps=10",
+    "stages.distill.trainer.logging_steps=5",
     "stages.grpo.size=32",
     "stages.grpo.trainer.max_steps=2",
     "stages.eval_base.size=8",
@@ -20,13 +22,25 @@ SHRINK = [
 ]
 
 
-def test_tiny_reasoner_recipe_end_to_end(tmp_path):
-    recipe = load_recipe(CONFIGS_DIR / "tiny" / "reasoner.yaml", [f"output_dir={tmp_path}", *SHRINK])
-    results = run_recipe(recipe)
-    assert list(results) == [s.name for s in recipe.stages]
+def test_tiny_reasoner_recipe_end_to_end(tmp_path, capfd):
+    """Through the `ponder run` command, as a user runs it: a quiet console, every figure on disk."""
+    overrides = [f"output_dir={tmp_path}", *SHRINK]
+    recipe = load_recipe(CONFIGS_DIR / "tiny" / "reasoner.yaml", overrides)
+    assert main(["run", "configs/tiny/reasoner.yaml", *overrides]) == 0
+    out, err = capfd.readouterr()
+    lines = out.split("\n")  # a live line redraws after \r: still one line on the terminal
+    assert len(lines) <= 30, out
+    for stage in ("distill", "grpo"):  # one progress line each, with the figure that moves
+        progress = [line for line in lines if line.lstrip().startswith(f"{stage}: ")]
+        assert len(progress) == 1 and f"{stage}: " in progress[0], out
+    assert "loss " in [line for line in lines if line.lstrip().startswith("distill: ")][0]
+    assert "{'loss'" not in out + err and "Map:" not in out + err and "Loading weights" not in out + err, err
     run_dir = tmp_path / "tiny-reasoner"
+    results = {s.name: json.loads((run_dir / s.name / "result.json").read_text()) for s in recipe.stages}
     for name in results:
-        assert json.loads((run_dir / name / "result.json").read_text())["status"] == "finished"
+        assert results[name]["status"] == "finished"
+    logged = [json.loads(line) for line in (run_dir / "distill" / "train_log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in logged if "loss" in entry] == [5, 10]  # TRL's log dicts, on disk
     assert results["curate"]["metrics"]["selected"] <= 100
     assert results["eval_grpo"]["metrics"]["s1_control"] == 1.0
     report = (run_dir / "report.md").read_text()

@@ -16,6 +16,7 @@ from pathlib import Path
 from transformers import TrainerState
 
 from ponder.trainers.common import cpu_defaults, deepspeed_args, export_checkpoint, last_checkpoint, log_metrics
+from ponder.trainers.progress import attach
 
 
 def merge_trainer_args(ctx, defaults: dict, out_dir: Path, owned: dict | None = None) -> tuple[dict, dict]:
@@ -74,6 +75,7 @@ def run_trainer(
     if getattr(args, "process_index", 0) == 0:
         (out_dir / "trainer_args.json").write_text(json.dumps(args.to_dict(), indent=2, default=str))
     trainer = build(args)
+    attach(trainer, ctx.stage.name, out_dir)
     checkpoint = last_checkpoint(args.output_dir) if ctx.resume else None
     if checkpoint and finished(checkpoint, args) and not args.deepspeed:
         # Killed after the last checkpoint (or during the export): the training is done, only export is left.
