@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import SFT_RECIPE
 
 from ponder.recipes.cli import main
@@ -77,12 +78,12 @@ def test_one_trainer_call_site_in_the_package():
     assert sites == ["trainers/run.py"]
 
 
-def readme_python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+def readme_python_blocks(page: str = "README.md") -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), flags=re.S)
 
 
 def test_a_kind_from_outside_ponder_runs_through_the_runner(write_recipe, tmp_path, monkeypatch):
-    (snippet,) = [b for b in readme_python_blocks() if "KIND = StageKind" in b]  # README's worked example
+    (snippet,) = [b for b in readme_python_blocks("docs/recipes.md") if "KIND = StageKind" in b]  # the docs' example
     (tmp_path / "my_kinds.py").write_text(snippet)
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("my_kinds", None)
@@ -96,19 +97,33 @@ def test_a_kind_from_outside_ponder_runs_through_the_runner(write_recipe, tmp_pa
         load_recipe(path, [*overrides, "stages.distill.init=data"])
 
 
-def test_readme_python_snippets_run_as_written(monkeypatch, capsys):
-    monkeypatch.chdir(ROOT)  # the snippets name tests/assets/tiny-reasoner relative to the repository
-    blocks = [b for b in readme_python_blocks() if "KIND = StageKind" not in b]
-    assert len(blocks) >= 3
+def run_blocks(page: str, capsys) -> tuple[list[str], dict]:
     namespace = {}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
-    printed = capsys.readouterr().out.splitlines()
-    assert printed[0] == "[1.0]" and "'accuracy'" in printed[1] and "'cosine'" in printed[1]  # the rewards snippet
-    thinking_tokens, forced = printed[2].split()[:2]  # the generate snippet
+    for block in readme_python_blocks(page):
+        exec(compile(block, page, "exec"), namespace)
+    return capsys.readouterr().out.splitlines(), namespace
+
+
+def test_readme_and_docs_python_snippets_run_as_written(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)  # the snippets name tests/assets/tiny-reasoner relative to the repository
+    printed, _ = run_blocks("README.md", capsys)
+    thinking_tokens, forced = printed[0].split()[:2]  # README's generate snippet
     assert int(thinking_tokens) <= 8 and forced in ("True", "False")
+    printed, _ = run_blocks("docs/inference.md", capsys)
+    assert int(printed[0].split()[0]) <= 8
+    printed, namespace = run_blocks("docs/rewards.md", capsys)
+    assert printed[0] == "[1.0]" and "'accuracy'" in printed[1] and "'cosine'" in printed[1]
     example = [[{"role": "assistant", "content": "<think>x</think>42"}]]
     assert namespace["short_answer"](example) == [1.0] and namespace["cosine"].__name__
+
+
+def test_readme_recipe_is_the_shipped_example():
+    """README's "your model on your data" recipe is configs/examples/own-data.yaml, which validates."""
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)]
+    shipped = yaml.safe_load((ROOT / "configs/examples/own-data.yaml").read_text())
+    shipped.pop("description")
+    assert yaml.safe_load(block) == shipped
+    assert load_recipe(ROOT / "configs/examples/own-data.yaml").stage("eval").data.path.endswith("heldout.jsonl")
 
 
 def test_public_api_names_import_and_work(tmp_path, monkeypatch):
