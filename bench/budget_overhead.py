@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import statistics
 import sys
@@ -47,11 +48,12 @@ def main():
     torch.manual_seed(0)
     thinking = ThinkingConfig()
     model, tokenizer = build_tiny_model("tiny", thinking)
-    model.eval()
+    device = os.environ.get("PONDER_BENCH_DEVICE", "cpu")  # bench/gpu/run.sh: cuda
+    model.to(device).eval()
     messages = [[{"role": "user", "content": p}] for p in PROMPTS]
     texts = [tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m in messages]
     tokenizer.padding_side = "left"
-    inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
 
     def plain():
         with torch.no_grad():
@@ -79,6 +81,7 @@ def main():
     plain(), budgeted()  # warm-up
     plain_rate, budget_rate = best_of(plain), best_of(budgeted)
     figures = {
+        "device": device,
         "prompts": len(PROMPTS),
         "new_tokens": NEW_TOKENS,
         "plain_tokens_per_s": round(plain_rate, 1),

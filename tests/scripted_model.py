@@ -8,6 +8,7 @@ tokens, at each thinking position it wants to stop with probability `p_stop` (by
 the seed and the position), so random models can be scripted for property tests.
 """
 
+import os
 import random
 
 import torch
@@ -103,4 +104,4 @@ def scripted(tokenizer, k, **behaviour):
     )
     model = ScriptedThinker(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
+    return model.to(os.environ.get("PONDER_TEST_DEVICE", "cpu"))  # bench/gpu/run.sh runs these tests on cuda

@@ -28,6 +28,11 @@ TINY_PRESETS = {
     "small": dict(
         hidden_size=512, intermediate_size=1536, num_hidden_layers=6, num_attention_heads=8, num_key_value_heads=4
     ),
+    # SmolLM2-135M's body (its config: 30 layers, hidden 576, 9 heads, 3 KV heads) on the character vocabulary:
+    # ~106M parameters, a real model's compute and memory shape with random weights (bench/gpu/run.sh).
+    "smollm2-body": dict(
+        hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3
+    ),
 }
 
 
