@@ -42,8 +42,8 @@ def main():
     import torch
 
     from ponder.inference.generation import generate
-    from ponder.inference.thinking import ThinkingConfig
-    from ponder.trainers.modeling import build_tiny_model
+    from ponder.models.modeling import build_tiny_model
+    from ponder.models.thinking import ThinkingConfig
 
     torch.manual_seed(0)
     thinking = ThinkingConfig()

@@ -128,9 +128,9 @@ def models_main(questions: int, seed: int, path: str):
     import json
     import subprocess
 
+    from ponder.models.modeling import TINY_PRESETS
     from ponder.recipes.runner import run_recipe
     from ponder.recipes.schema import load_recipe
-    from ponder.trainers.modeling import TINY_PRESETS
 
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as out:
@@ -209,13 +209,13 @@ def main():
     args = parser.parse_args()
     if args.policies == "models":
         return models_main(args.questions, args.seed, args.path)
-    from ponder.data.search_eval import compute_optimal_eval
-    from ponder.data.step_samplers import TaskStepSampler
     from ponder.data.tasks import task_rows
     from ponder.inference.compute_optimal import strategy_grid
     from ponder.inference.prm import PRMScorer
     from ponder.inference.search import prm_score_fn
-    from ponder.inference.thinking import ThinkingConfig
+    from ponder.inference.search_eval import OptimalSettings, compute_optimal_eval
+    from ponder.inference.step_samplers import TaskStepSampler
+    from ponder.models.thinking import ThinkingConfig
     from ponder.recipes.runner import run_recipe
     from ponder.recipes.schema import load_recipe
 
@@ -242,7 +242,7 @@ def main():
         strategies,
         thinking,
         budgets,
-        prm_tokens=lambda: scorer.tokens_read,
+        OptimalSettings(prm_tokens=lambda: scorer.tokens_read),
     )
     result["allocation"], result["oracle_allocation"] = (
         asdict(result["allocation"]),

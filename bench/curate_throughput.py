@@ -22,9 +22,9 @@ from common import write_results  # noqa: E402
 def main():
     from ponder.data.curation import diversity_select, quality_problem
     from ponder.data.tasks import TASKS, get_task
-    from ponder.data.teachers import model_samples, programmatic_samples
-    from ponder.inference.thinking import ThinkingConfig
-    from ponder.trainers.modeling import build_tiny_model
+    from ponder.inference.teachers import model_samples, programmatic_samples
+    from ponder.models.modeling import build_tiny_model
+    from ponder.models.thinking import ThinkingConfig
 
     figures = {}
     thinking = ThinkingConfig()

@@ -97,11 +97,11 @@ def run_trl(out: Path, steps: int):
     import datasets
     from trl import GRPOConfig, GRPOTrainer
 
-    from ponder.data.prompts import render_prompts
     from ponder.data.tasks import get_task
+    from ponder.models.modeling import build_tiny_model
+    from ponder.models.prompts import render_prompts
     from ponder.rewards.registry import get_reward
     from ponder.trainers.common import cpu_defaults
-    from ponder.trainers.modeling import build_tiny_model
 
     model, tokenizer = build_tiny_model("tiny")
     dataset = datasets.Dataset.from_list(render_prompts(get_task("running_sum").rows(256, 1), tokenizer))

@@ -47,13 +47,13 @@ METHODS = ["majority", "weighted", "best_of_n", "beam", "dvts"]
 
 
 def main():
-    from ponder.data.search_eval import search_curves
-    from ponder.data.step_samplers import ModelStepSampler, TaskStepSampler
     from ponder.data.tasks import task_rows
-    from ponder.inference.loading import load_for_inference
     from ponder.inference.prm import PRMScorer
     from ponder.inference.search import prm_score_fn
-    from ponder.inference.thinking import ThinkingConfig
+    from ponder.inference.search_eval import search_curves
+    from ponder.inference.step_samplers import ModelStepSampler, TaskStepSampler
+    from ponder.models.loading import load_for_inference
+    from ponder.models.thinking import ThinkingConfig
     from ponder.recipes.runner import run_recipe
     from ponder.recipes.schema import load_recipe
 

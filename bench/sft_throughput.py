@@ -68,10 +68,10 @@ def run_trl_defaults(data: Path, out: Path, steps: int) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from ponder.data.loading import read_jsonl
-    from ponder.data.sft_format import to_prompt_completion
-    from ponder.inference.thinking import ThinkingConfig
+    from ponder.models.modeling import build_tiny_model
+    from ponder.models.sft_format import to_prompt_completion
+    from ponder.models.thinking import ThinkingConfig
     from ponder.trainers.common import log_metrics
-    from ponder.trainers.modeling import build_tiny_model
 
     thinking = ThinkingConfig()
     model, tokenizer = build_tiny_model("small", thinking)
@@ -99,7 +99,7 @@ def main():
     args = parser.parse_args()
     import torch
 
-    from ponder.trainers.modeling import build_tiny_model, count_parameters
+    from ponder.models.modeling import build_tiny_model, count_parameters
 
     params = count_parameters(build_tiny_model("small")[0])
     peaks = {"fp32": matmul_peak_gflops(dtype=torch.float32)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ponder.data.tasks import Task
+from ponder.data.task import Task
 from ponder.rewards.answers import extract_final_answer
 
 

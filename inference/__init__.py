@@ -8,7 +8,7 @@ from importlib import import_module
 _EXPORTS = {
     "generate": "ponder.inference.generation",
     "Generation": "ponder.inference.generation",
-    "load_for_inference": "ponder.inference.loading",
+    "load_for_inference": "ponder.models.loading",
     "serve": "ponder.inference.server",
     "create_app": "ponder.inference.server",
     "PRMScorer": "ponder.inference.prm",

@@ -97,7 +97,7 @@ def _answer(args, model, tokenizer, thinking, messages):
 def cmd_generate(args) -> int:
     from dataclasses import asdict
 
-    from ponder.inference.loading import load_for_inference
+    from ponder.models.loading import load_for_inference
 
     check_budgets(args)
     model, tokenizer, thinking = load_for_inference(args.checkpoint)
@@ -115,7 +115,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from ponder.inference.loading import load_for_inference
+    from ponder.models.loading import load_for_inference
 
     check_budgets(args)
     model, tokenizer, thinking = load_for_inference(args.checkpoint)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -321,84 +320,6 @@ def apply_allocation(records: list[QuestionRecord], allocation: Allocation, budg
     return mean(r.outcomes[k][0] for r, k in zip(records, keys)), mean(
         probed_cost(r, k) for r, k in zip(records, keys)
     )
-
-
-def exchange_rate(
-    small: list[QuestionRecord],
-    allocation: Allocation,
-    large: list[QuestionRecord],
-    size_ratio: float,
-    bins: int = 5,
-) -> list[dict]:
-    """Snell et al.'s FLOPs-matched comparison (inference FLOPs; training FLOPs excluded): a policy `size_ratio`
-    times the small one's parameters runs each of its strategies (`large`: its records on the same questions, in
-    the same order, costs in its own tokens); the small policy gets the same FLOPs per question, `size_ratio` x
-    the large strategy's mean cost in its tokens, spent by `allocation`. Per oracle difficulty bin of the small
-    policy (quantiles of its pass rate on these questions; bin 0 the easiest) and over all questions ("all")."""
-    edges = quantile_edges([difficulty_of(r, "oracle") for r in small], bins)
-    groups = {"all": list(range(len(small)))}
-    for i, record in enumerate(small):
-        groups.setdefault(bisect.bisect_right(edges, difficulty_of(record, "oracle")), []).append(i)
-    rows = []
-    for key in large[0].outcomes:
-        budget = size_ratio * mean(r.outcomes[key][1] for r in large)
-        for group in ["all", *sorted(b for b in groups if b != "all")]:
-            members = groups[group]
-            accuracy, cost = apply_allocation([small[i] for i in members], allocation, budget)
-            rows.append(
-                {
-                    "large_strategy": key,
-                    "flops_matched_budget": budget,
-                    "bin": group,
-                    "questions": len(members),
-                    "small_pass_rate": mean(small[i].pass_rate for i in members),
-                    "large_accuracy": mean(large[i].outcomes[key][0] for i in members),
-                    "small_accuracy": accuracy,
-                    "small_cost": cost,
-                    "large_cost": size_ratio * mean(large[i].outcomes[key][1] for i in members),
-                }
-            )
-    return rows
-
-
-def fixed_curves(records: list[QuestionRecord]) -> dict:
-    """{strategy key: (accuracy, mean cost)}: each strategy run alone (no probe) on every question."""
-    return {
-        k: (mean(r.outcomes[k][0] for r in records), mean(r.outcomes[k][1] for r in records))
-        for k in records[0].outcomes
-    }
-
-
-def cost_to_reach(curve: list[tuple[float, float]], accuracy: float) -> float | None:
-    """The cost a method's (cost, accuracy) curve needs to reach `accuracy`, linear between its points; None
-    if it never does."""
-    points = sorted(curve)
-    for (c0, a0), (c1, a1) in zip([(0.0, 0.0)] + points, points):
-        if a1 >= accuracy:
-            return c1 if a1 == a0 else c0 + (c1 - c0) * max(0.0, accuracy - a0) / (a1 - a0)
-    return None
-
-
-def spearman(xs: list[float], ys: list[float]) -> float:
-    """Rank correlation with average ranks for ties."""
-
-    def ranks(values):
-        order = sorted(range(len(values)), key=values.__getitem__)
-        out = [0.0] * len(values)
-        i = 0
-        while i < len(order):
-            j = i
-            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-                j += 1
-            for k in range(i, j + 1):
-                out[order[k]] = (i + j) / 2
-            i = j + 1
-        return out
-
-    rx, ry = ranks(xs), ranks(ys)
-    if len(set(rx)) < 2 or len(set(ry)) < 2:
-        return 0.0
-    return statistics.correlation(rx, ry)
 
 
 def mean(values) -> float:

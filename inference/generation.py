@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from ponder.inference.budget import ANSWERING, BudgetForcingProcessor
-from ponder.inference.thinking import ThinkingConfig
+from ponder.models.thinking import ThinkingConfig
 
 
 @dataclass

@@ -107,18 +107,18 @@ def serve(
     with `prm` and `allocation`, requests that name a compute budget get compute-optimal search."""
     import uvicorn
 
-    from ponder.inference.loading import load_for_inference
+    from ponder.models.loading import load_for_inference
 
     model, tokenizer, thinking = load_for_inference(checkpoint, dtype)
     plan = None
     if prm or allocation:
         if not (prm and allocation):
             raise ValueError("compute-optimal serving needs both --prm and --allocation")
-        from ponder.data.step_samplers import ModelStepSampler
         from ponder.inference.compute_optimal import Allocation, SearchPlan
         from ponder.inference.prm import PRMScorer
         from ponder.inference.search import prm_score_fn
-        from ponder.trainers.modeling import count_parameters
+        from ponder.inference.step_samplers import ModelStepSampler
+        from ponder.models.modeling import count_parameters
 
         scorer, table = PRMScorer.from_pretrained(prm), Allocation.load(allocation)
         budgets = table.budgets  # reasoning_effort: the smallest, the middle and the largest fitted budget
@@ -134,54 +134,53 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
-def create_app(
-    model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512, max_batch: int = 16, search=None
-) -> FastAPI:
-    app = FastAPI(title="ponder")
-    lock = threading.Lock()
+class ChatService:
+    """The model behind the routes: admits a request (every cost bounded before any work), batches generation,
+    runs compute-optimal search, and shapes OpenAI responses. One lock guards the model."""
 
-    @app.exception_handler(RequestValidationError)
-    async def on_validation_error(request, exc):
-        first = exc.errors()[0]
-        param = ".".join(str(p) for p in first.get("loc", [])[1:])
-        return error_response(f"{param}: {first.get('msg')}", param)
+    def __init__(self, model, tokenizer, thinking, model_name: str, default_max_tokens: int, max_batch: int, search):
+        self.model, self.tokenizer, self.thinking, self.model_name = model, tokenizer, thinking, model_name
+        self.default_max_tokens, self.search = default_max_tokens, search
+        self.context = min(getattr(model.config, "max_position_embeddings", None) or 2048, tokenizer.model_max_length)
+        self.lock = threading.Lock()
+        self.batcher = RequestBatcher(self.run_batch, self.lock, max_batch, skip=lambda item: item[2].is_set())
 
-    @app.exception_handler(BadRequest)
-    async def on_bad_request(request, exc):
-        return error_response(str(exc))
-
-    @app.get("/v1/models")
-    async def models():
-        return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "ponder", "created": 0}]}
-
-    context = min(getattr(model.config, "max_position_embeddings", None) or 2048, tokenizer.model_max_length)
-
-    def admit(req: ChatRequest) -> tuple:
+    def admit(self, req: ChatRequest) -> tuple:
         """(messages, (min, max, ignored stops), enable_thinking, max new tokens) of a request, or a 400 naming
-        the field: everything a request may cost is bounded here, before any work."""
-        if req.model != model_name:
-            raise BadRequest(f"unknown model {req.model!r}; this server serves {model_name!r}")
+        the field."""
+        if req.model != self.model_name:
+            raise BadRequest(f"unknown model {req.model!r}; this server serves {self.model_name!r}")
         if req.n != 1:
             raise BadRequest("n must be 1")
         enable = req.chat_template_kwargs.get("enable_thinking", True)
         if not isinstance(enable, bool):
             raise BadRequest("chat_template_kwargs.enable_thinking must be true or false")
         messages = [m.plain() for m in req.messages]
+        max_new = self.room(messages, enable, req.max_completion_tokens or req.max_tokens)
+        return messages, self.budgets(req, max_new), enable, max_new
+
+    def room(self, messages: list, enable: bool, asked: int | None) -> int:
+        """The new tokens a request may have: what it asked for, within the model's context after its prompt."""
+        context = self.context
         if sum(len(m["content"]) for m in messages) > 16 * context:  # cheap: no tokenizer on a megabyte
             raise BadRequest(f"messages: the prompt is far longer than the model's context ({context} tokens)")
-        prompt = tokenizer.apply_chat_template(
+        prompt = self.tokenizer.apply_chat_template(
             messages, tokenize=False, add_generation_prompt=True, enable_thinking=enable
         )
-        prompt_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        prompt_tokens = len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
         room = context - prompt_tokens
         if room < 1:
             raise BadRequest(f"messages: the prompt has {prompt_tokens} tokens; the model's context is {context}")
-        max_new = req.max_completion_tokens or req.max_tokens or min(default_max_tokens, room)
+        max_new = asked or min(self.default_max_tokens, room)
         if max_new > room:
             raise BadRequest(
                 f"max_tokens: {max_new} + the prompt's {prompt_tokens} tokens exceed the model's context ({context})"
             )
-        high = req.thinking_token_budget
+        return max_new
+
+    def budgets(self, req: ChatRequest, max_new: int) -> tuple:
+        """(min, max, ignored stops) thinking budgets of a request: its own, its effort's, or the checkpoint's."""
+        thinking, high = self.thinking, req.thinking_token_budget
         if high is None and req.reasoning_effort is not None:
             if req.reasoning_effort not in thinking.effort_budgets:
                 raise BadRequest(f"reasoning_effort must be one of {sorted(thinking.effort_budgets)}")
@@ -199,18 +198,19 @@ def create_app(
             raise BadRequest(f"min_thinking_tokens ({low}) leaves no room for an answer in max_tokens ({max_new})")
         if req.ignore_stops < 0:
             raise BadRequest(f"ignore_stops must be >= 0, got {req.ignore_stops}")
-        return messages, (low, high, req.ignore_stops), enable, max_new
+        return low, high, req.ignore_stops
 
-    def generation_settings(req: ChatRequest, enable: bool, max_new: int) -> tuple:
+    @staticmethod
+    def settings(req: ChatRequest, enable: bool, max_new: int) -> tuple:
         """What a batch must share: everything but the messages and the budgets."""
         return max_new, req.temperature > 0, max(req.temperature, 1e-5), req.top_p, enable
 
-    def run_batch(settings: tuple, items: list, streamer=None) -> list:
+    def run_batch(self, settings: tuple, items: list, streamer=None) -> list:
         """One generate call for `items` = [(messages, (min, max, ignored stops), cancel event)]."""
         max_new_tokens, do_sample, temperature, top_p, enable = settings
         return generate(
-            model,
-            tokenizer,
+            self.model,
+            self.tokenizer,
             [messages for messages, _, _ in items],
             min_thinking_tokens=[budget[0] for _, budget, _ in items],
             max_thinking_tokens=[budget[1] for _, budget, _ in items],
@@ -220,25 +220,24 @@ def create_app(
             temperature=temperature,
             top_p=top_p,
             enable_thinking=enable,
-            thinking=thinking,
+            thinking=self.thinking,
             streamer=streamer,
             stopping_criteria=[Cancelled([cancel for _, _, cancel in items])],
         )
 
-    batcher = RequestBatcher(run_batch, lock, max_batch, skip=lambda item: item[2].is_set())
-    app.state.batcher = batcher
-
-    def run_alone(req: ChatRequest, settings: tuple, item: tuple, streamer=None):
+    def run_alone(self, req: ChatRequest, settings: tuple, item: tuple, streamer=None):
         """Streamed and seeded requests: a batch of one, so the seed and the streamer are this request's own."""
-        with lock:
+        with self.lock:
             if req.seed is not None:
                 torch.manual_seed(req.seed)
-            (result,) = run_batch(settings, [item], streamer)
+            (result,) = self.run_batch(settings, [item], streamer)
         return result
 
-    def finish_reason(result, max_new: int) -> str:
-        return "length" if result.completion_tokens >= max_new and tokenizer.eos_token not in result.text else "stop"
+    def finish_reason(self, result, max_new: int) -> str:
+        ended = self.tokenizer.eos_token in result.text
+        return "length" if result.completion_tokens >= max_new and not ended else "stop"
 
+    @staticmethod
     def usage(result) -> dict:
         return {
             "prompt_tokens": result.prompt_tokens,
@@ -247,49 +246,30 @@ def create_app(
             "completion_tokens_details": {"reasoning_tokens": result.thinking_tokens},
         }
 
-    async def unless_gone(future, request: Request, cancel: threading.Event):
-        """The result of `future`, or None once the client has disconnected (its generation is then stopped)."""
-        waiting = asyncio.wrap_future(future)
-        try:
-            while not waiting.done():
-                await asyncio.wait({waiting}, timeout=0.2)
-                if not waiting.done() and await request.is_disconnected():
-                    cancel.set()
-                    return None
-            return waiting.result()
-        finally:
-            if not waiting.done():
-                cancel.set()
-
-    def searched(req: ChatRequest, messages: list, budget: float, created: int, rid: str) -> dict:
-        from ponder.inference.compute_optimal import search_with_allocation
-
-        question = {"prompt": messages[-1]["content"]}
-        with lock:
-            outcome = search_with_allocation(search, question, budget)
-        answer = f"{thinking.answer_prefix} {outcome.answer}" if outcome.answer is not None else ""
-        reasoning = thinking.step_separator.join(outcome.steps)
-        message = {"role": "assistant", "content": answer, "reasoning_content": reasoning}
+    def completion(self, rid: str, created: int, choices: list, **extra) -> dict:
         return {
             "id": rid,
             "object": "chat.completion",
             "created": created,
-            "model": model_name,
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-            "usage": {
-                "prompt_tokens": 0,
-                "completion_tokens": outcome.policy_tokens,
-                "total_tokens": outcome.policy_tokens,
-            },
-            "ponder_search": {
-                "strategy": outcome.strategy,
-                "difficulty_bin": outcome.difficulty_bin,
-                "predicted_difficulty": outcome.predicted_difficulty,
-                "compute_tokens": outcome.cost,
-            },
+            "model": self.model_name,
+            "choices": choices,
+            **extra,
         }
 
-    def search_budget(req: ChatRequest) -> float | None:
+    def chunk(self, rid: str, created: int, choices: list, **extra) -> str:
+        body = {
+            "id": rid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": self.model_name,
+            "choices": choices,
+            **extra,
+        }
+        return f"data: {json.dumps(body)}\n\n"
+
+    def search_budget(self, req: ChatRequest) -> float | None:
+        """The compute budget of a request answered by compute-optimal search, None for plain generation."""
+        search = self.search
         if search is None or (req.compute_budget is None and req.reasoning_effort is None):
             return None
         if req.stream:
@@ -300,85 +280,123 @@ def create_app(
             raise BadRequest(f"reasoning_effort must be one of {sorted(search.effort_budgets)}")
         return search.effort_budgets[req.reasoning_effort]
 
-    @app.post("/v1/chat/completions")
-    async def chat(req: ChatRequest, request: Request):
-        messages, budget, enable, max_new = admit(req)  # bad requests end here, before any streaming starts
-        compute = search_budget(req)
-        if compute is not None:
-            rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, searched, req, messages, compute, int(time.time()), rid)
-        settings, cancel = generation_settings(req, enable, max_new), threading.Event()
-        item = (messages, budget, cancel)
-        created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        if req.stream:
-            return StreamingResponse(stream(req, settings, item, rid, created), media_type="text/event-stream")
-        if req.seed is None:
-            future = batcher.submit(settings, item)
-        else:
-            future = asyncio.get_running_loop().run_in_executor(None, run_alone, req, settings, item)
-        result = await unless_gone(future, request, cancel)
-        if result is None:
-            return JSONResponse({}, status_code=499)  # the client is gone; nobody reads this
-        message = {"role": "assistant", "content": result.answer, "reasoning_content": result.reasoning}
-        return {
-            "id": rid,
-            "object": "chat.completion",
-            "created": created,
-            "model": model_name,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(result, max_new)}],
-            "usage": usage(result),
-        }
+    def searched(self, messages: list, budget: float, created: int, rid: str) -> dict:
+        from ponder.inference.compute_optimal import search_with_allocation
 
-    async def stream(req: ChatRequest, settings: tuple, item: tuple, rid: str, created: int):
+        with self.lock:
+            outcome = search_with_allocation(self.search, {"prompt": messages[-1]["content"]}, budget)
+        answer = f"{self.thinking.answer_prefix} {outcome.answer}" if outcome.answer is not None else ""
+        reasoning = self.thinking.step_separator.join(outcome.steps)
+        message = {"role": "assistant", "content": answer, "reasoning_content": reasoning}
+        tokens = outcome.policy_tokens
+        return self.completion(
+            rid,
+            created,
+            [{"index": 0, "message": message, "finish_reason": "stop"}],
+            usage={"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens},
+            ponder_search={
+                "strategy": outcome.strategy,
+                "difficulty_bin": outcome.difficulty_bin,
+                "predicted_difficulty": outcome.predicted_difficulty,
+                "compute_tokens": outcome.cost,
+            },
+        )
+
+    async def stream(self, req: ChatRequest, settings: tuple, item: tuple, rid: str, created: int):
+        """Server-sent chunks: reasoning_content and content deltas as they are generated, then the finish."""
         pieces: queue.Queue = queue.Queue()
-        streamer = DeltaStreamer(tokenizer, thinking, pieces)
+        streamer = DeltaStreamer(self.tokenizer, self.thinking, pieces)
         holder: dict = {}
 
         def work():
             try:
-                holder["result"] = run_alone(req, settings, item, streamer=streamer)
+                holder["result"] = self.run_alone(req, settings, item, streamer=streamer)
             finally:
                 pieces.put(None)
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
-
-        def chunk(delta: dict, finish=None, extra: dict | None = None) -> str:
-            body = {
-                "id": rid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model_name,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                **(extra or {}),
-            }
-            return f"data: {json.dumps(body)}\n\n"
-
         try:
-            yield chunk({"role": "assistant", "content": ""})
+            yield self.chunk(
+                rid, created, [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+            )
             while True:
                 piece = await asyncio.to_thread(pieces.get)
                 if piece is None:
                     break
-                yield chunk({piece[0]: piece[1]})
+                yield self.chunk(rid, created, [{"index": 0, "delta": {piece[0]: piece[1]}, "finish_reason": None}])
         finally:  # the client left early (the generator is closed or cancelled): stop generating for it
             if "result" not in holder:
                 item[2].set()
         await asyncio.to_thread(thread.join)
         result = holder["result"]
-        yield chunk({}, finish_reason(result, settings[0]))
+        finish = self.finish_reason(result, settings[0])
+        yield self.chunk(rid, created, [{"index": 0, "delta": {}, "finish_reason": finish}])
         if (req.stream_options or {}).get("include_usage"):
-            body = {
-                "id": rid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model_name,
-                "choices": [],
-                "usage": usage(result),
-            }
-            yield f"data: {json.dumps(body)}\n\n"
+            yield self.chunk(rid, created, [], usage=self.usage(result))
         yield "data: [DONE]\n\n"
+
+
+async def unless_gone(future, request: Request, cancel: threading.Event):
+    """The result of `future`, or None once the client has disconnected (its generation is then stopped)."""
+    waiting = asyncio.wrap_future(future)
+    try:
+        while not waiting.done():
+            await asyncio.wait({waiting}, timeout=0.2)
+            if not waiting.done() and await request.is_disconnected():
+                cancel.set()
+                return None
+        return waiting.result()
+    finally:
+        if not waiting.done():
+            cancel.set()
+
+
+def create_app(
+    model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512, max_batch: int = 16, search=None
+) -> FastAPI:
+    """The routes, thin over a `ChatService` (`app.state.service`; `app.state.batcher` is its batcher)."""
+    app = FastAPI(title="ponder")
+    service = ChatService(model, tokenizer, thinking, model_name, default_max_tokens, max_batch, search)
+    app.state.service, app.state.batcher = service, service.batcher
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request, exc):
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first.get("loc", [])[1:])
+        return error_response(f"{param}: {first.get('msg')}", param)
+
+    @app.exception_handler(BadRequest)
+    async def on_bad_request(request, exc):
+        return error_response(str(exc))
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "ponder", "created": 0}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat(req: ChatRequest, request: Request):
+        messages, budget, enable, max_new = service.admit(req)  # bad requests end here, before any streaming
+        compute = service.search_budget(req)
+        created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        if compute is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, service.searched, messages, compute, created, rid)
+        settings, cancel = service.settings(req, enable, max_new), threading.Event()
+        item = (messages, budget, cancel)
+        if req.stream:
+            return StreamingResponse(service.stream(req, settings, item, rid, created), media_type="text/event-stream")
+        if req.seed is None:
+            future = service.batcher.submit(settings, item)
+        else:
+            future = asyncio.get_running_loop().run_in_executor(None, service.run_alone, req, settings, item)
+        result = await unless_gone(future, request, cancel)
+        if result is None:
+            return JSONResponse({}, status_code=499)  # the client is gone; nobody reads this
+        message = {"role": "assistant", "content": result.answer, "reasoning_content": result.reasoning}
+        finish = service.finish_reason(result, max_new)
+        choice = {"index": 0, "message": message, "finish_reason": finish}
+        return service.completion(rid, created, [choice], usage=service.usage(result))
 
     return app
 

@@ -57,14 +57,27 @@ def cmd_validate(args) -> int:
     return 2 if failures else 0
 
 
+def option_lines(options, prefix: str = "") -> list[str]:
+    """Each option of a stage (nested settings too): its value in this recipe and its help text."""
+    import dataclasses
+
+    lines = []
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        if dataclasses.is_dataclass(value):
+            lines += option_lines(value, f"{prefix}{f.name}.")
+            continue
+        lines.append(f"{prefix + f.name:<28} {value!r:<32} # {f.metadata.get('help', '')}".rstrip(" #"))
+    return lines
+
+
 def cmd_show(args) -> int:
-    """The arguments a stage's trainer is built from, each with its origin; the resolved file after a run."""
+    """The arguments a stage's trainer is built from, each with its origin (the same merge the run uses); with
+    --help-fields, the stage's own options with their help text."""
     from pathlib import Path
 
     from ponder.recipes.context import StageContext
-    from ponder.recipes.kind import stage_kind
     from ponder.recipes.schema import RecipeError, load_recipe
-    from ponder.trainers.run import merge_trainer_args
 
     path = resolve_recipe(args.recipe)
     recipe = load_recipe(path, args.overrides)
@@ -72,20 +85,28 @@ def cmd_show(args) -> int:
     if args.stage not in names:
         raise RecipeError(path, "stages", f"no stage named {args.stage!r}; stages: {names}")
     stage = recipe.stage(args.stage)
-    kind = stage_kind(stage.kind)
-    if kind.trainer_config is None:
-        print(f"{stage.name} ({stage.kind}) trains nothing; its options: {stage.to_dict()}")
-        return 0
     run_dir = Path(recipe.output_dir) / recipe.name
     ctx = StageContext(recipe, stage, run_dir / stage.name, run_dir)
-    merged, origin = merge_trainer_args(ctx, kind.defaults, ctx.workdir)
+    kind = ctx.kind
+    if args.help_fields:
+        print(f"# {stage.name} ({stage.kind}): its options, as this recipe sets them")
+        print("\n".join(option_lines(stage.options)))
+        return 0
+    if kind.trainer_config is None:
+        print(f"{stage.name} ({stage.kind}) trains nothing; its options (--help-fields explains them):")
+        print("\n".join(option_lines(stage.options)))
+        return 0
+    from ponder.trainers.run import merge_trainer_args
+
+    merged, origin = merge_trainer_args(ctx, ctx.workdir)
     print(f"# {stage.name} ({stage.kind}): {kind.config_name()} arguments, later layers win:")
     print("# kind default < recipe < cpu default < trainer: < ponder (owned keys, refused in trainer:)")
     width = max(len(k) for k in merged)
     for key, value in merged.items():
         print(f"{key:<{width}}  {value!r:<40}  # {origin[key]}")
     for key, why in kind.owned.items():
-        print(f"{key:<{width}}  {'(set at run time)':<40}  # ponder: {why}")
+        if key not in merged:
+            print(f"{key:<{width}}  {'(set at run time)':<40}  # ponder: {why}")
     resolved = ctx.workdir / "trainer_args.json"
     note = f"every field, as the last run resolved them: {resolved}" if resolved.exists() else "not run yet"
     print(f"# {note}")
@@ -136,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("recipe")
     show.add_argument("stage")
     show.add_argument("overrides", nargs="*", help="key=value edits, as for run")
+    show.add_argument("--help-fields", action="store_true", help="the stage's own options with their help text")
     show.set_defaults(func=cmd_show)
 
     ls = sub.add_parser("ls", help="list shipped recipes")

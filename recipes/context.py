@@ -17,6 +17,13 @@ class StageContext:
     run_dir: Path  # runs/<name>
     resume: bool = False
 
+    @property
+    def kind(self):
+        """The stage's `StageKind`: its trainer config class, defaults and owned keys (trainers read them here)."""
+        from ponder.recipes.kind import stage_kind
+
+        return stage_kind(self.stage.kind)
+
     def upstream_dir(self, stage_name: str) -> Path:
         return self.run_dir / stage_name
 

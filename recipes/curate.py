@@ -109,7 +109,7 @@ def main(ctx) -> dict:
 
     from ponder.data.curation import contaminated, diversity_select, quality_problem, random_select
     from ponder.data.loading import save_dataset
-    from ponder.data.teachers import TraceCache
+    from ponder.inference.teachers import TraceCache
 
     recipe, opts = ctx.recipe, ctx.stage.options
     pool = question_pool(ctx)
@@ -202,7 +202,7 @@ def sample(ctx, teacher, rows: list[dict], role: str) -> list[list[dict]]:
     import os
 
     from ponder.data.tasks import get_task
-    from ponder.data.teachers import EndpointTeacher, model_samples, programmatic_samples
+    from ponder.inference.teachers import EndpointTeacher, model_samples, programmatic_samples
 
     thinking = ctx.recipe.thinking
     if teacher.kind == "programmatic":
@@ -245,7 +245,7 @@ def sample(ctx, teacher, rows: list[dict], role: str) -> list[list[dict]]:
 
 
 def load_teacher(ctx, name: str):
-    from ponder.trainers.modeling import load_model_and_tokenizer
+    from ponder.models.modeling import load_model_and_tokenizer
 
     source = ctx.recipe.model.name_or_path if name == "base" else ctx.checkpoint(name)
     model = ctx.recipe.model
@@ -256,7 +256,7 @@ def load_teacher(ctx, name: str):
 
 def verify(rows: list[dict], samples: list[dict], thinking) -> list[bool]:
     """Each sample against its row's gold answer: the task's own verifier where there is one."""
-    from ponder.data.sampling import verify_rows
+    from ponder.inference.sampling import verify_rows
 
     usable = [not s.get("error") and bool(s.get("answer_text")) for s in samples]
     verdicts = verify_rows(rows, [s.get("answer_text") or "" for s in samples], thinking)

@@ -79,7 +79,7 @@ class SearchSettings:
     )
 
     def __post_init__(self):
-        from ponder.data.search_eval import METHODS
+        from ponder.inference.search_eval import METHODS
 
         if not self.prm:
             raise ValueError("prm: name the PRM (an earlier prm stage or a checkpoint path)")
@@ -160,8 +160,8 @@ def main(ctx) -> dict:
     import json
 
     from ponder.data.s1_metrics import control, performance, scaling
-    from ponder.data.sampling import accuracy, sample_and_verify
-    from ponder.inference.loading import load_for_inference
+    from ponder.inference.sampling import accuracy, sample_and_verify
+    from ponder.models.loading import load_for_inference
 
     opts, thinking = ctx.stage.options, ctx.recipe.thinking
     model, tokenizer, _ = load_for_inference(ctx.model_source(), ctx.recipe.model.dtype, thinking=ctx.recipe.thinking)
@@ -232,10 +232,10 @@ def main(ctx) -> dict:
 
 
 def run_search(ctx, model, tokenizer, opts) -> dict:
-    from ponder.data.search_eval import compute_optimal_eval, search_curves
-    from ponder.data.step_samplers import ModelStepSampler
     from ponder.inference.prm import PRMScorer
     from ponder.inference.search import prm_score_fn
+    from ponder.inference.search_eval import OptimalSettings, compute_optimal_eval, search_curves
+    from ponder.inference.step_samplers import ModelStepSampler
 
     search, thinking = opts.search, ctx.recipe.thinking
     scorer = PRMScorer.from_pretrained(ctx.checkpoint(search.prm))
@@ -254,8 +254,8 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
     rows = held_out_rows(ctx, search.size)
     if search.mode == "compute_optimal":
         from ponder.inference.compute_optimal import strategy_grid
-        from ponder.inference.loading import load_for_inference
-        from ponder.trainers.modeling import count_parameters
+        from ponder.models.loading import load_for_inference
+        from ponder.models.modeling import count_parameters
 
         reference = None
         if search.reference:
@@ -263,13 +263,7 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
                 ctx.checkpoint(search.reference), ctx.recipe.model.dtype, thinking=thinking
             )
             reference = (step_sampler(large, large_tokenizer), count_parameters(large) / count_parameters(model))
-        return compute_optimal_eval(
-            sampler,
-            prm_score_fn(scorer, thinking.answer_prefix),
-            rows,
-            strategy_grid(search.methods, search.n, widths=[search.width], thinks=search.think),
-            thinking,
-            search.budgets,
+        settings = OptimalSettings(
             search.calibration,
             search.probe,
             search.bins,
@@ -277,9 +271,18 @@ def run_search(ctx, model, tokenizer, opts) -> dict:
             prm_weight=count_parameters(scorer.model) / count_parameters(model),
             aggregation=search.aggregation,
             seed=ctx.recipe.seed,
-            reference=reference,
             predictor=search.predictor,
             leftover=search.leftover,
+        )
+        return compute_optimal_eval(
+            sampler,
+            prm_score_fn(scorer, thinking.answer_prefix),
+            rows,
+            strategy_grid(search.methods, search.n, widths=[search.width], thinks=search.think),
+            thinking,
+            search.budgets,
+            settings,
+            reference,
         )
     return search_curves(
         sampler,
@@ -297,7 +300,7 @@ def accuracy_by_difficulty(rows: list[dict], out: list[list[dict]]) -> dict:
     """Unlimited-budget accuracy per task difficulty level (digits of a running sum, ...): where a model's
     accuracy comes from, e.g. only from the lengths its training data had. Benchmark rows have no level.
     With several domains, also per domain (`accuracy@inf_<domain>`)."""
-    from ponder.data.sampling import accuracy
+    from ponder.inference.sampling import accuracy
 
     groups = {}
     domains = {row.get("domain") or "default" for row in rows}

@@ -89,7 +89,7 @@ def check(stage, recipe, error):
 
 def main(ctx) -> dict:
     from ponder.data.tasks import task_rows
-    from ponder.trainers.grpo import train_grpo
+    from ponder.trainers.grpo import GRPORequest, train_grpo
 
     recipe, stage, opts = ctx.recipe, ctx.stage, ctx.stage.options
     rows = (
@@ -97,7 +97,9 @@ def main(ctx) -> dict:
         if stage.data is not None
         else task_rows(opts.tasks, opts.size, recipe.seed + 1, opts.difficulty)
     )
-    return train_grpo(ctx, ctx.model_source(), rows, reward_specs(opts), opts.lora, opts.lcpo, DEFAULTS, ctx.workdir)
+    return train_grpo(
+        ctx, GRPORequest(ctx.model_source(), rows, reward_specs(opts), opts.lora, opts.lcpo, ctx.workdir)
+    )
 
 
 def reward_specs(opts) -> list[RewardSpec]:
@@ -119,6 +121,7 @@ KIND = StageKind(
     trainer_config="trl.GRPOConfig",
     defaults=DEFAULTS,
     owned={"reward_weights": "weights come from `rewards: [{name, weight}]`"},
+    distributed=True,
     check=check,
     curves=("reward",),
     headline=("reward_first", "reward_last", "accuracy_first", "accuracy_last", "global_step"),

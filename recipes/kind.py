@@ -41,6 +41,12 @@ class StageKind:
             class itself; None = trains nothing.
         defaults: ponder's defaults for that config, under the user's `trainer:` block (shown by `ponder show`).
         owned: trainer keys ponder sets itself (key -> why), on top of `COMMON_OWNED`.
+        owned_values: the values of those keys that do not depend on the run (key -> value); the rest are set at
+            run time (GRPO's reward_weights come from `rewards:`).
+        option_defaults: `option_defaults(options) -> dict`, defaults that depend on the stage's options (sft's
+            `eval_size` makes `eval_strategy: steps`), merged over `defaults`.
+        distributed: the kind can run under `launcher: torchrun|accelerate` (its trainer is one); validate
+            refuses a multi-process launcher on any other kind.
         check: `check(stage, recipe, error)` for cross-field checks at validate time; `error(key, msg)` makes
             the located RecipeError to raise.
         curves: training-log keys the run report plots for this kind.
@@ -55,6 +61,9 @@ class StageKind:
     trainer_config: Optional[Union[str, type]] = None
     defaults: dict = field(default_factory=dict)
     owned: dict = field(default_factory=dict)
+    owned_values: dict = field(default_factory=dict)
+    option_defaults: Optional[Callable] = None
+    distributed: bool = False
     check: Optional[Callable] = None
     curves: tuple = ("loss",)
     headline: tuple = ()
@@ -63,8 +72,13 @@ class StageKind:
         unknown = set(self.produces) - set(PRODUCTS)
         if unknown:
             raise ValueError(f"kind {self.name!r}: produces {sorted(unknown)} unknown; choose from {PRODUCTS}")
-        if self.trainer_config is None and (self.defaults or self.owned):
-            raise ValueError(f"kind {self.name!r}: defaults/owned need a trainer_config")
+        if self.trainer_config is None and (self.defaults or self.owned or self.distributed):
+            raise ValueError(f"kind {self.name!r}: defaults/owned/distributed need a trainer_config")
+        if set(self.owned_values) - set(self.owned):
+            raise ValueError(
+                f"kind {self.name!r}: owned_values {sorted(set(self.owned_values) - set(self.owned))}"
+                " need a reason in `owned`"
+            )
 
     def config_name(self) -> str:
         """The trainer config's class name (SFTConfig), for messages."""
@@ -77,6 +91,11 @@ class StageKind:
 
         config = self.trainer_config
         return import_config(config) if isinstance(config, str) else config
+
+    def trainer_defaults(self, stage) -> dict:
+        """The kind's defaults for this stage: `defaults`, then those its options imply."""
+        extra = self.option_defaults(stage.options) if self.option_defaults and stage.options is not None else {}
+        return {**self.defaults, **extra}
 
     def owned_keys(self) -> dict:
         """Every trainer key ponder sets for this kind, with the reason (empty when it trains nothing)."""

@@ -72,8 +72,8 @@ def load_rows(ctx, opts):
 
 def main(ctx) -> dict:
     from ponder.inference.prm import PRMScorer, process_bench
-    from ponder.trainers.modeling import load_token_classifier
-    from ponder.trainers.prm import train_prm
+    from ponder.models.modeling import load_token_classifier
+    from ponder.trainers.prm import PRMRequest, train_prm
 
     opts = ctx.stage.options
     rows = load_rows(ctx, opts)
@@ -81,17 +81,10 @@ def main(ctx) -> dict:
     if opts.eval_size:
         split = rows.train_test_split(test_size=opts.eval_size, seed=ctx.recipe.seed)
         rows, held_out = split["train"], split["test"]
-    result = train_prm(
-        ctx,
-        ctx.model_source(),
-        rows,
-        opts.lora,
-        opts.step_separator,
-        opts.max_length,
-        opts.soft_labels,
-        DEFAULTS,
-        ctx.workdir,
+    request = PRMRequest(
+        ctx.model_source(), rows, opts.lora, opts.step_separator, opts.max_length, opts.soft_labels, ctx.workdir
     )
+    result = train_prm(ctx, request)
     if held_out is not None:
         trained = PRMScorer.from_pretrained(
             str(ctx.workdir / result["artifacts"]["checkpoint"]), max_length=opts.max_length
@@ -112,6 +105,8 @@ KIND = StageKind(
     trainer_config="transformers.TrainingArguments",
     defaults=DEFAULTS,
     owned={"remove_unused_columns": "the step-label collator needs the labels column the Trainer would drop"},
+    owned_values={"remove_unused_columns": False},
+    distributed=True,
     check=check,
     headline=("loss_last", "step_f1", "untrained_step_f1", "step_accuracy_erroneous", "step_accuracy_correct"),
 )

@@ -44,11 +44,11 @@ def check(stage, recipe, error):
 
 
 def make_sampler(ctx, opts):
-    from ponder.data.step_samplers import ModelStepSampler, TaskStepSampler
+    from ponder.inference.step_samplers import ModelStepSampler, TaskStepSampler
 
     if opts.policy == "task":
         return TaskStepSampler(opts.policy_error_rate, seed=ctx.recipe.seed)
-    from ponder.inference.loading import load_for_inference
+    from ponder.models.loading import load_for_inference
 
     model, tokenizer, _ = load_for_inference(ctx.model_source(), ctx.recipe.model.dtype, thinking=ctx.recipe.thinking)
     return ModelStepSampler(
@@ -60,7 +60,7 @@ def main(ctx) -> dict:
     import datasets
 
     from ponder.data.loading import save_dataset
-    from ponder.data.prm_data import monte_carlo_labels
+    from ponder.inference.prm_labels import monte_carlo_labels
 
     opts, thinking = ctx.stage.options, ctx.recipe.thinking
     questions = list(ctx.dataset(("prompt", "answer"), ("domain", "payload", "id")))

@@ -16,7 +16,7 @@ from typing import Any, Optional, Union
 import yaml
 
 from ponder.errors import PonderError
-from ponder.inference.thinking import ThinkingConfig
+from ponder.models.thinking import ThinkingConfig
 from ponder.recipes.fieldtypes import config_fields, hint_names, type_problem
 from ponder.recipes.kind import STAGE_KINDS, stage_kind
 
@@ -229,7 +229,7 @@ def apply_overrides(raw: dict, overrides: list[str], file) -> dict:
     return raw
 
 
-def load_recipe(path, overrides: list[str] | None = None, check_files: bool = True) -> Recipe:
+def load_recipe(path, overrides: list[str] | None = None) -> Recipe:
     """Parse and fully validate a recipe without building any model."""
     path = Path(path)
     if not path.exists():
@@ -249,7 +249,7 @@ def load_recipe(path, overrides: list[str] | None = None, check_files: bool = Tr
         raise RecipeError(path, "report_to", f"{recipe.report_to!r} is not one of {sorted(REPORT_TO)}")
     recipe.path = str(path)
     if recipe.model.name_or_path.startswith("pypi:"):  # a model installed as a package: say how to install it
-        from ponder.inference.packaged import packaged_file
+        from ponder.models.packaged import packaged_file
 
         try:
             packaged_file(recipe.model.name_or_path)
@@ -283,6 +283,10 @@ def build_stage(raw: dict, file, key: str, earlier: dict, recipe: Recipe) -> Sta
     option_values = {k: v for k, v in raw.items() if k not in common}
     options = build_dataclass(spec.options, option_values, file, key)
     launcher = build_dataclass(LauncherSettings, raw.get("launcher") or {}, file, f"{key}.launcher")
+    if launcher.type != "single" and not spec.distributed:
+        raise RecipeError(
+            file, f"{key}.launcher", f"kind {kind!r} trains nothing to spread over processes: use {{type: single}}"
+        )
     stage = Stage(
         name=name,
         kind=kind,

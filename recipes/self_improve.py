@@ -43,11 +43,11 @@ def main(ctx) -> dict:
     import datasets
 
     from ponder.data.loading import save_dataset
-    from ponder.data.sampling import accuracy, sample_and_verify
     from ponder.data.tasks import task_rows
-    from ponder.inference.loading import load_for_inference
+    from ponder.inference.sampling import accuracy, sample_and_verify
+    from ponder.models.loading import load_for_inference
     from ponder.trainers.common import prepare_model
-    from ponder.trainers.sft import train_sft
+    from ponder.trainers.sft import SFTRequest, train_sft
 
     recipe, opts = ctx.recipe, ctx.stage.options
     problems = {r["id"]: r for r in task_rows(opts.tasks, opts.size, recipe.seed + 2, opts.difficulty)}
@@ -106,7 +106,7 @@ def main(ctx) -> dict:
         kept_all += kept
         round_dir = ctx.workdir / f"round{r}"
         rows = datasets.Dataset.from_list(kept)
-        outcome = train_sft(ctx, current, rows, opts.lora, True, 0, DEFAULTS, round_dir)
+        outcome = train_sft(ctx, SFTRequest(current, rows, opts.lora, round_dir))
         metrics[f"round{r}_loss_last"] = outcome["metrics"].get("loss_last")
         current = str(ctx.workdir / outcome["artifacts"]["checkpoint"])
     else:  # every round trained: the last checkpoint has not been evaluated yet
@@ -126,5 +126,6 @@ KIND = StageKind(
     produces=frozenset({"data", "model"}),
     trainer_config="trl.SFTConfig",
     defaults=DEFAULTS,  # each round trains with the sft kind's defaults
+    distributed=True,
     headline=("round1_heldout_accuracy", "final_heldout_accuracy", "round1_kept", "problems"),
 )

@@ -38,11 +38,16 @@ def check(stage, recipe, error):
 
 
 def main(ctx) -> dict:
-    from ponder.trainers.sft import train_sft
+    from ponder.trainers.sft import SFTRequest, train_sft
 
     opts = ctx.stage.options
-    raw = ctx.dataset(("prompt", "answer"), ("reasoning",))
-    return train_sft(ctx, ctx.model_source(), raw, opts.lora, opts.thinking, opts.eval_size, DEFAULTS, ctx.workdir)
+    rows = ctx.dataset(("prompt", "answer"), ("reasoning",))
+    return train_sft(ctx, SFTRequest(ctx.model_source(), rows, opts.lora, ctx.workdir, opts.thinking, opts.eval_size))
+
+
+def eval_defaults(opts) -> dict:
+    """Rows held out for eval loss are evaluated every `eval_steps`."""
+    return {"eval_strategy": "steps"} if opts.eval_size else {}
 
 
 KIND = StageKind(
@@ -52,6 +57,8 @@ KIND = StageKind(
     produces=frozenset({"model"}),
     trainer_config="trl.SFTConfig",
     defaults=DEFAULTS,
+    option_defaults=eval_defaults,
+    distributed=True,
     check=check,
     headline=("loss_first", "loss_last", "mean_token_accuracy", "global_step", "train_rows"),
 )

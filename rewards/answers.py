@@ -32,11 +32,6 @@ def boxed_contents(text: str) -> list[str]:
     return out
 
 
-def last_boxed(text: str) -> str | None:
-    boxes = boxed_contents(text)
-    return boxes[-1] if boxes else None
-
-
 DISPLAY_MATH = re.compile(r"\\\[(.*?)\\\]|\$\$(.*?)\$\$", re.DOTALL)
 INLINE_MATH = re.compile(r"\\\((.*?)\\\)|\$([^$\n]+)\$")
 

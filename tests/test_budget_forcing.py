@@ -4,9 +4,9 @@ import pytest
 import torch
 from scripted_model import scripted
 
-from ponder.data.chat import build_char_tokenizer
 from ponder.inference.generation import generate
-from ponder.inference.thinking import ThinkingConfig
+from ponder.models.chat import build_char_tokenizer
+from ponder.models.thinking import ThinkingConfig
 
 THINKING = ThinkingConfig()
 

@@ -5,10 +5,10 @@ import datasets
 import pytest
 from scripted_model import scripted
 
-from ponder.data.chat import build_char_tokenizer, ensure_thinking_tokens
-from ponder.data.sft_format import to_prompt_completion
 from ponder.inference.generation import generate
-from ponder.inference.thinking import ThinkingConfig
+from ponder.models.chat import build_char_tokenizer, ensure_thinking_tokens
+from ponder.models.sft_format import to_prompt_completion
+from ponder.models.thinking import ThinkingConfig
 
 THINKING = ThinkingConfig()
 SMOL_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"

@@ -7,23 +7,19 @@ import random
 import pytest
 from test_prm_data import oracle_score
 
-from ponder.data.search_eval import verify_picked
-from ponder.data.step_samplers import TaskStepSampler
 from ponder.data.tasks import task_rows
 from ponder.inference.compute_optimal import (
     Allocation,
     QuestionRecord,
     Strategy,
     apply_allocation,
-    cost_to_reach,
-    exchange_rate,
     fit_allocation,
-    fixed_curves,
     run_question,
-    spearman,
     strategy_grid,
 )
-from ponder.inference.thinking import ThinkingConfig
+from ponder.inference.search_eval import cost_to_reach, exchange_rate, fixed_curves, spearman, verify_picked
+from ponder.inference.step_samplers import TaskStepSampler
+from ponder.models.thinking import ThinkingConfig
 
 THINKING = ThinkingConfig()
 
@@ -191,10 +187,10 @@ def test_search_with_allocation_spends_by_predicted_difficulty():
 def test_the_server_answers_with_compute_optimal_search(tiny_checkpoint):
     from fastapi.testclient import TestClient
 
-    from ponder.data.step_samplers import ModelStepSampler
     from ponder.inference.compute_optimal import SearchPlan
-    from ponder.inference.loading import load_for_inference
     from ponder.inference.server import create_app
+    from ponder.inference.step_samplers import ModelStepSampler
+    from ponder.models.loading import load_for_inference
 
     model, tokenizer, thinking = load_for_inference(str(tiny_checkpoint))
 
@@ -275,10 +271,10 @@ def test_model_samples_think_exactly_the_budget():
     a serving plan with a capped strategy draws its samples under the cap."""
     from scripted_model import scripted
 
-    from ponder.data.chat import build_char_tokenizer
-    from ponder.data.step_samplers import ModelStepSampler
     from ponder.inference.compute_optimal import SearchPlan, search_with_allocation
     from ponder.inference.search import best_of_n
+    from ponder.inference.step_samplers import ModelStepSampler
+    from ponder.models.chat import build_char_tokenizer
 
     tokenizer = build_char_tokenizer(THINKING)
     sampler = ModelStepSampler(scripted(tokenizer, 12), tokenizer, THINKING, max_new_tokens=80)

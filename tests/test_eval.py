@@ -74,10 +74,10 @@ stages:
 def test_eval_stage_on_a_benchmark_file(write_recipe, tmp_path, tiny_checkpoint):
     """`data:` rows (prompt + answer under other column names) are checked by Math-Verify: a file whose gold
     answers are the model's own greedy answers on even rows and unreachable on odd rows scores exactly 0.5."""
-    from ponder.data.sampling import generate_samples
     from ponder.data.tasks import task_rows
-    from ponder.inference.loading import load_for_inference
-    from ponder.inference.thinking import ThinkingConfig
+    from ponder.inference.sampling import generate_samples
+    from ponder.models.loading import load_for_inference
+    from ponder.models.thinking import ThinkingConfig
     from ponder.rewards.answers import extract_final_answer
     from ponder.rewards.math_answers import verify_answers
 
@@ -120,7 +120,7 @@ stages:
 
 
 def test_eval_loads_the_model_in_the_recipe_dtype(write_recipe, tiny_checkpoint, monkeypatch):
-    import ponder.inference.loading as loading
+    import ponder.models.loading as loading
 
     seen = []
     real = loading.load_for_inference

@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ponder.inference.packaged import resolve
-from ponder.inference.thinking import ThinkingConfig
+from ponder.models.packaged import resolve
+from ponder.models.thinking import ThinkingConfig
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import RecipeError, load_recipe
 
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def smol():
-    from ponder.inference.thinking import ThinkingConfig
-    from ponder.trainers.modeling import load_model_and_tokenizer
+    from ponder.models.modeling import load_model_and_tokenizer
+    from ponder.models.thinking import ThinkingConfig
 
     path = resolve(SMOL)
     start = time.monotonic()
@@ -48,7 +48,7 @@ def test_the_packaged_model_converts_once_and_keeps_its_template(smol):
 @pytest.mark.parametrize("budget", [0, 4, 32])
 def test_budget_forcing_is_exact_on_the_real_model(smol, budget):
     from ponder.inference.generation import generate
-    from ponder.inference.thinking import ThinkingConfig
+    from ponder.models.thinking import ThinkingConfig
 
     _, model, tokenizer = smol
     messages = [{"role": "user", "content": "What is 12 + 35? Think step by step."}]
@@ -68,7 +68,7 @@ def test_the_base_model_reads_its_new_thinking_tokens_as_their_text(smol):
 
     from ponder.data.tasks import get_task
     from ponder.inference.generation import generate
-    from ponder.inference.loading import load_for_inference
+    from ponder.models.loading import load_for_inference
 
     path, _, _ = smol
     model, tokenizer, thinking = load_for_inference(SMOL, "float32", thinking=ThinkingConfig(think_start="<reason>"))
@@ -118,7 +118,7 @@ def test_ponder_serve_answers_the_openai_client_with_the_real_model(smol):
 
     from ponder.inference.generation import generate
     from ponder.inference.server import create_app
-    from ponder.inference.thinking import ThinkingConfig
+    from ponder.models.thinking import ThinkingConfig
 
     _, model, tokenizer = smol
     thinking = ThinkingConfig()

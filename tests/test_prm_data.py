@@ -7,13 +7,14 @@ import random
 import pytest
 import torch
 
-from ponder.data.prm_data import from_math_shepherd, from_prm800k, monte_carlo_labels
-from ponder.data.step_samplers import TaskStepSampler
+from ponder.data.prm_data import from_math_shepherd, from_prm800k
 from ponder.data.tasks import get_task, task_rows
 from ponder.inference.prm import process_bench, stepwise_ids
+from ponder.inference.prm_labels import monte_carlo_labels
 from ponder.inference.search import Candidate, SearchResult, beam_search, best_of_n, dvts, scored_steps, select_answer
-from ponder.inference.thinking import ThinkingConfig
-from ponder.trainers.modeling import build_tiny_model
+from ponder.inference.step_samplers import TaskStepSampler
+from ponder.models.modeling import build_tiny_model
+from ponder.models.thinking import ThinkingConfig
 from ponder.trainers.prm import IGNORE, StepwiseCollator, soft_cross_entropy, tokenize_stepwise
 
 THINKING = ThinkingConfig()

@@ -8,15 +8,15 @@ import random
 import pytest
 from test_prm_data import oracle_score
 
-from ponder.data.search_eval import search_curves
-from ponder.data.step_samplers import TaskStepSampler
 from ponder.data.tasks import get_task, task_rows
 from ponder.inference.prm import PRMScorer, process_bench
 from ponder.inference.search import prm_score_fn
-from ponder.inference.thinking import ThinkingConfig
+from ponder.inference.search_eval import search_curves
+from ponder.inference.step_samplers import TaskStepSampler
+from ponder.models.modeling import build_tiny_model
+from ponder.models.thinking import ThinkingConfig
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import RecipeError, load_recipe
-from ponder.trainers.modeling import build_tiny_model
 
 THINKING = ThinkingConfig()
 LETTERS = {"letter_count": [1, 1]}
@@ -167,8 +167,8 @@ def test_eval_stage_search_curves_with_a_model_policy(tiny_checkpoint, write_rec
 def test_model_step_sampler_reads_clean_answers(tiny_checkpoint):
     import torch
 
-    from ponder.data.step_samplers import ModelStepSampler
-    from ponder.inference.loading import load_for_inference
+    from ponder.inference.step_samplers import ModelStepSampler
+    from ponder.models.loading import load_for_inference
 
     model, tokenizer, _ = load_for_inference(str(tiny_checkpoint))
     question = task_rows(["running_sum"], 1, seed=8, difficulty={"running_sum": [3, 3]})[0]
@@ -219,8 +219,8 @@ def test_sampling_goes_on_from_the_end_of_a_step():
 
     import torch
 
-    from ponder.data.step_samplers import ModelStepSampler
-    from ponder.inference.loading import load_for_inference
+    from ponder.inference.step_samplers import ModelStepSampler
+    from ponder.models.loading import load_for_inference
 
     model, tokenizer, _ = load_for_inference(str(Path(__file__).parent / "assets" / "tiny-reasoner"))
     sampler = ModelStepSampler(model, tokenizer, THINKING, temperature=0.7)
@@ -242,8 +242,8 @@ def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path
     from pathlib import Path
 
     from ponder.inference.compute_optimal import Allocation
-    from ponder.inference.loading import load_for_inference
-    from ponder.trainers.modeling import count_parameters
+    from ponder.models.loading import load_for_inference
+    from ponder.models.modeling import count_parameters
 
     large = Path(__file__).parent / "assets" / "tiny-reasoner"
 

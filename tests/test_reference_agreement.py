@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ponder.inference.thinking import ThinkingConfig
+from ponder.models.thinking import ThinkingConfig
 from ponder.rewards import REWARDS, get_reward
 from ponder.rewards.math_answers import verify_answers
 from ponder.rewards.sandbox import bwrap_problem

@@ -10,8 +10,8 @@ import pytest
 import uvicorn
 
 from ponder.inference.generation import generate
-from ponder.inference.loading import load_for_inference
 from ponder.inference.server import create_app
+from ponder.models.loading import load_for_inference
 
 QUESTION = [{"role": "user", "content": "sum 3407_____"}]
 

@@ -7,7 +7,7 @@ import trl
 from conftest import SFT_RECIPE
 from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-from ponder.inference.thinking import ThinkingConfig
+from ponder.models.thinking import ThinkingConfig
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
 

@@ -130,9 +130,9 @@ def test_public_api_names_import_and_work(tmp_path, monkeypatch):
     import uvicorn
 
     from ponder.inference import PRMScorer, generate, serve
-    from ponder.inference.thinking import ThinkingConfig
+    from ponder.models.modeling import load_token_classifier, save_checkpoint
+    from ponder.models.thinking import ThinkingConfig
     from ponder.rewards import REWARDS, get_reward
-    from ponder.trainers.modeling import load_token_classifier, save_checkpoint
 
     assert callable(generate) and "accuracy" in REWARDS and get_reward("format").__name__
     served = {}
@@ -145,3 +145,51 @@ def test_public_api_names_import_and_work(tmp_path, monkeypatch):
     assert len(scores[0]) == 2 and all(0.0 <= s <= 1.0 for s in scores[0])
     config = json.loads((tmp_path / "prm" / "config.json").read_text())
     assert config["architectures"] == ["Qwen2ForTokenClassification"]
+
+
+def test_show_is_the_merge_the_run_used_for_every_trainer_kind(write_recipe, capsys):
+    """For sft, self_improve, grpo and prm: what `ponder show` prints is what the run's trainer was built from
+    (trainer_args.json), key by key; only output_dir differs (show names the final folder, a run the partial one)."""
+    from ponder.recipes.context import StageContext
+    from ponder.trainers.run import merge_trainer_args
+
+    path = write_recipe(EVERY_TRAINER)
+    overrides = ["stages.distill.eval_size=4", "stages.rl.trainer.max_steps=1", "stages.star.rounds=1"]
+    overrides.append(f"stages.star.init={ROOT / 'tests/assets/tiny-reasoner'}")  # right about half the time: it trains
+    recipe = load_recipe(path, overrides)
+    run_recipe(recipe)
+    capsys.readouterr()
+    run_dir = Path(recipe.output_dir) / recipe.name
+    where = {"distill": "distill", "star": "star/round1", "rl": "rl", "prm": "prm"}
+    for name, folder in where.items():
+        stage = recipe.stage(name)
+        merged, origin = merge_trainer_args(StageContext(recipe, stage, run_dir / name, run_dir), run_dir / name)
+        resolved = json.loads((run_dir / folder / "trainer_args.json").read_text())
+        assert main(["show", str(path), name, *overrides]) == 0
+        shown = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line and line[0] != "#"}
+        assert set(merged) <= shown, (name, set(merged) - shown)
+        for key, value in merged.items():
+            if key == "output_dir":
+                continue
+            got = resolved[key]
+            expected = value.value if hasattr(value, "value") else value
+            expected = [] if (key, expected) == ("report_to", "none") else expected  # transformers' own spelling
+            assert got == expected or str(got) == str(expected), (name, key, got, expected, origin[key])
+    assert (
+        merge_trainer_args(StageContext(recipe, recipe.stage("distill"), run_dir, run_dir), run_dir)[0][
+            "eval_strategy"
+        ]
+        == "steps"
+    )  # the default eval_size implies, once only in the kind
+
+
+def test_a_multi_process_launcher_on_a_kind_that_trains_nothing_is_refused(write_recipe):
+    with pytest.raises(RecipeError) as info:
+        load_recipe(write_recipe(EVERY_TRAINER), ["stages.label.launcher={type: torchrun, num_processes: 2}"])
+    assert info.value.key == "stages.label.launcher" and "trains nothing" in str(info.value)
+    assert [s.name for s in load_recipe(write_recipe(EVERY_TRAINER)).stages if stage_kind(s.kind).distributed] == [
+        "distill",
+        "star",
+        "rl",
+        "prm",
+    ]

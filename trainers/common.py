@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ponder.trainers.modeling import load_model_and_tokenizer, save_checkpoint
+from ponder.models.modeling import load_model_and_tokenizer, save_checkpoint
 
 
 def cpu_defaults() -> dict:
@@ -51,7 +51,7 @@ def new_delimiter_embeddings(model, source: str, thinking) -> list[str] | None:
     delimiters are known (a ponder checkpoint; a `tiny:` model, built with them)."""
     from transformers import AutoTokenizer
 
-    from ponder.inference.packaged import resolve
+    from ponder.models.packaged import resolve
 
     if source.startswith("tiny:"):
         return None
@@ -139,7 +139,7 @@ def export_checkpoint(
     """
     from transformers import AutoModelForCausalLM, AutoModelForTokenClassification, AutoTokenizer
 
-    from ponder.data.chat import add_thinking_to_model
+    from ponder.models.chat import add_thinking_to_model
 
     model_class = AutoModelForTokenClassification if token_classifier else AutoModelForCausalLM
     out_dir = out_dir or ctx.workdir
@@ -191,15 +191,21 @@ def deepspeed_args(launcher) -> dict:
 
 def prepare_model(ctx, source: str, out_dir: Path, load_in_4bit: bool = False):
     """Load the starting model; a fresh `tiny:` model is saved as `base/` (rank 0) for the later merge."""
-    from ponder.inference.packaged import resolve
+    from ponder.models.packaged import resolve
 
     recipe, source = ctx.recipe, resolve(source)  # the LoRA merge reloads the base from this folder
     model, tokenizer = load_model_and_tokenizer(
         source, recipe.thinking, recipe.model.dtype, recipe.seed, load_in_4bit, recipe.model.attn_implementation
     )
-    if source.startswith("tiny:"):  # every rank builds the same seeded model; rank 0 keeps it
-        base_dir = out_dir / "base"
-        if int(os.environ.get("RANK", "0")) == 0:
-            save_checkpoint(model, tokenizer, base_dir, recipe.thinking, {"title": f"{source} (random init)"})
-        source = str(base_dir)
-    return model, tokenizer, source
+    return model, tokenizer, keep_tiny_base(model, tokenizer, source, recipe.thinking, out_dir)
+
+
+def keep_tiny_base(model, tokenizer, source: str, thinking, out_dir: Path, title: str = "") -> str:
+    """A fresh `tiny:` model is saved as `<out_dir>/base/` (rank 0; every rank built the same seeded model), which
+    the LoRA merge reloads; returns where the base now is (`source` itself for any other model)."""
+    if not source.startswith("tiny:"):
+        return source
+    base_dir = out_dir / "base"
+    if int(os.environ.get("RANK", "0")) == 0:
+        save_checkpoint(model, tokenizer, base_dir, thinking, {"title": f"{source}{title} (random init)"})
+    return str(base_dir)

@@ -3,27 +3,43 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOTrainer
 
-from ponder.data.prompts import LCPO_SUFFIX, render_prompts
+from ponder.models.prompts import LCPO_SUFFIX, render_prompts
 from ponder.trainers.common import lora_config, new_delimiter_embeddings, prepare_model
 from ponder.trainers.rewards import build_rewards
 from ponder.trainers.run import run_trainer
 
 
-def train_grpo(ctx, source: str, rows: list[dict], specs: list, lora, lcpo, defaults: dict, out_dir: Path) -> dict:
-    """RL from `source` on prompt/answer rows with the rewards `specs` ([RewardSpec]); returns {metrics, artifacts}.
+@dataclass
+class GRPORequest:
+    """What one GRPO run trains: `source` on prompt/answer `rows` with the rewards `rewards` ([RewardSpec])."""
+
+    source: str
+    rows: list
+    rewards: list
+    lora: object  # LoraSettings, or None = full
+    lcpo: object  # LcpoSettings, or None
+    out_dir: Path
+
+
+def train_grpo(ctx, request: GRPORequest) -> dict:
+    """RL on the request's rows with the stage kind's trainer settings; returns {metrics, artifacts}.
 
     `reward_weights` is owned: it comes from the specs (plus weight-0 accuracy and thinking-length metrics)."""
     import datasets
 
-    thinking = ctx.recipe.thinking
-    model, tokenizer, base = prepare_model(ctx, source, out_dir)
+    thinking, lora, lcpo, source = ctx.recipe.thinking, request.lora, request.lcpo, request.source
+    model, tokenizer, base = prepare_model(ctx, source, request.out_dir)
     lcpo_range = lcpo.budget_range if lcpo else None
-    dataset = datasets.Dataset.from_list(render_prompts(rows, tokenizer, lcpo_range=lcpo_range, seed=ctx.recipe.seed))
-    reward_funcs, weights = build_rewards(specs, tokenizer.convert_tokens_to_ids(thinking.think_end), thinking)
+    rows = render_prompts(request.rows, tokenizer, lcpo_range=lcpo_range, seed=ctx.recipe.seed)
+    dataset = datasets.Dataset.from_list(rows)
+    reward_funcs, weights = build_rewards(
+        request.rewards, tokenizer.convert_tokens_to_ids(thinking.think_end), thinking
+    )
 
     def build(args):
         return GRPOTrainer(
@@ -43,14 +59,12 @@ def train_grpo(ctx, source: str, rows: list[dict], specs: list, lora, lcpo, defa
     contract = dataclasses.replace(thinking, budget_prompt=LCPO_SUFFIX) if lcpo else thinking
     return run_trainer(
         ctx,
-        GRPOConfig,
-        defaults,
         build,
-        out_dir=out_dir,
+        out_dir=request.out_dir,
         source=base,
         tokenizer=tokenizer,
         is_lora=lora is not None,
-        owned={"reward_weights": weights},
+        runtime={"reward_weights": weights},
         extra_metrics=curve,
         export={"note": lcpo_note(lcpo) if lcpo else "", "thinking": contract},
     )

@@ -8,14 +8,15 @@ entropy (hard labels are the 0/1 case), never rounded to ints.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import Trainer
 
 from ponder.inference.prm import PRM_CONFIG_KEY, pad_right, stepwise_ids
-from ponder.trainers.common import lora_config
-from ponder.trainers.modeling import load_token_classifier, save_checkpoint
+from ponder.models.modeling import load_token_classifier
+from ponder.trainers.common import keep_tiny_base, lora_config
 from ponder.trainers.run import run_trainer
 
 IGNORE = -100.0
@@ -57,40 +58,34 @@ class PRMTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-# The collator needs the `labels` column, which the Trainer would drop as unused by the model's forward.
-OWNED_ARGS = {"remove_unused_columns": False}
+@dataclass
+class PRMRequest:
+    """What one PRM run trains: a token classifier from `source` on stepwise `rows` (prompt, completions, labels)."""
+
+    source: str
+    rows: object  # a datasets.Dataset
+    lora: object  # LoraSettings, or None = full
+    separator: str
+    max_length: int | None
+    soft: bool
+    out_dir: Path
 
 
-def train_prm(
-    ctx,
-    source: str,
-    rows,
-    lora,
-    separator: str,
-    max_length: int | None,
-    soft: bool,
-    defaults: dict,
-    out_dir: Path,
-) -> dict:
-    """Fine-tune a token-classification PRM from `source` on stepwise rows; returns {metrics, artifacts}."""
+def train_prm(ctx, request: PRMRequest) -> dict:
+    """Fine-tune a token-classification PRM with the stage kind's trainer settings; returns {metrics, artifacts}."""
     import datasets
-    from transformers import TrainingArguments
 
-    from ponder.inference.packaged import resolve
+    from ponder.models.packaged import resolve
 
-    recipe = ctx.recipe
+    recipe, out_dir, separator, lora = ctx.recipe, request.out_dir, request.separator, request.lora
+    max_length, soft, rows = request.max_length, request.soft, request.rows
     out_dir.mkdir(parents=True, exist_ok=True)
-    source = resolve(source)  # a packaged model's converted folder: the LoRA merge reloads the base from it
+    source = resolve(request.source)  # a packaged model's converted folder: the LoRA merge reloads the base from it
     model, tokenizer = load_token_classifier(
         source, recipe.thinking, seed=recipe.seed, attn_implementation=recipe.model.attn_implementation
     )
     setattr(model.config, PRM_CONFIG_KEY, {"separator": separator})
-    if source.startswith("tiny:"):  # the LoRA merge reloads the base from disk
-        source = str(
-            save_checkpoint(
-                model, tokenizer, out_dir / "base", recipe.thinking, {"title": f"{source} PRM (random init)"}
-            )
-        )
+    source = keep_tiny_base(model, tokenizer, source, recipe.thinking, out_dir, " PRM")
     # Explicit features: left to inference, the new `labels` would keep the source's bool type.
     features = datasets.Features(
         {
@@ -123,14 +118,11 @@ def train_prm(
 
     return run_trainer(
         ctx,
-        TrainingArguments,
-        defaults,
         build,
         out_dir=out_dir,
         source=source,
         tokenizer=tokenizer,
         is_lora=lora is not None,
-        owned=OWNED_ARGS,
         extra_metrics=counts,
         export={"config_updates": {PRM_CONFIG_KEY: {"separator": separator}}, "token_classifier": True},
     )

@@ -19,14 +19,20 @@ from ponder.trainers.common import cpu_defaults, deepspeed_args, export_checkpoi
 from ponder.trainers.progress import attach
 
 
-def merge_trainer_args(ctx, defaults: dict, out_dir: Path, owned: dict | None = None) -> tuple[dict, dict]:
-    """(arguments, origin of each key): what the stage's trainer config is built from, and from where."""
+def merge_trainer_args(ctx, out_dir: Path, runtime: dict | None = None) -> tuple[dict, dict]:
+    """(arguments, origin of each key): what the stage's trainer config is built from, and from where.
+
+    Everything comes from the stage's kind (`ctx.kind`, a `StageKind`): its defaults (with those its
+    options imply), its owned keys' fixed values; `runtime` adds the owned values known only when it runs. `ponder
+    show` calls this too, so it prints the run's merge."""
+    kind = ctx.kind
+    owned = {"output_dir": str(out_dir / "trainer"), **deepspeed_args(ctx.stage.launcher), **kind.owned_values}
     layers = [
-        ("kind default", defaults),
+        ("kind default", kind.trainer_defaults(ctx.stage)),
         ("recipe", {"seed": ctx.recipe.seed, "report_to": ctx.recipe.report_to}),
         ("cpu default", cpu_defaults()),
         ("trainer:", ctx.stage.trainer),
-        ("ponder", {"output_dir": str(out_dir / "trainer"), **deepspeed_args(ctx.stage.launcher), **(owned or {})}),
+        ("ponder", {**owned, **(runtime or {})}),
     ]
     merged, origin = {}, {}
     for name, layer in layers:
@@ -43,26 +49,24 @@ def finished(checkpoint: str, args) -> bool:
 
 def run_trainer(
     ctx,
-    config_cls,
-    defaults: dict,
     build: Callable,
     *,
     out_dir: Path,
     source: str,
     tokenizer,
     is_lora: bool,
-    owned: dict | None = None,
+    runtime: dict | None = None,
     extra_metrics: Callable | None = None,
     export: dict | None = None,
 ) -> dict:
     """Merge the arguments, build the trainer (`build(args)`), resume, train, log and export the checkpoint.
 
+    The config class, defaults and owned keys are the stage kind's (`ctx.kind`), read nowhere else.
+
     Args:
-        config_cls: the TRL/transformers config class (SFTConfig, GRPOConfig, TrainingArguments).
-        defaults: the kind's DEFAULTS (plus any default that depends on the stage's options).
         build: `build(args) -> Trainer`.
         source: where the model was loaded from (the LoRA merge reloads it).
-        owned: values ponder sets for keys the kind owns.
+        runtime: values of owned keys known only now (GRPO's reward_weights).
         extra_metrics: `extra_metrics(trainer) -> dict` added to the logged metrics.
         export: extra keyword arguments of `export_checkpoint` (thinking contract, config updates, ...).
 
@@ -70,8 +74,8 @@ def run_trainer(
         {"metrics": ..., "artifacts": ...} with artifact paths relative to the stage folder.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    merged, _ = merge_trainer_args(ctx, defaults, out_dir, owned)
-    args = config_cls(**merged)
+    merged, _ = merge_trainer_args(ctx, out_dir, runtime)
+    args = ctx.kind.config_class()(**merged)
     if getattr(args, "process_index", 0) == 0:
         (out_dir / "trainer_args.json").write_text(json.dumps(args.to_dict(), indent=2, default=str))
     trainer = build(args)

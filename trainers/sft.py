@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from trl import SFTConfig, SFTTrainer
+from trl import SFTTrainer
 
-from ponder.data.sft_format import to_prompt_completion
+from ponder.models.sft_format import to_prompt_completion
 from ponder.trainers.common import lora_config, new_delimiter_embeddings, prepare_model
 from ponder.trainers.run import run_trainer
 
 
-def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, defaults: dict, out_dir: Path) -> dict:
-    """Fine-tune `source` on rows (prompt, answer[, reasoning]); returns {metrics, artifacts}.
+@dataclass
+class SFTRequest:
+    """What one SFT run trains: `source` (model name or path) on `rows` (prompt, answer[, reasoning])."""
 
-    `defaults` are the kind's DEFAULTS; with `eval_size` rows held out, `eval_strategy` defaults to "steps"."""
-    recipe = ctx.recipe
+    source: str
+    rows: object  # a datasets.Dataset or a list of row dicts
+    lora: object  # LoraSettings, or None = full fine-tuning
+    out_dir: Path
+    use_reasoning: bool = True
+    eval_size: int = 0  # rows held out for eval loss (the kind's option_defaults then set eval_strategy)
+
+
+def train_sft(ctx, request: SFTRequest) -> dict:
+    """Fine-tune on the request's rows with the stage kind's trainer settings; returns {metrics, artifacts}."""
+    recipe, lora, out_dir = ctx.recipe, request.lora, request.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     qlora = lora is not None and lora.load_in_4bit
-    model, tokenizer, base = prepare_model(ctx, source, out_dir, qlora)
+    model, tokenizer, base = prepare_model(ctx, request.source, out_dir, qlora)
 
-    dataset = to_prompt_completion(raw, tokenizer, recipe.thinking, use_reasoning=use_reasoning)
+    dataset = to_prompt_completion(request.rows, tokenizer, recipe.thinking, use_reasoning=request.use_reasoning)
     eval_dataset = None
-    if eval_size:
-        split = dataset.train_test_split(test_size=eval_size, seed=recipe.seed)
+    if request.eval_size:
+        split = dataset.train_test_split(test_size=request.eval_size, seed=recipe.seed)
         dataset, eval_dataset = split["train"], split["test"]
-        defaults = {**defaults, "eval_strategy": "steps"}
     peft_config = None
     if lora is not None:
-        peft_config = lora_config(lora, embeddings=new_delimiter_embeddings(model, source, recipe.thinking))
+        peft_config = lora_config(lora, embeddings=new_delimiter_embeddings(model, request.source, recipe.thinking))
 
     def build(args):
         return SFTTrainer(
@@ -42,8 +52,6 @@ def train_sft(ctx, source: str, raw, lora, use_reasoning: bool, eval_size: int, 
 
     return run_trainer(
         ctx,
-        SFTConfig,
-        defaults,
         build,
         out_dir=out_dir,
         source=base,  # the merge reloads the base from here

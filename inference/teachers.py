@@ -11,7 +11,7 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ponder.inference.thinking import ThinkingConfig, split_reasoning
+from ponder.models.thinking import ThinkingConfig, split_reasoning
 
 
 def programmatic_samples(task, rows, k: int, flaw_rate: float, seed, thinking: ThinkingConfig) -> list[list[dict]]:
@@ -43,7 +43,7 @@ def model_samples(
     batch_size: int = 16,
 ) -> list[list[dict]]:
     """Batched generation with the thinking template (budget defaults from the checkpoint)."""
-    from ponder.data.sampling import generate_samples
+    from ponder.inference.sampling import generate_samples
 
     generations = generate_samples(model, tokenizer, thinking, questions, k, temperature, max_tokens, batch_size)
     return [

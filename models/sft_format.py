@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ponder.data.chat import format_completion, format_prompt
+from ponder.models.chat import format_completion, format_prompt
 
 
 def to_prompt_completion(dataset, tokenizer, thinking, use_reasoning: bool = True):

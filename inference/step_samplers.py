@@ -9,10 +9,10 @@ import random
 import torch
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
-from ponder.data.chat import format_prompt
 from ponder.data.tasks import get_task
 from ponder.inference.generation import budget_processor
 from ponder.inference.search import Candidate
+from ponder.models.chat import format_prompt
 from ponder.rewards.answers import extract_final_answer
 
 

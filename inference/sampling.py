@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ponder.console import progress_bar, verbose
+from ponder.console import progress_bar
 from ponder.data.tasks import TASKS, get_task
 from ponder.rewards.answers import extract_final_answer
 from ponder.rewards.math_answers import verify_answers
@@ -23,7 +23,7 @@ def generate_samples(
     from ponder.inference.generation import generate  # torch: imported when a model runs, not to validate
 
     out = []
-    bar = None if verbose() else progress_bar("generate", len(questions) * k, leave=False, unit="samples")
+    bar = progress_bar("generate", len(questions) * k, leave=False, unit="samples")
     for start in range(0, len(questions), batch_size):
         chunk = questions[start : start + batch_size]
         results = generate(
@@ -38,10 +38,8 @@ def generate_samples(
             **budgets,
         )
         out += [results[i * k : (i + 1) * k] for i in range(len(chunk))]
-        if bar is not None:
-            bar.update(len(chunk) * k)
-    if bar is not None:
-        bar.close()
+        bar.update(len(chunk) * k)
+    bar.close()
     return out
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from ponder.data.chat import add_thinking_to_model, build_char_tokenizer
-from ponder.inference.thinking import GENERATION_CONFIG_KEY, ThinkingConfig
+from ponder.models.chat import add_thinking_to_model, build_char_tokenizer
+from ponder.models.thinking import GENERATION_CONFIG_KEY, ThinkingConfig
 
 # Qwen2 architecture sizes for CPU work. `tiny` is what tests train in seconds; `small` (~20M) is
 # the benchmark size where matmuls, not Python, dominate.
@@ -83,7 +83,7 @@ def load_model_and_tokenizer(
         return build_tiny_model(
             name_or_path.split(":", 1)[1], thinking, seed=seed, attn_implementation=attn_implementation
         )
-    from ponder.inference.packaged import resolve
+    from ponder.models.packaged import resolve
 
     name_or_path = resolve(name_or_path)  # a model installed as a package: converted once, then a plain folder
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
@@ -120,7 +120,7 @@ def load_token_classifier(
             token_classifier=True,
             attn_implementation=attn_implementation,
         )
-    from ponder.inference.packaged import resolve
+    from ponder.models.packaged import resolve
 
     name_or_path = resolve(name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)

@@ -8,7 +8,7 @@ covers exactly what the model generates after the template's prefill.
 
 from __future__ import annotations
 
-from ponder.inference.thinking import ThinkingConfig
+from ponder.models.thinking import ThinkingConfig
 
 IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
 

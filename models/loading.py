@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ponder.data.chat import add_thinking_to_model
-from ponder.inference.thinking import GENERATION_CONFIG_KEY, ThinkingConfig
+from ponder.models.chat import add_thinking_to_model
+from ponder.models.thinking import GENERATION_CONFIG_KEY, ThinkingConfig
 
 
 def load_for_inference(
@@ -21,7 +21,7 @@ def load_for_inference(
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ponder.inference.packaged import resolve
+    from ponder.models.packaged import resolve
 
     path = resolve(path)
     if not Path(path).exists() and (path.startswith((".", "/")) or path.count("/") != 1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from ponder.data.chat import format_prompt
+from ponder.models.chat import format_prompt
 from ponder.rewards.functions import LCPO_SUFFIX
 
 

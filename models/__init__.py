@@ -1,0 +1,1 @@
+"""Models: the thinking contract, chat templates and tokenizers, model resolution and loading."""
