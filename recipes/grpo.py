@@ -58,10 +58,19 @@ class Options:
     size: int = field(default=256, metadata={"help": "Prompts per task (with `tasks`)."})
     difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
     lcpo: Optional[LcpoSettings] = field(default=None, metadata={"help": "Length-controlled RL (L1/LCPO)."})
+    rollout: str = field(
+        default="ponder",
+        metadata={
+            "help": "ponder: rollouts through ponder.inference.rollout (shared prefill, finished rows leave the "
+            "batch, inverse-CDF sampling; bench/rollout_throughput.py); trl: TRL's own generate."
+        },
+    )
 
     def __post_init__(self):
         from ponder.rewards.registry import get_reward
 
+        if self.rollout not in ("ponder", "trl"):
+            raise ValueError(f"rollout={self.rollout!r}: choose ponder or trl")
         for spec in self.rewards:
             if spec.name != "lcpo":  # lcpo needs the tokenizer's </think> id, known only at train time
                 get_reward(spec.name, **spec.params)  # unknown names and bad parameters fail in validate
@@ -97,9 +106,10 @@ def main(ctx) -> dict:
         if stage.data is not None
         else task_rows(opts.tasks, opts.size, recipe.seed + 1, opts.difficulty)
     )
-    return train_grpo(
-        ctx, GRPORequest(ctx.model_source(), rows, reward_specs(opts), opts.lora, opts.lcpo, ctx.workdir)
+    request = GRPORequest(
+        ctx.model_source(), rows, reward_specs(opts), opts.lora, opts.lcpo, ctx.workdir, opts.rollout
     )
+    return train_grpo(ctx, request)
 
 
 def reward_specs(opts) -> list[RewardSpec]:

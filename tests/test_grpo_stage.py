@@ -74,9 +74,14 @@ def test_lcpo_moves_thinking_length_toward_the_stated_budget(write_recipe, tmp_p
 TINY_REASONER = Path(__file__).parent / "assets" / "tiny-reasoner"  # made by configs/tiny/reasoner.yaml (distill)
 
 
-def test_grpo_raises_accuracy_from_the_tiny_reasoner(write_recipe, tmp_path):
-    """GRPO with LoRA from a checkpoint right about half the time: the accuracy reward rises across the run
-    (mean of the last 10 steps vs the first 10; seeds 0/1/2 rose by 0.23/0.19/0.24), and LoRA moved."""
+def test_grpo_raises_accuracy_from_the_tiny_reasoner(write_recipe, tmp_path, monkeypatch):
+    """GRPO with LoRA from a checkpoint right about half the time, its rollouts through ponder's rollout path: the
+    accuracy reward rises across the run (mean of the last 10 steps vs the first 10), and LoRA moved."""
+    from ponder.inference import rollout as engine
+
+    calls = []
+    original = engine.rollout
+    monkeypatch.setattr(engine, "rollout", lambda *a, **k: calls.append(1) or original(*a, **k))
     recipe = f"""
 name: rise
 stages:
@@ -94,7 +99,7 @@ stages:
     stage_dir = tmp_path / "runs/rise/rl"
     history = json.loads((stage_dir / "log_history.json").read_text())
     accuracy = [h["rewards/accuracy/mean"] for h in history if "rewards/accuracy/mean" in h]
-    assert len(accuracy) == 40
+    assert len(accuracy) == 40 and len(calls) == 40  # one rollout batch per step, all through ponder's path
     first, last = sum(accuracy[:10]) / 10, sum(accuracy[-10:]) / 10
     assert last > first + 0.1, (first, last)
     adapter = load_file(stage_dir / "adapter" / "adapter_model.safetensors")

@@ -14,6 +14,45 @@ from ponder.trainers.rewards import build_rewards
 from ponder.trainers.run import run_trainer
 
 
+class PonderGRPOTrainer(GRPOTrainer):
+    """TRL's GRPOTrainer whose plain-`generate` rollouts go through `ponder.inference.rollout` (one prefill per
+    prompt group, finished rows leave the batch, inverse-CDF sampling; bench/rollout_throughput.py).
+    vLLM, continuous batching, DeepSpeed, multimodal prompts and sampling knobs the rollout path lacks (min_p,
+    repetition_penalty, generation_kwargs) keep TRL's own path."""
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        own = (
+            self.use_vllm
+            or self.use_transformers_continuous_batching
+            or self.is_deepspeed_enabled
+            or images
+            or multimodal_fields
+            or self.args.generation_kwargs
+            or self.min_p
+            or (self.repetition_penalty or 1.0) != 1.0
+        )
+        if own:
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
+        from trl.models import unwrap_model_for_generation
+
+        from ponder.inference.rollout import Sampling, rollout
+
+        sampling = Sampling(
+            self.max_completion_length,
+            tuple(self.eos_token_ids),
+            self._tokenizer.pad_token_id,
+            self.temperature,
+            self.top_p,
+            self.top_k or 0,
+        )
+        with unwrap_model_for_generation(self.model_wrapped, self.accelerator) as unwrapped:
+            completion_ids = rollout(unwrapped, prompt_ids, sampling)
+        self._ponder_rollouts = getattr(self, "_ponder_rollouts", 0) + 1
+        return completion_ids, None
+
+
 @dataclass
 class GRPORequest:
     """What one GRPO run trains: `source` on prompt/answer `rows` with the rewards `rewards` ([RewardSpec])."""
@@ -24,6 +63,7 @@ class GRPORequest:
     lora: object  # LoraSettings, or None = full
     lcpo: object  # LcpoSettings, or None
     out_dir: Path
+    rollout: str = "ponder"  # ponder (PonderGRPOTrainer) or trl (TRL's own generate)
 
 
 def train_grpo(ctx, request: GRPORequest) -> dict:
@@ -42,7 +82,8 @@ def train_grpo(ctx, request: GRPORequest) -> dict:
     )
 
     def build(args):
-        return GRPOTrainer(
+        trainer_cls = PonderGRPOTrainer if request.rollout == "ponder" else GRPOTrainer
+        return trainer_cls(
             model=model,
             reward_funcs=reward_funcs,
             args=args,

@@ -1,0 +1,55 @@
+"""ponder's rollout path (`ponder.inference.rollout`): shared prefill and finished rows leaving the batch change
+nothing a model writes (greedy: the same tokens as `generate`), and sampling follows the distribution."""
+
+import pytest
+import torch
+
+from ponder.inference.rollout import Sampling, rollout, sample
+from ponder.models.modeling import build_tiny_model
+from ponder.models.thinking import ThinkingConfig
+
+
+def model_and_prompts(eos_bias: float = 0.0):
+    model, tokenizer = build_tiny_model("micro", ThinkingConfig(), seed=3, attn_implementation="eager")
+    model.eval()
+    with torch.no_grad():  # an EOS the random model reaches at different steps in different rows
+        model.lm_head.weight[tokenizer.eos_token_id] += eos_bias * model.model.embed_tokens.weight.mean(0)
+    texts = ["sum 3  4  0  7", "sum 9  1", "cpy 5  5  2  8  1  0", "x"]
+    prompts = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    return model, tokenizer, prompts
+
+
+def greedy_generate(model, tokenizer, prompt: list[int], new: int) -> list[int]:
+    with torch.no_grad():
+        out = model.generate(
+            torch.tensor([prompt]),
+            max_new_tokens=new,
+            do_sample=False,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    return out[0, len(prompt) :].tolist()
+
+
+@pytest.mark.parametrize("eos_bias", [0.0, 40.0])
+def test_greedy_rollout_equals_generate_row_by_row(eos_bias):
+    model, tokenizer, prompts = model_and_prompts(eos_bias)
+    rows = [p for p in prompts for _ in range(3)]  # GRPO's groups: each prompt 3 times in a row
+    sampling = Sampling(24, (tokenizer.eos_token_id,), tokenizer.pad_token_id, temperature=0.0)
+    got = rollout(model, rows, sampling)
+    expected = [greedy_generate(model, tokenizer, p, 24) for p in rows]
+    assert got == expected
+    lengths = {len(g) for g in got}
+    if eos_bias:  # rows ended at different steps: the compaction path ran
+        assert len(lengths) > 1 and min(lengths) < 24, lengths
+
+
+def test_sampling_follows_temperature_top_k_and_top_p():
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]]).repeat(4000, 1)
+    gen = torch.Generator().manual_seed(0)
+    draws = sample(logits, Sampling(1, (0,), 0, temperature=1.0), gen)
+    share = torch.bincount(draws, minlength=4).float() / len(draws)
+    assert torch.allclose(share, logits[0].softmax(-1), atol=0.03)
+    assert set(sample(logits, Sampling(1, (0,), 0, top_k=2), gen).tolist()) == {0, 1}
+    p = logits[0].softmax(-1)  # top_p just above the first token's mass keeps two tokens
+    assert set(sample(logits, Sampling(1, (0,), 0, top_p=float(p[0]) + 0.01), gen).tolist()) == {0, 1}
