@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
@@ -27,6 +28,7 @@ class ReasoningGymTask(Task):
                     "prompt": prompt,
                     "answer": str(entry["answer"]),
                     "domain": self.dataset_name,
+                    "task": self.name,  # reasoning-gym's own scorer is reachable from the row (`reference_score`)
                     "difficulty": 0,  # reasoning-gym difficulty knobs differ per dataset; set them via its config
                     "payload": json.dumps(entry, default=str),
                 }
@@ -34,11 +36,20 @@ class ReasoningGymTask(Task):
         return out
 
     def verify(self, row: dict, completion: str, think_end: str = "</think>") -> bool:
-        import reasoning_gym
-
-        entry = json.loads(row["payload"])
-        scorer = reasoning_gym.create_dataset(self.dataset_name, size=1, seed=0)
-        return scorer.score_answer(extract_final_answer(completion, think_end), entry) >= 1.0
+        return reference_score(row, extract_final_answer(completion, think_end)) >= 1.0
 
     def teacher_trace(self, row, flaw_rate=0.0, rng=None):
         raise NotImplementedError(f"{self.name} has no programmatic teacher; use a model or endpoint teacher")
+
+
+@functools.cache
+def _scorer(dataset_name: str):
+    import reasoning_gym
+
+    return reasoning_gym.create_dataset(dataset_name, size=1, seed=0)
+
+
+def reference_score(row: dict, answer: str) -> float:
+    """reasoning-gym's own `score_answer` of an extracted answer for one of its rows (1.0 = correct; it gives
+    partial credit, e.g. 0.5 for "-4.0" against "-4")."""
+    return float(_scorer(row["task"].removeprefix("rg:")).score_answer(answer, json.loads(row["payload"])))

@@ -59,7 +59,9 @@ def sample_and_verify(
         model, tokenizer, thinking, [r["prompt"] for r in rows], k, temperature, max_new_tokens, batch_size, **budgets
     )
     flat = [g for row_generations in generations for g in row_generations]
-    verdicts = iter(verify_rows([r for r in rows for _ in range(k)], [g.answer for g in flat], thinking))
+    repeated = [r for r in rows for _ in range(k)]
+    verdicts = iter(verify_rows(repeated, [g.answer for g in flat], thinking))
+    references = iter(reference_verdicts(repeated, [g.answer for g in flat], thinking))
     return [
         [
             {
@@ -67,6 +69,7 @@ def sample_and_verify(
                 "answer_text": g.answer,
                 "thinking_tokens": g.thinking_tokens,
                 "correct": next(verdicts),
+                "reference_correct": next(references),
             }
             for g in row_generations
         ]
@@ -92,6 +95,22 @@ def verify_rows(rows: list[dict], answers: list[str], thinking) -> list[bool]:
     for i, value in zip(generic, verify_answers([(str(rows[i]["answer"]), p) for i, p in zip(generic, predictions)])):
         verdicts[i] = value == 1.0
     return verdicts
+
+
+def reference_verdicts(rows: list[dict], answers: list[str], thinking) -> list:
+    """The source's own verdict where a row has one (reasoning-gym rows: its `score_answer` >= 1), else None; set
+    against ponder's verifier (`verify_rows`) in the eval stage's `verifier_agreement`."""
+    from ponder.data.reasoning_gym_task import reference_score
+
+    return [
+        reference_score(
+            row, extract_final_answer(f"{thinking.think_end}{a}", thinking.think_end, thinking.answer_prefix)
+        )
+        >= 1.0
+        if str(row.get("task", "")).startswith("rg:")
+        else None
+        for row, a in zip(rows, answers)
+    ]
 
 
 def accuracy(samples: list[list[dict]]) -> float:

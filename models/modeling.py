@@ -101,7 +101,8 @@ def load_model_and_tokenizer(
     model = AutoModelForCausalLM.from_pretrained(
         name_or_path, dtype=torch_dtype, quantization_config=quantization, attn_implementation=attn_implementation
     )
-    add_thinking_to_model(model, tokenizer, thinking)
+    # the stage trains the new rows beside LoRA (`trainers.common.new_delimiter_embeddings` reads this mark)
+    model.ponder_new_delimiters = add_thinking_to_model(model, tokenizer, thinking) > 0
     return model, tokenizer
 
 

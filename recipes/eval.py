@@ -167,8 +167,14 @@ def main(ctx) -> dict:
     model, tokenizer, _ = load_for_inference(ctx.model_source(), ctx.recipe.model.dtype, thinking=ctx.recipe.thinking)
     rows = held_out_rows(ctx, opts.size)
 
+    checked = []  # (ponder's verdict, the source's own) for rows whose source scores answers (reasoning-gym)
+
     def run(**kwargs):
-        return sample_and_verify(model, tokenizer, thinking, rows, max_new_tokens=opts.max_new_tokens, **kwargs)
+        out = sample_and_verify(model, tokenizer, thinking, rows, max_new_tokens=opts.max_new_tokens, **kwargs)
+        checked.extend(
+            (s["correct"], s["reference_correct"]) for r in out for s in r if s["reference_correct"] is not None
+        )
+        return out
 
     metrics = {"questions": len(rows), "direct_accuracy": accuracy(run(enable_thinking=False))}
     sampled = run(k=opts.samples, temperature=opts.temperature)
@@ -199,6 +205,10 @@ def main(ctx) -> dict:
         metrics[f"thinking_tokens@wait{n}"] = sum(tokens) / len(tokens)
         ignored.append([n, metrics[f"accuracy@wait{n}"], metrics[f"thinking_tokens@wait{n}"]])
     metrics.update(s1_control=control(lengths), s1_scaling=scaling(curve), s1_performance=performance(curve))
+    if checked:  # every answer scored twice: ponder's verifier and reasoning-gym's score_answer
+        metrics["verifier_agreement"] = sum(a == b for a, b in checked) / len(checked)
+        references = [s["reference_correct"] for r in sampled for s in r if s["reference_correct"] is not None]
+        metrics["reference_pass@1"] = sum(references) / len(references)
     curves = {
         "max_budget": [[b, curve[b], sum(lengths[b]) / len(lengths[b])] for b in opts.budgets],
         "min_budget": [[m, wait_curve[m]] for m in opts.min_budgets],

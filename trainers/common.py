@@ -45,18 +45,11 @@ def lora_config(lora, task_type: str = "CAUSAL_LM", embeddings: list[str] | None
     )
 
 
-def new_delimiter_embeddings(model, source: str, thinking) -> list[str] | None:
-    """The embedding modules to train beside LoRA when the stage's source model (its name as the recipe gives it)
-    lacks the delimiters: the input embedding's name, and the output's too when it is not tied to it; None when the
-    delimiters are known (a ponder checkpoint; a `tiny:` model, built with them)."""
-    from transformers import AutoTokenizer
-
-    from ponder.models.packaged import resolve
-
-    if source.startswith("tiny:"):
-        return None
-    vocab = AutoTokenizer.from_pretrained(resolve(source)).get_vocab()
-    if thinking.think_start in vocab and thinking.think_end in vocab:
+def new_delimiter_embeddings(model) -> list[str] | None:
+    """The embedding modules to train beside LoRA when loading gave the model its delimiters just now
+    (`load_model_and_tokenizer` marks it `ponder_new_delimiters`): the input embedding's name, and the output's too
+    when it is not tied to it; None when the delimiters were known (a ponder checkpoint; a `tiny:` model)."""
+    if not getattr(model, "ponder_new_delimiters", False):
         return None
     inputs, outputs = model.get_input_embeddings(), model.get_output_embeddings()
     wanted = [inputs] + ([outputs] if outputs is not None and outputs.weight is not inputs.weight else [])

@@ -89,9 +89,7 @@ def train_grpo(ctx, request: GRPORequest) -> dict:
             args=args,
             train_dataset=dataset,
             processing_class=tokenizer,
-            peft_config=lora_config(lora, embeddings=new_delimiter_embeddings(model, source, thinking))
-            if lora
-            else None,
+            peft_config=lora_config(lora, embeddings=new_delimiter_embeddings(model)) if lora else None,
         )
 
     def curve(trainer) -> dict:

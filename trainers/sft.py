@@ -38,7 +38,7 @@ def train_sft(ctx, request: SFTRequest) -> dict:
         dataset, eval_dataset = split["train"], split["test"]
     peft_config = None
     if lora is not None:
-        peft_config = lora_config(lora, embeddings=new_delimiter_embeddings(model, request.source, recipe.thinking))
+        peft_config = lora_config(lora, embeddings=new_delimiter_embeddings(model))
 
     def build(args):
         return SFTTrainer(
