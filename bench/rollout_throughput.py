@@ -7,9 +7,9 @@ One GRPO-shaped batch: 8 word-problem prompts x 8 completions, at most 128 new t
 defaults otherwise), from the packaged SmolLM2 with ponder's thinking tokens added (its template, `<think>`
 prefilled). TRL: a real `GRPOTrainer` on that model, timed in its own `_generate_single_turn` (plain `generate`
 on the left-padded batch, every prompt copy prefilled, every row computed to the longest, `torch.multinomial`).
-ponder: `ponder.inference.rollout` (one prefill per prompt, finished rows leave the batch, inverse-CDF sampling),
+ponder: `ponder.inference.rollout` (one prefill per prompt, finished rows leave the batch, a KV cache that grows in
+place, inverse-CDF sampling, bf16 autocast when the trainer trains in bf16: the default path here, not `--fp32`),
 as `PonderGRPOTrainer` calls it. Same model weights, prompts and lengths, same run; best of `--repeats` for each.
-Both generate in float32 (the training weights; a bf16 eager copy was tried: no gain over a whole rollout here).
 Writes bench/results/rollout_throughput[_fp32_avx2].json.
 """
 
@@ -80,7 +80,7 @@ def main():
         return ids
 
     def ponder_rollout():
-        return engine.rollout(trainer.model, prompt_ids, sampling)
+        return engine.rollout(trainer.model, prompt_ids, sampling, precision=torch.bfloat16 if config.bf16 else None)
 
     figures = {"machine": machine(), "numeric_path": "fp32_avx2" if args.fp32 else "default"}
     figures["setup"] = {
@@ -90,7 +90,8 @@ def main():
         "max_new_tokens": NEW_TOKENS,
         "temperature": config.temperature,
         "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY", "default"),
-        "generation_dtype": "float32 (both; TRL's training autocast does not reach generate)",
+        "weights": "float32 (both)",
+        "ponder_autocast": "bfloat16" if config.bf16 else "none (TRL's generate never autocasts)",
     }
     for name, run in (("trl_default", trl_default), ("ponder", ponder_rollout)):
         best, lengths = None, []

@@ -4,7 +4,7 @@ nothing a model writes (greedy: the same tokens as `generate`), and sampling fol
 import pytest
 import torch
 
-from ponder.inference.rollout import Sampling, rollout, sample
+from ponder.inference.rollout import GrowingLayer, Sampling, rollout, sample
 from ponder.models.modeling import build_tiny_model
 from ponder.models.thinking import ThinkingConfig
 
@@ -31,8 +31,10 @@ def greedy_generate(model, tokenizer, prompt: list[int], new: int) -> list[int]:
     return out[0, len(prompt) :].tolist()
 
 
-@pytest.mark.parametrize("eos_bias", [0.0, 40.0])
-def test_greedy_rollout_equals_generate_row_by_row(eos_bias):
+@pytest.mark.parametrize("eos_bias, room", [(0.0, 64), (40.0, 64), (0.0, 3)])
+def test_greedy_rollout_equals_generate_row_by_row(eos_bias, room, monkeypatch):
+    """Shared prefill, rows leaving the batch (eos_bias) and a cache that has to grow many times (room 3)."""
+    monkeypatch.setattr(GrowingLayer, "ROOM", room)
     model, tokenizer, prompts = model_and_prompts(eos_bias)
     rows = [p for p in prompts for _ in range(3)]  # GRPO's groups: each prompt 3 times in a row
     sampling = Sampling(24, (tokenizer.eos_token_id,), tokenizer.pad_token_id, temperature=0.0)
@@ -53,3 +55,16 @@ def test_sampling_follows_temperature_top_k_and_top_p():
     assert set(sample(logits, Sampling(1, (0,), 0, top_k=2), gen).tolist()) == {0, 1}
     p = logits[0].softmax(-1)  # top_p just above the first token's mass keeps two tokens
     assert set(sample(logits, Sampling(1, (0,), 0, top_p=float(p[0]) + 0.01), gen).tolist()) == {0, 1}
+
+
+def test_rollout_runs_in_the_trainers_precision():
+    model, tokenizer, prompts = model_and_prompts()
+    seen = []
+    model.model.layers[0].mlp.down_proj.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    sampling = Sampling(8, (tokenizer.eos_token_id,), tokenizer.pad_token_id)
+    out = rollout(model, prompts, sampling, precision=torch.bfloat16)
+    assert seen and set(seen) == {torch.bfloat16} and all(0 < len(o) <= 8 for o in out)
+    assert all(0 <= t < len(tokenizer) for o in out for t in o)
+    seen.clear()
+    rollout(model, prompts, sampling)
+    assert set(seen) == {torch.float32}

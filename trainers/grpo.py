@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from trl import GRPOTrainer
 
 from ponder.models.prompts import LCPO_SUFFIX, render_prompts
@@ -16,7 +17,8 @@ from ponder.trainers.run import run_trainer
 
 class PonderGRPOTrainer(GRPOTrainer):
     """TRL's GRPOTrainer whose plain-`generate` rollouts go through `ponder.inference.rollout` (one prefill per
-    prompt group, finished rows leave the batch, inverse-CDF sampling; bench/rollout_throughput.py).
+    prompt group, finished rows leave the batch, a KV cache that grows in place, inverse-CDF sampling, the forward
+    passes in the precision training uses; bench/rollout_throughput.py).
     vLLM, continuous batching, DeepSpeed, multimodal prompts and sampling knobs the rollout path lacks (min_p,
     repetition_penalty, generation_kwargs) keep TRL's own path."""
 
@@ -47,8 +49,9 @@ class PonderGRPOTrainer(GRPOTrainer):
             self.top_p,
             self.top_k or 0,
         )
+        precision = torch.bfloat16 if self.args.bf16 else torch.float16 if self.args.fp16 else None
         with unwrap_model_for_generation(self.model_wrapped, self.accelerator) as unwrapped:
-            completion_ids = rollout(unwrapped, prompt_ids, sampling)
+            completion_ids = rollout(unwrapped, prompt_ids, sampling, precision=precision)
         self._ponder_rollouts = getattr(self, "_ponder_rollouts", 0) + 1
         return completion_ids, None
 
