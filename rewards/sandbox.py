@@ -30,7 +30,13 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ponder.errors import PonderError
+try:
+    from ponder.errors import PonderError
+except ImportError:  # loaded by file path, outside the package (tests/test_sandbox.py runs it as an ordinary user)
+
+    class PonderError(Exception):
+        """Stands in for ponder's base outside the package."""
+
 
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
 NOBODY = 65534
