@@ -78,11 +78,12 @@ def sample_and_verify(
 
 
 def verify_rows(rows: list[dict], answers: list[str], thinking) -> list[bool]:
-    """Task rows use their task's own verifier (exact answers); other rows go through Math-Verify."""
+    """Rows of ponder's own tasks use their task's verifier (exact answers); other rows, reasoning-gym's included
+    (their own scorer is `reference_verdicts`), go through Math-Verify."""
     verdicts: list = [None] * len(rows)
     generic = []
     for i, (row, answer) in enumerate(zip(rows, answers)):
-        if row.get("domain") in TASKS or str(row.get("domain", "")).startswith("rg:"):
+        if row.get("domain") in TASKS:
             verdicts[i] = get_task(row["domain"]).verify(row, f"{thinking.think_end}{answer}", thinking.think_end)
         else:
             generic.append(i)

@@ -52,7 +52,6 @@ class PonderGRPOTrainer(GRPOTrainer):
         precision = torch.bfloat16 if self.args.bf16 else torch.float16 if self.args.fp16 else None
         with unwrap_model_for_generation(self.model_wrapped, self.accelerator) as unwrapped:
             completion_ids = rollout(unwrapped, prompt_ids, sampling, precision=precision)
-        self._ponder_rollouts = getattr(self, "_ponder_rollouts", 0) + 1
         return completion_ids, None
 
 
