@@ -1,14 +1,17 @@
 """A whole recipe over seeds: every stage's figures with their mean, standard error and range.
 
     python bench/recipe_seeds.py configs/tiny/full.yaml full_recipe [--seeds 0 1 2] [--paths default fp32_avx2]
+        [--compare eval_grpo:eval_sft ...]
 
 Each run is `ponder run RECIPE seed=S` in its own process (`common.run_recipe_process`; the fp32_avx2 path turns
-bf16 off on every training stage). Writes bench/results/NAME.json: per run its wall time and every stage's
-numeric metrics; per numeric path and stage, each metric's mean, standard error (n - 1), min and max over seeds.
+bf16 off on every training stage). Writes bench/results/NAME.json: per run its wall time, every stage's numeric
+metrics and each training stage's curves (loss; GRPO's reward and completion length); per numeric path and stage,
+each metric's mean, standard error (n - 1), min and max over seeds.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -29,11 +32,31 @@ def spread(values: list[float]) -> dict:
     }
 
 
+def curves(out: Path) -> dict:
+    """Each training stage's logged curves (its kind's `curves` keys: loss; reward and completion length), as
+    [[step, value], ...]: the run folder is temporary, the figures stay in the JSON."""
+    from ponder.recipes.kind import stage_kind
+
+    found = {}
+    for history in out.glob("*/*/log_history.json"):
+        kind = json.loads((history.parent / "result.json").read_text())["kind"]
+        logs = json.loads(history.read_text())
+        found[history.parent.name] = {
+            key: [[h["step"], round(h[key], 4)] for h in logs if key in h] for key in stage_kind(kind).curves
+        }
+    return found
+
+
 def main():
     from ponder.recipes.schema import load_recipe
 
     recipe, name = sys.argv[1], sys.argv[2]
-    del sys.argv[1:3]  # the rest are sweep's --seeds / --paths
+    del sys.argv[1:3]
+    pairs = []  # --compare LATER:EARLIER (stages): per-seed differences of their metrics
+    while "--compare" in sys.argv:
+        at = sys.argv.index("--compare")
+        pairs.append(tuple(sys.argv[at + 1].split(":")))
+        del sys.argv[at : at + 2]  # the rest are sweep's --seeds / --paths
     training = tuple(s.name for s in load_recipe(recipe).stages if s.kind in TRAINING_KINDS)
 
     def run(seed: int, path: str, out: Path) -> dict:
@@ -42,7 +65,7 @@ def main():
             stage: {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             for stage, r in results.items()
         }
-        return {"seed": seed, "path": path, "wall_seconds": round(wall, 1), "stages": stages}
+        return {"seed": seed, "path": path, "wall_seconds": round(wall, 1), "stages": stages, "curves": curves(out)}
 
     runs = sweep(run, ["default"])
     summary = {}
@@ -52,6 +75,11 @@ def main():
         for stage in mine[0]["stages"]:
             keys = [k for k in mine[0]["stages"][stage] if all(k in r["stages"].get(stage, {}) for r in mine)]
             summary[path][stage] = {k: spread([r["stages"][stage][k] for r in mine]) for k in keys}
+        for later, earlier in pairs:  # paired by seed: the SE of the difference, not of each side
+            keys = [k for k in mine[0]["stages"][later] if all(k in r["stages"][earlier] for r in mine)]
+            summary[path][f"{later}-{earlier}"] = {
+                k: spread([r["stages"][later][k] - r["stages"][earlier][k] for r in mine]) for k in keys
+            }
     write_results(name, {"machine": machine(), "recipe": recipe, "runs": runs, "summary": summary})
 
 

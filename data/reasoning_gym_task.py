@@ -1,13 +1,21 @@
-"""reasoning-gym datasets as ponder tasks: its `score_answer` is the verifier; no teacher traces."""
+"""reasoning-gym datasets as ponder tasks: its `score_answer` is the verifier.
+
+Questions, gold answers and scoring are reasoning-gym's own. A few datasets also have a programmatic teacher here
+(`TRACE_WRITERS`): a step-by-step trace written from the entry's metadata (the expression, the animals, the word),
+so a curate stage can distil them without a teacher model. Others need a model or endpoint teacher.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
+import random
 
-from ponder.data.task import Task
+from ponder.data.task import Task, Trace
 from ponder.rewards.answers import extract_final_answer
+
+SEED_STRIDE = 1_000_000  # reasoning-gym's item i of seed s is Random(s + i): seeds s and s + 1 share all but one item
 
 
 class ReasoningGymTask(Task):
@@ -16,9 +24,18 @@ class ReasoningGymTask(Task):
         self.dataset_name = dataset_name
 
     def rows(self, n: int, seed: int = 0, difficulty=None) -> list[dict]:
+        """`difficulty`: a mapping of the dataset's config fields (e.g. chain_sum's {max_terms: 3, max_digits: 2}).
+        ponder's seed s draws reasoning-gym items s * SEED_STRIDE + i, so distinct seeds never share a question
+        (pools under a million rows)."""
         import reasoning_gym
 
-        dataset = reasoning_gym.create_dataset(self.dataset_name, size=n, seed=seed)
+        if not isinstance(difficulty or {}, dict):
+            raise ValueError(f"{self.name}: difficulty must map reasoning-gym config fields, got {difficulty!r}")
+        config = dict(difficulty or {})
+        try:
+            dataset = reasoning_gym.create_dataset(self.dataset_name, size=n, seed=seed * SEED_STRIDE, **config)
+        except TypeError as error:  # an unknown config field
+            raise ValueError(f"{self.name}: difficulty {config}: {error}") from None
         out = []
         for entry in dataset:
             prompt = entry["question"]
@@ -39,7 +56,63 @@ class ReasoningGymTask(Task):
         return reference_score(row, extract_final_answer(completion, think_end)) >= 1.0
 
     def teacher_trace(self, row, flaw_rate=0.0, rng=None):
-        raise NotImplementedError(f"{self.name} has no programmatic teacher; use a model or endpoint teacher")
+        """The dataset's programmatic trace; with probability `flaw_rate` one whose final step is off by one
+        (chain_sum, leg_counting) or swaps two letters (spell_backward), so the answer is wrong."""
+        writer = TRACE_WRITERS.get(self.dataset_name)
+        if writer is None:
+            raise NotImplementedError(
+                f"{self.name} has no programmatic teacher (ponder writes traces for {sorted(TRACE_WRITERS)}); "
+                "use a model or endpoint teacher"
+            )
+        rng = rng or random.Random(row["id"])
+        steps, answer = writer(json.loads(row["payload"])["metadata"])
+        if rng.random() < flaw_rate:
+            wrong = flawed(answer)
+            return Trace(steps[:-1] + [steps[-1].replace(answer, wrong)], wrong, flawed=True)
+        return Trace(steps, answer)
+
+
+def flawed(answer: str) -> str:
+    if answer.lstrip("-").isdigit():
+        return str(int(answer) + 1)
+    return answer[1] + answer[0] + answer[2:] if len(answer) > 1 and answer[0] != answer[1] else answer + answer[-1]
+
+
+def chain_sum_trace(meta: dict) -> tuple[list[str], str]:
+    """'4 - 1 - 7' -> ['4 - 1 = 3', '3 - 7 = -4'], '-4' (left to right, one operation a step)."""
+    tokens = meta["expression"].split()
+    total, steps = int(tokens[0]), []
+    for op, value in zip(tokens[1::2], tokens[2::2]):
+        result = total + int(value) if op == "+" else total - int(value)
+        steps.append(f"{total} {op} {value} = {result}")
+        total = result
+    return steps, str(total)
+
+
+def leg_counting_trace(meta: dict) -> tuple[list[str], str]:
+    """One step per animal ('3 woodlouses: 3 x 14 = 42 legs') with the running total, then the total."""
+    from reasoning_gym.arithmetic.leg_counting import ANIMALS
+
+    total, steps = 0, []
+    for animal, count in meta["animals"].items():
+        legs = count * ANIMALS[animal]
+        steps.append(f"{animal}: {count} x {ANIMALS[animal]} = {legs}, total {total} + {legs} = {total + legs}")
+        total += legs
+    steps.append(f"Total: {total}")
+    return steps, str(total)
+
+
+def spell_backward_trace(meta: dict) -> tuple[list[str], str]:
+    """The word's letters, then the same letters from the end: 'c u l l a' -> 'a l l u c'."""
+    word = meta["word"]
+    return [" ".join(word), " ".join(reversed(word)), word[::-1]], word[::-1]
+
+
+TRACE_WRITERS = {
+    "chain_sum": chain_sum_trace,
+    "leg_counting": leg_counting_trace,
+    "spell_backward": spell_backward_trace,
+}
 
 
 @functools.cache

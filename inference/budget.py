@@ -66,10 +66,10 @@ class BudgetForcingProcessor(LogitsProcessor):
         ]
         self.started = False
 
-    def _start(self, input_ids: torch.LongTensor):
-        """First call: the prompt tells whether thinking is already open (template prefill)."""
+    def begin(self, prompts: list[list[int]]):
+        """Before the first token: each prompt tells whether thinking is already open (template prefill)."""
         self.started = True
-        for row, ids in zip(self.rows, input_ids.tolist()):
+        for row, ids in zip(self.rows, prompts):
             starts = [i for i, t in enumerate(ids) if t == self.start_id]
             ends = [i for i, t in enumerate(ids) if t == self.end_id]
             if starts and (not ends or ends[-1] < starts[-1]):
@@ -92,13 +92,21 @@ class BudgetForcingProcessor(LogitsProcessor):
                 row.thinking_tokens += 1
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """HF `generate`'s interface: every row, the whole sequence so far."""
         if not self.started:
-            self._start(input_ids)
-        else:
-            for row, token in zip(self.rows, input_ids[:, -1].tolist()):
+            self.begin(input_ids.tolist())
+            return self.step(range(len(self.rows)), None, scores)
+        return self.step(range(len(self.rows)), input_ids[:, -1].tolist(), scores)
+
+    def step(self, rows, last_tokens: list[int] | None, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """One decoding step for the rows still in a batch: `scores[j]` and `last_tokens[j]` (what it sampled last;
+        None on the first step) belong to row `rows[j]` (rollouts drop finished rows from the batch)."""
+        states = [self.rows[r] for r in rows]
+        if last_tokens is not None:
+            for row, token in zip(states, last_tokens):
                 self._observe(row, token)
         ends = [self.end_id, *self.eos_ids]
-        for i, row in enumerate(self.rows):
+        for i, row in enumerate(states):
             if row.phase == DONE:
                 continue
             if row.phase == THINKING:

@@ -1,4 +1,4 @@
-"""`generate`: chat messages in, reasoning + answer out, with min/max thinking budgets per row."""
+"""`generate`: chat messages in, reasoning + answer out, with min/max thinking budgets per row, on the rollout path."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from ponder.inference.budget import ANSWERING, BudgetForcingProcessor
+from ponder.inference.rollout import Sampling, rollout
 from ponder.models.thinking import ThinkingConfig
 
 
@@ -67,13 +68,16 @@ def generate(
     enable_thinking: bool = True,
     thinking: ThinkingConfig | None = None,
     num_return_sequences: int = 1,
-    **generate_kwargs,
+    streamer=None,
+    cancelled: list | None = None,
 ) -> list[Generation]:
     """`messages`: one conversation (a list of {"role", "content"}) or a batch of them.
 
     `min_thinking_tokens` / `max_thinking_tokens` default to the checkpoint's generation config; `ignore_stops`
     is s1's "ignore the end of thinking N times" (N forced "Wait"s; the max still cuts). Each may be a list,
-    one value per conversation.
+    one value per conversation. Generation runs on `ponder.inference.rollout` (the path GRPO samples on: one
+    prefill per prompt, finished rows leave the batch) with budget forcing per row; `streamer` (an HF streamer,
+    one conversation) sees each token; `cancelled[i]` (a `threading.Event` per conversation) ends a row early.
     """
     thinking = thinking or thinking_config_of(model)
     batch = [messages] if messages and isinstance(messages[0], dict) else list(messages)
@@ -81,32 +85,32 @@ def generate(
         tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking)
         for m in batch
     ]
-    prompts = [p for p in prompts for _ in range(num_return_sequences)]
+    prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    prompt_ids = [ids for ids in prompt_ids for _ in range(num_return_sequences)]
     lo = _per_row(thinking.min_thinking_tokens if min_thinking_tokens is None else min_thinking_tokens, len(batch))
     hi = _per_row(thinking.max_thinking_tokens if max_thinking_tokens is None else max_thinking_tokens, len(batch))
     waits = _per_row(ignore_stops, len(batch))
     lo, hi, waits = ([v for v in values for _ in range(num_return_sequences)] for values in (lo, hi, waits))
     processor = budget_processor(tokenizer, thinking, [v or 0 for v in lo], hi, [v or 0 for v in waits])
-
-    inputs = tokenizer(prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False).to(
-        model.device
-    )
-    sampling = {"temperature": temperature, "top_p": top_p} if do_sample else {}
-    output = model.generate(
-        **inputs,
+    sampling = Sampling(
         max_new_tokens=max_new_tokens,
-        do_sample=do_sample,
-        logits_processor=[processor],
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        **sampling,
-        **generate_kwargs,
+        eos_token_ids=(tokenizer.eos_token_id,),
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+        temperature=temperature if do_sample else 0.0,
+        top_p=top_p if do_sample else 1.0,
     )
-    new = output[:, inputs["input_ids"].shape[1] :]
-    prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()
+    events = None if cancelled is None else [e for e in cancelled for _ in range(num_return_sequences)]
+    completions = rollout(
+        model,
+        prompt_ids,
+        sampling,
+        processor=processor,
+        streamer=streamer,
+        cancelled=None if events is None else lambda row: events[row].is_set(),
+    )
     return [
-        split_generation(tokenizer, thinking, ids.tolist(), processor.rows[i], prompt_tokens[i])
-        for i, ids in enumerate(new)
+        split_generation(tokenizer, thinking, ids, processor.rows[i], len(prompt_ids[i]))
+        for i, ids in enumerate(completions)
     ]
 
 

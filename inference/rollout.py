@@ -17,6 +17,7 @@ Sampling is plain ancestral sampling with temperature, top-k and top-p, as TRL c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -83,17 +84,34 @@ def rollout(
     sampling: Sampling,
     generator: torch.Generator | None = None,
     precision: torch.dtype | None = None,
+    processor=None,
+    streamer=None,
+    cancelled: Callable[[int], bool] | None = None,
 ):
     """Completion token ids for each row of `prompt_ids` (ending with an EOS id when the model ended the row).
     Consecutive rows with the same prompt (GRPO's groups) share its prefill. `precision`: autocast the forward
-    passes to this dtype (the trainer's bf16/fp16: generate in the precision it trains in)."""
+    passes to this dtype (the trainer's bf16/fp16: generate in the precision it trains in).
+
+    `processor`: per-row logits control with `begin(prompts)` and `step(rows, last_tokens, scores)` (s1 budget
+    forcing, `BudgetForcingProcessor`); `streamer`: an HF streamer (`put` the prompt, then each token; `end`), for
+    one row; `cancelled(row)`: True ends that row where it is (a client that went away)."""
+    if streamer is not None and len(prompt_ids) != 1:
+        raise ValueError(f"a streamer follows one row, got {len(prompt_ids)}")
+    hooks = Hooks(processor, streamer, cancelled)
     if precision is None:
-        return _rollout(model, prompt_ids, sampling, generator)
+        return _rollout(model, prompt_ids, sampling, generator, hooks)
     with torch.autocast(model.device.type, dtype=precision):
-        return _rollout(model, prompt_ids, sampling, generator)
+        return _rollout(model, prompt_ids, sampling, generator, hooks)
 
 
-def _rollout(model, prompt_ids, sampling, generator):
+@dataclass
+class Hooks:
+    processor: object = None
+    streamer: object = None
+    cancelled: Callable[[int], bool] | None = None
+
+
+def _rollout(model, prompt_ids, sampling, generator, hooks: Hooks):
     device = model.device
     unique, row_prompt = [], []
     for ids in prompt_ids:
@@ -115,14 +133,26 @@ def _rollout(model, prompt_ids, sampling, generator):
     finished = torch.zeros(len(prompt_ids), dtype=torch.bool, device=device)
     eos = torch.tensor(list(sampling.eos_token_ids), device=device)
     out = [[] for _ in prompt_ids]
+    if hooks.processor is not None:
+        hooks.processor.begin(prompt_ids)
+    if hooks.streamer is not None:
+        hooks.streamer.put(torch.tensor(prompt_ids[0]))
+    last = None  # each row's last sampled token, for the processor
     for _ in range(sampling.max_new_tokens):
         position = mask.sum(-1, keepdim=True) - 1
         logits = model(input_ids=current[:, None], attention_mask=mask, position_ids=position, past_key_values=kv)
-        token = sample(logits.logits[:, -1, :].float(), sampling, generator)
+        scores = logits.logits[:, -1, :].float()
+        if hooks.processor is not None:
+            scores = hooks.processor.step(alive.tolist(), last, scores)
+        token = sample(scores, sampling, generator)
         for row, t, live in zip(alive.tolist(), token.tolist(), (~finished).tolist()):
             if live:
                 out[row].append(t)
+                if hooks.streamer is not None:
+                    hooks.streamer.put(torch.tensor([t]))
         finished |= torch.isin(token, eos)
+        if hooks.cancelled is not None:
+            finished |= torch.tensor([hooks.cancelled(row) for row in alive.tolist()], device=device)
         if finished.all():
             break
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
@@ -132,6 +162,9 @@ def _rollout(model, prompt_ids, sampling, generator):
             keep = (~finished).nonzero().squeeze(-1)
             kv.batch_select_indices(keep)
             mask, current, alive, finished = mask[keep], current[keep], alive[keep], finished[keep]
+        last = current.tolist()
+    if hooks.streamer is not None:
+        hooks.streamer.end()
     return out
 
 

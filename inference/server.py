@@ -34,7 +34,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from transformers import StoppingCriteria
 
 from ponder.inference.batching import RequestBatcher
 from ponder.inference.generation import generate
@@ -71,16 +70,6 @@ class ChatRequest(BaseModel):
     reasoning_effort: Optional[str] = None
     compute_budget: Optional[int] = Field(default=None, ge=1)
     chat_template_kwargs: dict = Field(default_factory=dict)
-
-
-class Cancelled(StoppingCriteria):
-    """Per-row stop for rows whose client is gone (`events[i]` set), so a batch goes on for the others."""
-
-    def __init__(self, events: list):
-        self.events = events
-
-    def __call__(self, input_ids, scores, **kwargs) -> torch.BoolTensor:
-        return torch.tensor([event.is_set() for event in self.events], device=input_ids.device)
 
 
 class BadRequest(ValueError):
@@ -222,7 +211,7 @@ class ChatService:
             enable_thinking=enable,
             thinking=self.thinking,
             streamer=streamer,
-            stopping_criteria=[Cancelled([cancel for _, _, cancel in items])],
+            cancelled=[cancel for _, _, cancel in items],
         )
 
     def run_alone(self, req: ChatRequest, settings: tuple, item: tuple, streamer=None):

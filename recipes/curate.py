@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
+from ponder.recipes.schema import DIFFICULTY_HELP
 
 CHUNK = 16  # questions per teacher call: the unit of caching (and a model teacher's batch)
 
@@ -54,7 +55,7 @@ class TeacherSettings:
 class Options:
     tasks: list = field(default_factory=list, metadata={"help": "Task names for a synthetic question pool."})
     pool_size: int = field(default=2000, metadata={"help": "Questions per task in the pool."})
-    difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
+    difficulty: dict = field(default_factory=dict, metadata={"help": DIFFICULTY_HELP})
     teacher: TeacherSettings = field(default_factory=TeacherSettings)
     target: int = field(default=1000, metadata={"help": "Rows to select (s1: 1,000)."})
     selection: str = field(default="s1", metadata={"help": "s1 (quality -> difficulty -> diversity) or random."})
@@ -209,7 +210,7 @@ def sample(ctx, teacher, rows: list[dict], role: str) -> list[list[dict]]:
         # A string seed per row: reproducible across processes (hash() of a str is salted per process).
         return [
             programmatic_samples(
-                get_task(row["domain"]),
+                get_task(row.get("task") or row["domain"]),  # reasoning-gym rows name their task
                 [row],
                 teacher.samples,
                 teacher.flaw_rate,

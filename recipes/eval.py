@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ponder.recipes.kind import StageKind, stage_kind
+from ponder.recipes.kind import StageKind
+from ponder.recipes.schema import DIFFICULTY_HELP, stage_kind
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Options:
     size: int = field(
         default=100, metadata={"help": "Held-out questions per task, or the first `size` rows of `data`."}
     )
-    difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
+    difficulty: dict = field(default_factory=dict, metadata={"help": DIFFICULTY_HELP})
     seed: int = field(default=10_000, metadata={"help": "Question seed, far from training seeds."})
     budgets: list = field(
         default_factory=lambda: [0, 8, 16, 32, 64, None], metadata={"help": "Max thinking budgets (null = unlimited)."}
@@ -129,7 +130,14 @@ class Options:
     min_budgets: list = field(
         default_factory=lambda: [16, 32, 64], metadata={"help": "Min thinking budgets ('Wait' curve)."}
     )
-    samples: int = field(default=4, metadata={"help": "k for pass@1 and majority vote (sampled, unlimited budget)."})
+    samples: int = field(
+        default=4, metadata={"help": "k for pass@1, pass@k and majority vote (sampled, unlimited budget)."}
+    )
+    sampled_questions: Optional[int] = field(
+        default=None,
+        metadata={"help": "Draw the k samples for the first N questions only (null = all): pass@k at a bounded cost."},
+    )
+    direct: bool = field(default=True, metadata={"help": "Also answer greedily with thinking off (direct_accuracy)."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for the k samples."})
     max_new_tokens: int = field(default=160, metadata={"help": "Max new tokens per answer."})
     search: Optional[SearchSettings] = field(
@@ -139,6 +147,8 @@ class Options:
     def __post_init__(self):
         if any(b is not None and b < 0 for b in self.budgets) or any(m < 0 for m in self.min_budgets):
             raise ValueError("budgets must be >= 0")
+        if self.sampled_questions is not None and self.sampled_questions < 1:
+            raise ValueError(f"sampled_questions={self.sampled_questions}: give a count >= 1, or null for all")
         if any(not isinstance(n, int) or n < 0 for n in self.ignore_stops):
             raise ValueError(f"ignore_stops={self.ignore_stops}: give whole numbers >= 0")
 
@@ -169,16 +179,19 @@ def main(ctx) -> dict:
 
     checked = []  # (ponder's verdict, the source's own) for rows whose source scores answers (reasoning-gym)
 
-    def run(**kwargs):
+    def run(rows=rows, **kwargs):
         out = sample_and_verify(model, tokenizer, thinking, rows, max_new_tokens=opts.max_new_tokens, **kwargs)
         checked.extend(
             (s["correct"], s["reference_correct"]) for r in out for s in r if s["reference_correct"] is not None
         )
         return out
 
-    metrics = {"questions": len(rows), "direct_accuracy": accuracy(run(enable_thinking=False))}
-    sampled = run(k=opts.samples, temperature=opts.temperature)
+    metrics = {"questions": len(rows)}
+    if opts.direct:
+        metrics["direct_accuracy"] = accuracy(run(enable_thinking=False))
+    sampled = run(rows=rows[: opts.sampled_questions], k=opts.samples, temperature=opts.temperature)
     metrics["pass@1"] = accuracy(sampled)
+    metrics[f"pass@{opts.samples}"] = sum(any(s["correct"] for s in r) for r in sampled) / len(sampled)
     metrics["majority_vote_accuracy"] = sum(majority_correct(s) for s in sampled) / len(sampled)
     curve, lengths = {}, {}
     for budget in opts.budgets:

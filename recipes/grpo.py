@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import LoraSettings
+from ponder.recipes.schema import DIFFICULTY_HELP, LoraSettings
 
 # ponder's GRPOConfig defaults, under the recipe's `trainer:` block (`ponder show RECIPE STAGE` lists the merge).
 DEFAULTS = {
@@ -56,7 +56,7 @@ class Options:
     lora: Optional[LoraSettings] = field(default_factory=LoraSettings, metadata={"help": "`lora: null` = full."})
     tasks: list = field(default_factory=list, metadata={"help": "Task names for prompts when `data` is not given."})
     size: int = field(default=256, metadata={"help": "Prompts per task (with `tasks`)."})
-    difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
+    difficulty: dict = field(default_factory=dict, metadata={"help": DIFFICULTY_HELP})
     lcpo: Optional[LcpoSettings] = field(default=None, metadata={"help": "Length-controlled RL (L1/LCPO)."})
     rollout: str = field(
         default="ponder",
@@ -133,6 +133,6 @@ KIND = StageKind(
     owned={"reward_weights": "weights come from `rewards: [{name, weight}]`"},
     distributed=True,
     check=check,
-    curves=("reward",),
+    curves=("reward", "completions/mean_length"),
     headline=("reward_first", "reward_last", "accuracy_first", "accuracy_last", "global_step"),
 )

@@ -118,12 +118,11 @@ def plots_for(name: str, result: dict, data: dict | None, run_dir: Path, redraw:
         logs = json.loads(history.read_text())
         series = [(key, [(h["step"], h[key]) for h in logs if key in h]) for key in stage_kind(result["kind"]).curves]
         series = [(k, points) for k, points in series if points]
-        if series:
-            fig, ax = _figure()
-            for key, points in series:
-                ax.plot([s for s, _ in points], [v for _, v in points], label=key)
-            ax.set(xlabel="step", title=f"{name}: training curve")
-            ax.legend()
+        if series:  # one panel per logged key: reward and completion length have different scales
+            fig, axes = _figure(len(series))
+            for ax, (key, points) in zip(axes, series):
+                ax.plot([s for s, _ in points], [v for _, v in points])
+                ax.set(xlabel="step", title=f"{name}: {key}")
             out.append(_save(fig, stage_dir / "training_curve.png"))
     return out
 
@@ -170,13 +169,16 @@ def plot_compute_optimal(ax, result: dict, title: str):
     ax.legend(fontsize=6)
 
 
-def _figure():
+def _figure(panels: int | None = None):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(5, 3.2))
+    if panels is None:
+        return plt.subplots(figsize=(5, 3.2))
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.2), squeeze=False)
+    return fig, list(axes[0])
 
 
 def _save(fig, path: Path) -> Path:

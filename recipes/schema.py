@@ -52,6 +52,12 @@ class ModelSettings:
     )
 
 
+DIFFICULTY_HELP = (
+    "task -> [lo, hi] difficulty range; for rg:<dataset>, a mapping of reasoning-gym config fields, e.g. "
+    "{rg:chain_sum: {max_terms: 3, max_digits: 2}}."
+)
+
+
 @dataclass
 class LoraSettings:
     r: int = field(default=16, metadata={"help": "LoRA rank."})

