@@ -135,8 +135,12 @@ class Options:
     )
     sampled_questions: Optional[int] = field(
         default=None,
-        metadata={"help": "Draw the k samples for the first N questions only (null = all): pass@k at a bounded cost."},
+        metadata={
+            "help": "Draw the k samples for the first N questions of each task (domain) only (null = all): pass@k at "
+            "a bounded cost."
+        },
     )
+    batch_size: int = field(default=32, metadata={"help": "Questions (x samples) generated together."})
     direct: bool = field(default=True, metadata={"help": "Also answer greedily with thinking off (direct_accuracy)."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for the k samples."})
     max_new_tokens: int = field(default=160, metadata={"help": "Max new tokens per answer."})
@@ -147,6 +151,8 @@ class Options:
     def __post_init__(self):
         if any(b is not None and b < 0 for b in self.budgets) or any(m < 0 for m in self.min_budgets):
             raise ValueError("budgets must be >= 0")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size}: give a count >= 1")
         if self.sampled_questions is not None and self.sampled_questions < 1:
             raise ValueError(f"sampled_questions={self.sampled_questions}: give a count >= 1, or null for all")
         if any(not isinstance(n, int) or n < 0 for n in self.ignore_stops):
@@ -180,7 +186,9 @@ def main(ctx) -> dict:
     checked = []  # (ponder's verdict, the source's own) for rows whose source scores answers (reasoning-gym)
 
     def run(rows=rows, **kwargs):
-        out = sample_and_verify(model, tokenizer, thinking, rows, max_new_tokens=opts.max_new_tokens, **kwargs)
+        out = sample_and_verify(
+            model, tokenizer, thinking, rows, max_new_tokens=opts.max_new_tokens, batch_size=opts.batch_size, **kwargs
+        )
         checked.extend(
             (s["correct"], s["reference_correct"]) for r in out for s in r if s["reference_correct"] is not None
         )
@@ -189,7 +197,8 @@ def main(ctx) -> dict:
     metrics = {"questions": len(rows)}
     if opts.direct:
         metrics["direct_accuracy"] = accuracy(run(enable_thinking=False))
-    sampled = run(rows=rows[: opts.sampled_questions], k=opts.samples, temperature=opts.temperature)
+    sampled_rows = rows if opts.sampled_questions is None else first_per_domain(rows, opts.sampled_questions)
+    sampled = run(rows=sampled_rows, k=opts.samples, temperature=opts.temperature)
     metrics["pass@1"] = accuracy(sampled)
     metrics[f"pass@{opts.samples}"] = sum(any(s["correct"] for s in r) for r in sampled) / len(sampled)
     metrics["majority_vote_accuracy"] = sum(majority_correct(s) for s in sampled) / len(sampled)
@@ -249,7 +258,7 @@ def main(ctx) -> dict:
             metrics.update({f"search_{method}@{n}": accuracy_at_n for n, accuracy_at_n, _ in points})
     (ctx.workdir / "curves.json").write_text(json.dumps(curves))
     with open(ctx.workdir / "samples.jsonl", "w") as f:  # what pass@1 and the majority vote were computed on
-        for row, row_samples in zip(rows, sampled):
+        for row, row_samples in zip(sampled_rows, sampled):
             f.write(json.dumps({"prompt": row["prompt"], "answer": row["answer"], "samples": row_samples}) + "\n")
     return {"metrics": metrics, "artifacts": artifacts}
 
@@ -345,6 +354,18 @@ def held_out_rows(ctx, size: int) -> list[dict]:
     if ctx.stage.data is not None:
         return ctx.dataset(("prompt", "answer")).to_list()[:size]
     return task_rows(opts.tasks, size, opts.seed, opts.difficulty)
+
+
+def first_per_domain(rows: list[dict], n: int) -> list[dict]:
+    """The first `n` rows of each domain (task), in their order."""
+    seen = Counter()
+    out = []
+    for row in rows:
+        domain = row.get("domain") or "default"
+        if seen[domain] < n:
+            out.append(row)
+            seen[domain] += 1
+    return out
 
 
 def majority_correct(samples: list[dict]) -> bool:

@@ -1,6 +1,7 @@
 """A scripted causal LM for budget-forcing tests: it "wants" to close thinking after k thinking tokens.
 
-Only the logits are scripted; generation runs through the real HF `generate` and ponder's processor.
+Only the logits are scripted; generation runs through ponder's `generate` (the rollout path, whose KV cache this
+model fills with the token ids themselves) or HF `generate`, with ponder's processor.
 After `<think>` (and the template's newline), it prefers "a" until k thinking tokens, then `</think>`;
 after `</think>` it writes "42" and then EOS. Before any `<think>` it opens one.
 `stop_with_eos`: it ends thinking with EOS instead of `</think>`. `chaos_seed`: instead of stopping after k

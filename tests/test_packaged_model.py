@@ -185,3 +185,31 @@ def test_the_smollm2_recipes_run_shrunk(tmp_path):
     results = run_recipe(prm)
     assert {"step_f1", "untrained_step_f1"} <= set(results["prm"]["metrics"])
     assert {"search_majority@2", "search_weighted@2"} <= set(results["eval_search"]["metrics"])
+
+
+@pytest.mark.slow
+def test_the_reasoning_gym_recipes_run_shrunk(tmp_path):
+    """configs/smollm2-135m/rg-{reasoner,s1}.yaml end to end on the real model with few rows and steps (docs/results.md
+    has the full recipes over seeds): external questions scored both ways, pass@8, the base model as s1's judge."""
+    from ponder import CONFIGS_DIR
+
+    shrink = [f"output_dir={tmp_path}", "stages.curate.pool_size=12", "stages.curate.target=16"]
+    shrink += ["stages.sft.trainer.max_steps=2", "stages.eval_sft.size=3", "stages.eval_sft.sampled_questions=2"]
+    reasoner = load_recipe(
+        CONFIGS_DIR / "smollm2-135m" / "rg-reasoner.yaml",
+        [
+            *shrink,
+            "stages.grpo.size=4",
+            "stages.grpo.trainer.max_steps=1",
+            "stages.eval_grpo.size=3",
+            "stages.eval_grpo.sampled_questions=2",
+        ],
+    )
+    results = run_recipe(reasoner)
+    assert results["curate"]["metrics"]["selected"] == 16
+    for stage in ("eval_sft", "eval_grpo"):
+        metrics = results[stage]["metrics"]
+        assert metrics["questions"] == 6 and "pass@8" in metrics and "verifier_agreement" in metrics
+    s1 = load_recipe(CONFIGS_DIR / "smollm2-135m" / "rg-s1.yaml", shrink)
+    curate = run_recipe(s1)["curate"]["metrics"]
+    assert curate["after_quality"] - curate["dropped_judge0_solved"] == curate["after_difficulty"] >= 16

@@ -37,9 +37,10 @@ name: rg
 model: {{name_or_path: "{ROOT / "tests/assets/tiny-reasoner"}"}}
 stages:
   - {{name: ev, kind: eval, tasks: ["rg:chain_sum"], size: 6, budgets: [null], min_budgets: [], samples: 2,
-      max_new_tokens: 16}}
+      sampled_questions: 4, direct: false, max_new_tokens: 16}}
 """
     metrics = run_recipe(load_recipe(write_recipe(recipe)))["ev"]["metrics"]
     assert 0.0 <= metrics["verifier_agreement"] <= 1.0 and "reference_pass@1" in metrics
+    assert metrics["questions"] == 6 and "direct_accuracy" not in metrics and metrics["pass@2"] >= metrics["pass@1"]
     samples = [json.loads(line) for line in (tmp_path / "runs/rg/ev/samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 6 and all(isinstance(s["reference_correct"], bool) for r in samples for s in r["samples"])
+    assert len(samples) == 4 and all(isinstance(s["reference_correct"], bool) for r in samples for s in r["samples"])

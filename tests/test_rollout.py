@@ -68,3 +68,39 @@ def test_rollout_runs_in_the_trainers_precision():
     seen.clear()
     rollout(model, prompts, sampling)
     assert set(seen) == {torch.float32}
+
+
+@pytest.mark.parametrize("eos_bias", [0.0, 40.0])
+def test_generate_on_the_rollout_path_forces_budgets_like_hf_generate(eos_bias):
+    """`generate` (eval, curation, the server) runs on the rollout path: per-row budget forcing state follows each
+    row as finished rows leave the batch, and every row gets the tokens HF `generate` gives it alone with the same
+    processor (greedy), min, max and ignored stops mixed in one batch."""
+    from ponder.inference.generation import budget_processor, generate
+
+    model, tokenizer, _ = model_and_prompts(eos_bias)
+    thinking = ThinkingConfig()
+    questions = ["sum 3  4  0  7", "sum 9  1", "cpy 5  5  2  8  1  0", "x", "sum 1  2"]
+    budgets = {"min_thinking_tokens": [0, 6, 0, 3, 0], "max_thinking_tokens": [None, 10, 2, None, 0]}
+    batch = [[{"role": "user", "content": q}] for q in questions]
+    stops = [0, 0, 1, 0, 0]
+    got = generate(model, tokenizer, batch, ignore_stops=stops, max_new_tokens=20, thinking=thinking, **budgets)
+    for i, messages in enumerate(batch):
+        prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        lo, hi = budgets["min_thinking_tokens"][i], budgets["max_thinking_tokens"][i]
+        processor = budget_processor(tokenizer, thinking, [lo], [hi], [stops[i]])
+        with torch.no_grad():
+            out = model.generate(
+                ids,
+                max_new_tokens=20,
+                do_sample=False,
+                logits_processor=[processor],
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        assert got[i].text == tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=False)
+        state = processor.rows[0]
+        assert (got[i].forced_stop, got[i].extensions) == (state.forced_stop, state.extensions)
+    assert got[1].thinking_tokens >= 6 and got[4].thinking_tokens == 0 and got[2].thinking_tokens <= 2
+    if eos_bias:  # rows ended at different steps: the batch was compacted under the processor
+        assert len({g.completion_tokens for g in got}) > 1
