@@ -212,4 +212,5 @@ def test_the_reasoning_gym_recipes_run_shrunk(tmp_path):
         assert metrics["questions"] == 6 and "pass@8" in metrics and "verifier_agreement" in metrics
     s1 = load_recipe(CONFIGS_DIR / "smollm2-135m" / "rg-s1.yaml", shrink)
     curate = run_recipe(s1)["curate"]["metrics"]
-    assert curate["after_quality"] - curate["dropped_judge0_solved"] == curate["after_difficulty"] >= 16
+    kept = curate["after_quality"] - curate.get("dropped_contaminated", 0) - curate["dropped_judge0_solved"]
+    assert kept == curate["after_difficulty"] >= curate["selected"] == 16
