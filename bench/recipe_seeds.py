@@ -59,15 +59,27 @@ def main():
         del sys.argv[at : at + 2]  # the rest are sweep's --seeds / --paths
     training = tuple(s.name for s in load_recipe(recipe).stages if s.kind in TRAINING_KINDS)
 
+    done, host = [], machine()
+
     def run(seed: int, path: str, out: Path) -> dict:
         wall, results = run_recipe_process(recipe, seed, path, out, training)
         stages = {
             stage: {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             for stage, r in results.items()
         }
-        return {"seed": seed, "path": path, "wall_seconds": round(wall, 1), "stages": stages, "curves": curves(out)}
+        done.append(
+            {"seed": seed, "path": path, "wall_seconds": round(wall, 1), "stages": stages, "curves": curves(out)}
+        )
+        # Written after every run: a sweep stopped early keeps the runs it finished (`runs` says which).
+        write_results(name, {"machine": host, "recipe": recipe, "runs": done, "summary": summarize(done, pairs)})
+        return done[-1]
 
-    runs = sweep(run, ["default"])
+    sweep(run, ["default"])
+
+
+def summarize(runs: list[dict], pairs: list[tuple]) -> dict:
+    """Per numeric path: each stage metric's spread over seeds, and for each (later, earlier) pair of stages the
+    spread of their per-seed differences (paired: the SE of the difference, not of each side)."""
     summary = {}
     for path in dict.fromkeys(r["path"] for r in runs):
         mine = [r for r in runs if r["path"] == path]
@@ -75,12 +87,12 @@ def main():
         for stage in mine[0]["stages"]:
             keys = [k for k in mine[0]["stages"][stage] if all(k in r["stages"].get(stage, {}) for r in mine)]
             summary[path][stage] = {k: spread([r["stages"][stage][k] for r in mine]) for k in keys}
-        for later, earlier in pairs:  # paired by seed: the SE of the difference, not of each side
+        for later, earlier in pairs:
             keys = [k for k in mine[0]["stages"][later] if all(k in r["stages"][earlier] for r in mine)]
             summary[path][f"{later}-{earlier}"] = {
                 k: spread([r["stages"][later][k] - r["stages"][earlier][k] for r in mine]) for k in keys
             }
-    write_results(name, {"machine": machine(), "recipe": recipe, "runs": runs, "summary": summary})
+    return summary
 
 
 if __name__ == "__main__":
