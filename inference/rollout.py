@@ -97,21 +97,14 @@ def rollout(
     one row; `cancelled(row)`: True ends that row where it is (a client that went away)."""
     if streamer is not None and len(prompt_ids) != 1:
         raise ValueError(f"a streamer follows one row, got {len(prompt_ids)}")
-    hooks = Hooks(processor, streamer, cancelled)
+    hooks = (processor, streamer, cancelled)
     if precision is None:
-        return _rollout(model, prompt_ids, sampling, generator, hooks)
+        return _rollout(model, prompt_ids, sampling, generator, *hooks)
     with torch.autocast(model.device.type, dtype=precision):
-        return _rollout(model, prompt_ids, sampling, generator, hooks)
+        return _rollout(model, prompt_ids, sampling, generator, *hooks)
 
 
-@dataclass
-class Hooks:
-    processor: object = None
-    streamer: object = None
-    cancelled: Callable[[int], bool] | None = None
-
-
-def _rollout(model, prompt_ids, sampling, generator, hooks: Hooks):
+def _rollout(model, prompt_ids, sampling, generator, processor, streamer, cancelled):
     device = model.device
     unique, row_prompt = [], []
     for ids in prompt_ids:
@@ -133,26 +126,26 @@ def _rollout(model, prompt_ids, sampling, generator, hooks: Hooks):
     finished = torch.zeros(len(prompt_ids), dtype=torch.bool, device=device)
     eos = torch.tensor(list(sampling.eos_token_ids), device=device)
     out = [[] for _ in prompt_ids]
-    if hooks.processor is not None:
-        hooks.processor.begin(prompt_ids)
-    if hooks.streamer is not None:
-        hooks.streamer.put(torch.tensor(prompt_ids[0]))
+    if processor is not None:
+        processor.begin(prompt_ids)
+    if streamer is not None:
+        streamer.put(torch.tensor(prompt_ids[0]))
     last = None  # each row's last sampled token, for the processor
     for _ in range(sampling.max_new_tokens):
         position = mask.sum(-1, keepdim=True) - 1
         logits = model(input_ids=current[:, None], attention_mask=mask, position_ids=position, past_key_values=kv)
         scores = logits.logits[:, -1, :].float()
-        if hooks.processor is not None:
-            scores = hooks.processor.step(alive.tolist(), last, scores)
+        if processor is not None:
+            scores = processor.step(alive.tolist(), last, scores)
         token = sample(scores, sampling, generator)
         for row, t, live in zip(alive.tolist(), token.tolist(), (~finished).tolist()):
             if live:
                 out[row].append(t)
-                if hooks.streamer is not None:
-                    hooks.streamer.put(torch.tensor([t]))
+                if streamer is not None:
+                    streamer.put(torch.tensor([t]))
         finished |= torch.isin(token, eos)
-        if hooks.cancelled is not None:
-            finished |= torch.tensor([hooks.cancelled(row) for row in alive.tolist()], device=device)
+        if cancelled is not None:
+            finished |= torch.tensor([cancelled(row) for row in alive.tolist()], device=device)
         if finished.all():
             break
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
@@ -163,8 +156,8 @@ def _rollout(model, prompt_ids, sampling, generator, hooks: Hooks):
             kv.batch_select_indices(keep)
             mask, current, alive, finished = mask[keep], current[keep], alive[keep], finished[keep]
         last = current.tolist()
-    if hooks.streamer is not None:
-        hooks.streamer.end()
+    if streamer is not None:
+        streamer.end()
     return out
 
 
