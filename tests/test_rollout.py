@@ -104,3 +104,60 @@ def test_generate_on_the_rollout_path_forces_budgets_like_hf_generate(eos_bias):
     assert got[1].thinking_tokens >= 6 and got[4].thinking_tokens == 0 and got[2].thinking_tokens <= 2
     if eos_bias:  # rows ended at different steps: the batch was compacted under the processor
         assert len({g.completion_tokens for g in got}) > 1
+
+
+def test_grpo_loss_skips_zero_advantage_completions_with_the_same_gradient(tmp_path):
+    """Completions of groups that all scored alike (advantage 0) leave the loss's forward and backward; the gradient
+    and the loss are TRL's own, to rounding."""
+    import datasets
+    from trl import GRPOConfig, GRPOTrainer
+
+    from ponder.trainers.grpo import PonderGRPOTrainer
+
+    model, tokenizer, _ = model_and_prompts()
+    args = GRPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=6,
+        num_generations=2,
+        max_completion_length=8,
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+    )
+    trainer = PonderGRPOTrainer(
+        model=model,
+        reward_funcs=lambda completions, **_: [0.0] * len(completions),
+        args=args,
+        train_dataset=datasets.Dataset.from_list([{"prompt": "sum 3 4"}] * 6),
+        processing_class=tokenizer,
+    )
+    gen = torch.Generator().manual_seed(0)
+    completion_mask = torch.ones(6, 8, dtype=torch.long)
+    completion_mask[1, 5:] = 0
+    inputs = {
+        "prompt_ids": torch.randint(5, 20, (6, 4), generator=gen),
+        "prompt_mask": torch.ones(6, 4, dtype=torch.long),
+        "completion_ids": torch.randint(5, 20, (6, 8), generator=gen),
+        "completion_mask": completion_mask,
+        "advantages": torch.tensor([0.0, 0.7, -0.7, 0.0, 0.0, 0.0]),  # rows 0, 3-5: groups without signal
+        "num_items_in_batch": completion_mask.sum(),
+    }
+    trainer.model.train()
+    trainer.current_gradient_accumulation_steps = 1  # set by Trainer.training_step
+
+    def loss_and_grads(compute) -> tuple:
+        trainer.model.zero_grad()
+        loss = compute(trainer.model, dict(inputs))
+        loss.backward()
+        return loss.item(), [p.grad.clone() for p in trainer.model.parameters() if p.grad is not None]
+
+    seen = []
+    forward = trainer.model.forward
+    trainer.model.forward = lambda *a, **k: seen.append(k["input_ids"].shape[0]) or forward(*a, **k)
+    ours, ours_grads = loss_and_grads(trainer.compute_loss)
+    trl, trl_grads = loss_and_grads(lambda m, i: GRPOTrainer.compute_loss(trainer, m, i))
+    assert seen == [2, 6]  # only rows 1 and 2 ran the forward pass
+    assert ours == pytest.approx(trl, rel=1e-5) and ours != 0.0
+    assert len(ours_grads) == len(trl_grads) > 0
+    for a, b in zip(ours_grads, trl_grads):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-4)

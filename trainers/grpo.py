@@ -54,6 +54,40 @@ class PonderGRPOTrainer(GRPOTrainer):
             completion_ids = rollout(unwrapped, prompt_ids, sampling, precision=precision)
         return completion_ids, None
 
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """TRL's loss on only the completions whose advantage is not zero, where that gives the same gradient.
+
+        With `beta=0`, no entropy bonus or entropy mask and a loss normalised by the whole generation batch's token
+        count (`dapo`, TRL's default, or `cispo`), a completion with zero advantage (every completion of a group that
+        scored alike) adds nothing to the loss or its gradient; its forward and backward passes are skipped. At least
+        one row stays so every micro-batch runs a backward pass (DDP). The loss's logged figures (entropy, clip
+        ratios) are then means over the completions that carried signal."""
+        exact = (
+            self.beta == 0.0
+            and self.loss_type in ("dapo", "cispo")
+            and not self._entropy_bonus_enabled
+            and self.top_entropy_quantile >= 1.0
+            and model.training
+        )
+        if exact:
+            inputs = keep_rows(inputs, inputs["advantages"])
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+
+def keep_rows(inputs: dict, advantages: torch.Tensor) -> dict:
+    """`inputs` restricted to the rows whose advantage is not zero (the first row if none is): every tensor whose
+    first dimension is the batch's."""
+    signal = advantages.reshape(len(advantages), -1).ne(0).any(dim=1)
+    if bool(signal.all()):
+        return inputs
+    if not bool(signal.any()):
+        signal[0] = True
+    rows = len(advantages)
+    return {
+        k: v[signal] if isinstance(v, torch.Tensor) and v.dim() > 0 and v.shape[0] == rows else v
+        for k, v in inputs.items()
+    }
+
 
 @dataclass
 class GRPORequest:
