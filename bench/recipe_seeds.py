@@ -4,9 +4,9 @@
         [--compare eval_grpo:eval_sft ...]
 
 Each run is `ponder run RECIPE seed=S` in its own process (`common.run_recipe_process`; the fp32_avx2 path turns
-bf16 off on every training stage). Writes bench/results/NAME.json: per run its wall time, every stage's numeric
-metrics and each training stage's curves (loss; GRPO's reward and completion length); per numeric path and stage,
-each metric's mean, standard error (n - 1), min and max over seeds.
+bf16 off on every training stage). Writes bench/results/NAME.json: per run its wall time and peak RSS, every stage's
+numeric metrics, seconds and peak memory, and each training stage's curves (loss; GRPO's reward and completion
+length); per numeric path and stage, each figure's mean, standard error (n - 1), min and max over seeds.
 """
 
 from __future__ import annotations
@@ -65,10 +65,19 @@ def main():
         wall, results = run_recipe_process(recipe, seed, path, out, training)
         stages = {
             stage: {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            | {"stage_seconds": r["seconds"], "peak_memory_mb": r["peak_memory_mb"]}
             for stage, r in results.items()
         }
+        peak = max(r["peak_memory_mb"] for r in results.values())  # the process's peak RSS (CPU): never goes down
         done.append(
-            {"seed": seed, "path": path, "wall_seconds": round(wall, 1), "stages": stages, "curves": curves(out)}
+            {
+                "seed": seed,
+                "path": path,
+                "wall_seconds": round(wall, 1),
+                "peak_memory_mb": peak,
+                "stages": stages,
+                "curves": curves(out),
+            }
         )
         # Written after every run: a sweep stopped early keeps the runs it finished (`runs` says which).
         write_results(name, {"machine": host, "recipe": recipe, "runs": done, "summary": summarize(done, pairs)})
@@ -83,7 +92,11 @@ def summarize(runs: list[dict], pairs: list[tuple]) -> dict:
     summary = {}
     for path in dict.fromkeys(r["path"] for r in runs):
         mine = [r for r in runs if r["path"] == path]
-        summary[path] = {"wall_seconds": spread([r["wall_seconds"] for r in mine])}
+        summary[path] = {
+            key: spread([r[key] for r in mine])
+            for key in ("wall_seconds", "peak_memory_mb")
+            if all(key in r for r in mine)
+        }
         for stage in mine[0]["stages"]:
             keys = [k for k in mine[0]["stages"][stage] if all(k in r["stages"].get(stage, {}) for r in mine)]
             summary[path][stage] = {k: spread([r["stages"][stage][k] for r in mine]) for k in keys}
