@@ -89,12 +89,10 @@ def release_memory():
     import gc
 
     gc.collect()
-    name = ctypes.util.find_library("c")
-    if name and "libc" in name:
-        try:
-            ctypes.CDLL(name).malloc_trim(0)
-        except AttributeError:  # not glibc (musl, macOS): nothing to trim
-            pass
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        pass
 
 
 def ensure_writable(run_dir: Path):

@@ -44,3 +44,21 @@ stages:
     assert metrics["questions"] == 6 and "direct_accuracy" not in metrics and metrics["pass@2"] >= metrics["pass@1"]
     samples = [json.loads(line) for line in (tmp_path / "runs/rg/ev/samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and all(isinstance(s["reference_correct"], bool) for r in samples for s in r["samples"])
+
+
+def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
+    """README's SmolLM2 reasoning-gym rows are the committed JSON's figures, not typed ones."""
+    readme = (ROOT / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if "smollm2_rg_reasoner_seeds.json" in line)
+    summary = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_seeds.json").read_text())["summary"]["default"]
+
+    def fig(stage: str, key: str, sign: str = "") -> str:
+        x = summary[stage][key]
+        return f"{x['mean']:{sign}.3f} +- {x['se']:.3f}"
+
+    assert f"greedy {fig('eval_sft', 'accuracy@inf')} -> {fig('eval_grpo', 'accuracy@inf')}" in row
+    assert f"paired {fig('eval_grpo-eval_sft', 'accuracy@inf', '+')}" in row
+    assert f"pass@1 (T 0.7) {fig('eval_grpo-eval_sft', 'pass@1', '+')}" in row
+    s1_row = next(line for line in readme.splitlines() if "smollm2_rg_s1_vs_random.json" in line)
+    (run,) = json.loads((ROOT / "bench/results/smollm2_rg_s1_vs_random.json").read_text())["runs"]
+    assert f"s1 {run['s1']['accuracy@inf']} vs random {run['random']['accuracy@inf']} greedy" in s1_row

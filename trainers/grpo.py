@@ -70,13 +70,14 @@ class PonderGRPOTrainer(GRPOTrainer):
             and model.training
         )
         if exact:
-            inputs = keep_rows(inputs, inputs["advantages"])
+            inputs = keep_rows(inputs)
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
 
-def keep_rows(inputs: dict, advantages: torch.Tensor) -> dict:
+def keep_rows(inputs: dict) -> dict:
     """`inputs` restricted to the rows whose advantage is not zero (the first row if none is): every tensor whose
     first dimension is the batch's."""
+    advantages = inputs["advantages"]
     signal = advantages.reshape(len(advantages), -1).ne(0).any(dim=1)
     if bool(signal.all()):
         return inputs
