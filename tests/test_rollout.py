@@ -106,9 +106,11 @@ def test_generate_on_the_rollout_path_forces_budgets_like_hf_generate(eos_bias):
         assert len({g.completion_tokens for g in got}) > 1
 
 
-def test_grpo_loss_skips_zero_advantage_completions_with_the_same_gradient(tmp_path):
+@pytest.mark.parametrize("reused", [False, True])
+def test_grpo_loss_skips_zero_advantage_completions_with_the_same_gradient(tmp_path, reused):
     """Completions of groups that all scored alike (advantage 0) leave the loss's forward and backward; the gradient
-    and the loss are TRL's own, to rounding."""
+    and the loss are TRL's own, to rounding. `reused`: a batch trained again (num_iterations > 1) carries the
+    generating policy's log-probabilities, so the ratio moves off 1 and clipping cuts some tokens."""
     import datasets
     from trl import GRPOConfig, GRPOTrainer
 
@@ -142,6 +144,8 @@ def test_grpo_loss_skips_zero_advantage_completions_with_the_same_gradient(tmp_p
         "advantages": torch.tensor([0.0, 0.7, -0.7, 0.0, 0.0, 0.0]),  # rows 0, 3-5: groups without signal
         "num_items_in_batch": completion_mask.sum(),
     }
+    if reused:
+        inputs["old_per_token_logps"] = -4.0 + 0.5 * torch.randn(6, 8, generator=gen)
     trainer.model.train()
     trainer.current_gradient_accumulation_steps = 1  # set by Trainer.training_step
 
@@ -157,6 +161,8 @@ def test_grpo_loss_skips_zero_advantage_completions_with_the_same_gradient(tmp_p
     ours, ours_grads = loss_and_grads(trainer.compute_loss)
     trl, trl_grads = loss_and_grads(lambda m, i: GRPOTrainer.compute_loss(trainer, m, i))
     assert seen == [2, 6]  # only rows 1 and 2 ran the forward pass
+    if reused:  # the clipped region was reached, in both losses
+        assert all(r > 0 for r in trainer._metrics["train"]["clip_ratio/region_mean"])
     assert ours == pytest.approx(trl, rel=1e-5) and ours != 0.0
     assert len(ours_grads) == len(trl_grads) > 0
     for a, b in zip(ours_grads, trl_grads):
