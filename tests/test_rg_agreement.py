@@ -60,5 +60,15 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     assert f"paired {fig('eval_grpo-eval_sft', 'accuracy@inf', '+')}" in row
     assert f"pass@1 (T 0.7) {fig('eval_grpo-eval_sft', 'pass@1', '+')}" in row
     s1_row = next(line for line in readme.splitlines() if "smollm2_rg_s1_vs_random.json" in line)
-    (run,) = json.loads((ROOT / "bench/results/smollm2_rg_s1_vs_random.json").read_text())["runs"]
-    assert f"s1 {run['s1']['accuracy@inf']} vs random {run['random']['accuracy@inf']} greedy" in s1_row
+    s1 = json.loads((ROOT / "bench/results/smollm2_rg_s1_vs_random.json").read_text())["summary"]["default"]
+
+    def diff(key: str) -> str:
+        x = s1["s1_minus_random"][key]
+        return f"{x['mean']:+.3f} +- {x['se']:.3f}"
+
+    arms = (
+        f"s1 {s1['s1']['accuracy@inf']['mean']:.3f} +- {s1['s1']['accuracy@inf']['se']:.3f}, "
+        f"random {s1['random']['accuracy@inf']['mean']:.3f} +- {s1['random']['accuracy@inf']['se']:.3f}"
+    )
+    assert f"greedy s1 - random {diff('accuracy@inf')} ({arms})" in s1_row
+    assert f"pass@1 (T 0.7) {diff('pass@1')}, pass@8 {diff('pass@8')} for s1" in s1_row
