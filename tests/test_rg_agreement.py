@@ -59,6 +59,9 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     assert f"greedy {fig('eval_sft', 'accuracy@inf')} -> {fig('eval_grpo', 'accuracy@inf')}" in row
     assert f"paired {fig('eval_grpo-eval_sft', 'accuracy@inf', '+')}" in row
     assert f"pass@1 (T 0.7) {fig('eval_grpo-eval_sft', 'pass@1', '+')}" in row
+    tried = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_lr5e-4_seeds.json").read_text())
+    x = tried["summary"]["default"]["eval_grpo-eval_sft"]["accuracy@inf"]
+    assert f"lr 5e-4, paired {x['mean']:+.3f} +- {x['se']:.3f} ({len(tried['runs'])} seeds" in row
     s1_row = next(line for line in readme.splitlines() if "smollm2_rg_s1_vs_random.json" in line)
     s1 = json.loads((ROOT / "bench/results/smollm2_rg_s1_vs_random.json").read_text())["summary"]["default"]
 
