@@ -2,9 +2,10 @@
 
     python bench/budget_overhead.py
 
-1. tokens/s of `ponder.inference.generation` (budget processor on, max budget 64 so it forces a stop)
-   vs plain HF `generate` on the same tiny model (preset `tiny`, random init), the same 8 prompts,
-   greedy, 128 new tokens, in one run; best of 3 repeats each. Target ratio >= 0.95.
+1. tokens/s of ponder's generation path (`rollout`, which `ponder.inference.generate` runs on, with the budget
+   processor on, max budget 64 so it forces a stop) vs plain HF `generate` on the same tiny model (preset `tiny`,
+   random init), the same 8 prompts, greedy, 128 new tokens per row on both sides (EOS does not end a row, as
+   `min_new_tokens` makes HF's), in one run; best of 3 repeats each. Target ratio >= 0.95.
 2. The OpenAI-compatible server on 127.0.0.1: 8 concurrent clients, 48 requests; requests/s, p50/p95, with
    dynamic batching (max batch 16) vs one request at a time (max batch 1), in the same run.
 """
@@ -41,7 +42,8 @@ def best_of(fn, repeats=3):
 def main():
     import torch
 
-    from ponder.inference.generation import generate
+    from ponder.inference.generation import budget_processor
+    from ponder.inference.rollout import Sampling, rollout
     from ponder.models.modeling import build_tiny_model
     from ponder.models.thinking import ThinkingConfig
 
@@ -66,17 +68,14 @@ def main():
             )
         return (out.shape[1] - inputs["input_ids"].shape[1]) * len(PROMPTS)
 
+    prompt_ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    fixed_length = Sampling(
+        max_new_tokens=NEW_TOKENS, eos_token_ids=(), pad_token_id=tokenizer.pad_token_id, temperature=0.0
+    )
+
     def budgeted():
-        results = generate(
-            model,
-            tokenizer,
-            messages,
-            max_thinking_tokens=64,
-            max_new_tokens=NEW_TOKENS,
-            min_new_tokens=NEW_TOKENS,
-            thinking=thinking,
-        )
-        return sum(r.completion_tokens for r in results)
+        processor = budget_processor(tokenizer, thinking, [0] * len(PROMPTS), [64] * len(PROMPTS))
+        return sum(len(ids) for ids in rollout(model, prompt_ids, fixed_length, processor=processor))
 
     plain(), budgeted()  # warm-up
     plain_rate, budget_rate = best_of(plain), best_of(budgeted)

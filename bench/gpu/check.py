@@ -13,7 +13,9 @@ Steps (issue: the GPU path, packed into one command):
   d. budget forcing on CUDA: the exactness tests (min/max/ignore-stops, scripted models) and tokens/s with budgets
      vs plain `generate` (bench/budget_overhead.py);
   e. `ponder serve`'s app on CUDA answering the openai client with `thinking_token_budget` (same bench).
-Writes OUT_DIR/gpu_check.json (figures per step, pass/fail, log tails) and OUT_DIR/logs/<step>.log.
+Writes OUT_DIR/gpu_check.json (figures per step and budget_overhead.json's, pass/fail, log tails) and
+OUT_DIR/logs.tar.gz (one log per step). Runs and checkpoints go to a scratch folder outside OUT_DIR: the device
+tool brings back at most 8 files, no more than 2 folders down.
 """
 
 from __future__ import annotations
@@ -188,7 +190,8 @@ def stage_results(run_dir: Path) -> dict:
 def run(out: Path) -> dict:
     import torch
 
-    logs = out / "logs"
+    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "ponder-gpu"
+    logs = scratch / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     report = {
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no cuda",
@@ -200,7 +203,7 @@ def run(out: Path) -> dict:
             report[name] = __import__(name).__version__
         except Exception as exc:  # noqa: BLE001 - the report says what is missing
             report[name] = f"unavailable: {type(exc).__name__}"
-    for step in steps(out):
+    for step in steps(scratch):
         if "writes" in step:
             step["writes"][0].write_text(step["writes"][1])
         log = logs / f"{step['name']}.log"
@@ -223,7 +226,8 @@ def run(out: Path) -> dict:
         report["steps"][step["name"]] = entry
         print(f"{step['name']}: rc {rc} in {entry['seconds']} s", flush=True)
         (out / "gpu_check.json").write_text(json.dumps(report, indent=2, default=str))  # partial results survive
-    runs = out / "runs"
+        subprocess.run(["tar", "-czf", str(out / "logs.tar.gz"), "-C", str(scratch), "logs"], check=False)
+    runs = scratch / "runs"
     report["a_tiny_reasoner"] = stage_results(runs / "tiny-reasoner")
     losses = {}
     for name in LAUNCHERS:
@@ -234,7 +238,7 @@ def run(out: Path) -> dict:
     if losses.get("single") is not None:
         report["b_loss_vs_single"] = {k: round(v - losses["single"], 4) for k, v in losses.items() if v is not None}
     report["c_smollm2_body"] = stage_results(runs / "smollm2-body")
-    overhead = out / "budget_overhead.json"
+    overhead = scratch / "budget_overhead.json"
     report["de_budget_overhead"] = json.loads(overhead.read_text()) if overhead.exists() else None
     (out / "gpu_check.json").write_text(json.dumps(report, indent=2, default=str))
     return report
