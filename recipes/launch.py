@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -38,15 +39,26 @@ def resolved_accelerate_config(name_or_path: str, workdir: Path) -> Path:
     return out
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def launch_command(launcher, spec_file: Path) -> list[str]:
+    """The launcher's command line. Without `extra_args` (one machine) the rendezvous takes a free port: both
+    launchers default to 29500, so two multi-process stages on one machine collided (seen on the GPU check: the
+    second failed with EADDRINUSE). With `extra_args` (several nodes) the ports are the user's to give."""
     child = ["-m", "ponder.recipes.child", str(spec_file)]
     extra = [os.path.expandvars(arg) for arg in launcher.extra_args]  # $SLURM_NODEID etc. per node
     if launcher.type == "torchrun":
+        port = [] if extra else [f"--master_port={free_port()}"]
         return [
             sys.executable,
             "-m",
             "torch.distributed.run",
             f"--nproc_per_node={launcher.num_processes}",
+            *port,
             *extra,
             *child,
         ]
@@ -59,6 +71,7 @@ def launch_command(launcher, spec_file: Path) -> list[str]:
         str(config),
         "--num_processes",
         str(launcher.num_processes),
+        *([] if extra else ["--main_process_port", str(free_port())]),
         *extra,
         *child,
     ]
@@ -81,7 +94,6 @@ def run_multiprocess(
     outcome_file = workdir / "outcome.json"
     outcome_file.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.setdefault("MASTER_PORT", str(29500 + os.getpid() % 1000))
     command = launch_command(stage.launcher, spec_file)
     print("launch:", " ".join(command), flush=True)
     code = subprocess.run(command, env=env).returncode

@@ -77,7 +77,7 @@ class ScriptedThinker(PreTrainedModel, GenerationMixin):
         return c.eos_id if by_eos else c.think_end_id
 
     def forward(self, input_ids=None, attention_mask=None, past_key_values=None, **kwargs):
-        logits = torch.full((*input_ids.shape, self.config.vocab_size), -10.0)
+        logits = torch.full((*input_ids.shape, self.config.vocab_size), -10.0, device=input_ids.device)
         history = input_ids
         if past_key_values is not None:  # its "KV cache" holds the token ids themselves, so rollouts can drive it
             ids = input_ids[:, None, :, None].float()

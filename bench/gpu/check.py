@@ -6,13 +6,16 @@
 
 Steps (issue: the GPU path, packed into one command):
   a. the tiny reasoner recipe on CUDA (bf16: TRL's GPU defaults; ponder's CPU defaults do not apply there);
-  b. SFT through ponder's launcher: single process, DeepSpeed ZeRO-2 and ZeRO-3 in one process, ZeRO-2 in two
-     processes sharing the GPU (NCCL may refuse: that is a finding); losses compared with the single run;
-  c. SmolLM2-135M's body (`tiny:smollm2-body`, random weights, character vocabulary) through LoRA SFT + GRPO:
+  b. SFT through ponder's launcher: single process, DeepSpeed ZeRO-3 in one process, ZeRO-2 in two processes
+     sharing the GPU (NCCL may refuse: that is a finding); losses compared with the single run;
+  c. SmolLM2-135M's body (`tiny:smollm2-body`, random weights, character vocabulary) through LoRA SFT + 4 GRPO steps:
      tokens/s, peak CUDA memory (`peak_memory_mb`), GRPO step time;
   d. budget forcing on CUDA: the exactness tests (min/max/ignore-stops, scripted models) and tokens/s with budgets
      vs plain `generate` (bench/budget_overhead.py);
   e. `ponder serve`'s app on CUDA answering the openai client with `thinking_token_budget` (same bench).
+Limits are from the first run on an H200 (bench/results/gpu_check_h200.json, 2026-12-04): 400 tiny SFT steps
+27 s, 100 tiny GRPO steps 41 s, a one-process DeepSpeed SFT of 20 steps 41 s, 8 SmolLM2-body GRPO steps 66 s.
+A step past its limit is killed with every process it started (a torchrun left running holds its port).
 Writes OUT_DIR/gpu_check.json (figures per step and budget_overhead.json's, pass/fail, log tails) and
 OUT_DIR/logs.tar.gz (one log per step). Runs and checkpoints go to a scratch folder outside OUT_DIR: the device
 tool brings back at most 8 files, no more than 2 folders down.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -32,12 +36,12 @@ CALL_LIMIT_S = 600  # the device tool's limit for one command
 INSTALL_S = 40  # run.sh's offline install, before this script
 SFT = "configs/tiny/sft.yaml"
 SFT_SHORT = ["stages.distill.trainer.max_steps=20", "stages.distill.eval_size=0"]
-LAUNCHERS = {
-    "single": None,
-    "zero2_1proc": "{type: torchrun, num_processes: 1, deepspeed: zero2}",
-    "zero3_1proc": "{type: torchrun, num_processes: 1, deepspeed: zero3}",
-    "zero2_2proc": "{type: torchrun, num_processes: 2, deepspeed: zero2}",
+LAUNCHERS = {  # name: (launcher, time limit in s)
+    "single": (None, 40),
+    "zero3_1proc": ("{type: torchrun, num_processes: 1, deepspeed: zero3}", 60),
+    "zero2_2proc": ("{type: torchrun, num_processes: 2, deepspeed: zero2}", 60),
 }
+TINY_SHORT = ["stages.grpo.trainer.max_steps=50"]
 BODY_RECIPE = """# ponder run bench/gpu/smollm2_body.yaml (written by bench/gpu/check.py)
 name: smollm2-body
 model: {name_or_path: "tiny:smollm2-body"}
@@ -54,7 +58,7 @@ stages:
     tasks: [running_sum]
     size: 256
     lora: {r: 16, alpha: 32}
-    trainer: {max_steps: 8, per_device_train_batch_size: 64, num_generations: 8, max_completion_length: 64,
+    trainer: {max_steps: 4, per_device_train_batch_size: 64, num_generations: 8, max_completion_length: 64,
               logging_steps: 1, log_completions: false}
 """
 
@@ -65,20 +69,20 @@ def steps(out: Path) -> list[dict]:
     plan = [
         {
             "name": "a_tiny_reasoner",
-            "cmd": [*ponder, "configs/tiny/reasoner.yaml", f"output_dir={out / 'runs'}"],
-            "limit": 110,
+            "cmd": [*ponder, "configs/tiny/reasoner.yaml", f"output_dir={out / 'runs'}", *TINY_SHORT],
+            "limit": 120,
             "recipe": "configs/tiny/reasoner.yaml",
-            "overrides": [f"output_dir={out / 'runs'}"],
+            "overrides": [f"output_dir={out / 'runs'}", *TINY_SHORT],
         }
     ]
-    for name, launcher in LAUNCHERS.items():
+    for name, (launcher, limit) in LAUNCHERS.items():
         overrides = [f"output_dir={out / 'runs' / name}", *SFT_SHORT]
         overrides += [f"stages.distill.launcher={launcher}"] if launcher else []
         plan.append(
             {
                 "name": f"b_sft_{name}",
                 "cmd": [*ponder, SFT, *overrides],
-                "limit": 40,
+                "limit": limit,
                 "recipe": SFT,
                 "overrides": overrides,
             }
@@ -88,7 +92,7 @@ def steps(out: Path) -> list[dict]:
         {
             "name": "c_smollm2_body",
             "cmd": [*ponder, str(body), f"output_dir={out / 'runs'}"],
-            "limit": 110,
+            "limit": 90,
             "recipe": str(body),
             "overrides": [f"output_dir={out / 'runs'}"],
             "writes": (body, BODY_RECIPE),
@@ -97,7 +101,7 @@ def steps(out: Path) -> list[dict]:
     plan.append(
         {
             "name": "d_budget_exactness",
-            "limit": 55,
+            "limit": 40,
             "env": {"PONDER_TEST_DEVICE": "cuda"},
             "cmd": [
                 sys.executable,
@@ -116,7 +120,7 @@ def steps(out: Path) -> list[dict]:
     plan.append(
         {
             "name": "de_budget_throughput_and_server",
-            "limit": 55,
+            "limit": 75,
             "env": {"PONDER_BENCH_DEVICE": "cuda", "PONDER_BENCH_RESULTS": str(out)},
             "cmd": [sys.executable, "bench/budget_overhead.py"],
             "needs": ["bench/budget_overhead.py"],
@@ -187,6 +191,24 @@ def stage_results(run_dir: Path) -> dict:
     }
 
 
+def run_step(step: dict, log) -> int | str:
+    """The step's exit code, or "timeout": then its whole process group is killed (torchrun's workers too)."""
+    proc = subprocess.Popen(
+        step["cmd"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **step.get("env", {})},
+        start_new_session=True,
+    )
+    try:
+        return proc.wait(timeout=step["limit"])
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return "timeout"
+
+
 def run(out: Path) -> dict:
     import torch
 
@@ -209,17 +231,7 @@ def run(out: Path) -> dict:
         log = logs / f"{step['name']}.log"
         started = time.time()
         with log.open("w") as handle:
-            try:
-                rc = subprocess.run(
-                    step["cmd"],
-                    cwd=ROOT,
-                    stdout=handle,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, **step.get("env", {})},
-                    timeout=step["limit"],
-                ).returncode
-            except subprocess.TimeoutExpired:
-                rc = "timeout"
+            rc = run_step(step, handle)
         entry = {"rc": rc, "ok": rc == 0, "seconds": round(time.time() - started, 1), "limit_s": step["limit"]}
         if not entry["ok"]:
             entry["log_tail"] = tail(log)
