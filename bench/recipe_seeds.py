@@ -1,12 +1,13 @@
 """A whole recipe over seeds: every stage's figures with their mean, standard error and range.
 
     python bench/recipe_seeds.py configs/tiny/full.yaml full_recipe [--seeds 0 1 2] [--paths default fp32_avx2]
-        [--compare eval_grpo:eval_sft ...]
+        [--compare eval_grpo:eval_sft ...] [--set stages.sft.trainer.max_steps=60 ...]
 
 Each run is `ponder run RECIPE seed=S` in its own process (`common.run_recipe_process`; the fp32_avx2 path turns
 bf16 off on every training stage). Writes bench/results/NAME.json: per run its wall time and peak RSS, every stage's
 numeric metrics, seconds and peak memory, and each training stage's curves (loss; GRPO's reward and completion
-length); per numeric path and stage, each figure's mean, standard error (n - 1), min and max over seeds.
+length); per numeric path and stage, each figure's mean, standard error (n - 1), min and max over seeds. `--set`
+passes `ponder run` overrides to every run (a variant of the recipe, recorded in the JSON as `overrides`).
 """
 
 from __future__ import annotations
@@ -52,17 +53,14 @@ def main():
 
     recipe, name = sys.argv[1], sys.argv[2]
     del sys.argv[1:3]
-    pairs = []  # --compare LATER:EARLIER (stages): per-seed differences of their metrics
-    while "--compare" in sys.argv:
-        at = sys.argv.index("--compare")
-        pairs.append(tuple(sys.argv[at + 1].split(":")))
-        del sys.argv[at : at + 2]  # the rest are sweep's --seeds / --paths
+    pairs = [tuple(p.split(":")) for p in taken("--compare")]  # LATER:EARLIER stages: per-seed differences
+    overrides = taken("--set")  # KEY=VALUE: `ponder run` overrides for every run
     training = tuple(s.name for s in load_recipe(recipe).stages if s.kind in TRAINING_KINDS)
 
     done, host = [], machine()
 
     def run(seed: int, path: str, out: Path) -> dict:
-        wall, results = run_recipe_process(recipe, seed, path, out, training)
+        wall, results = run_recipe_process(recipe, seed, path, out, training, tuple(overrides))
         stages = {
             stage: {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             | {"stage_seconds": r["seconds"], "peak_memory_mb": r["peak_memory_mb"]}
@@ -80,10 +78,21 @@ def main():
             }
         )
         # Written after every run: a sweep stopped early keeps the runs it finished (`runs` says which).
-        write_results(name, {"machine": host, "recipe": recipe, "runs": done, "summary": summarize(done, pairs)})
+        figures = {"machine": host, "recipe": recipe, "overrides": overrides, "runs": done}
+        write_results(name, figures | {"summary": summarize(done, pairs)})
         return done[-1]
 
     sweep(run, ["default"])
+
+
+def taken(flag: str) -> list[str]:
+    """The values of every `flag VALUE` in sys.argv, removed from it (the rest are sweep's --seeds / --paths)."""
+    values = []
+    while flag in sys.argv:
+        at = sys.argv.index(flag)
+        values.append(sys.argv[at + 1])
+        del sys.argv[at : at + 2]
+    return values
 
 
 def summarize(runs: list[dict], pairs: list[tuple]) -> dict:

@@ -62,6 +62,10 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     tried = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_lr5e-4_seeds.json").read_text())
     x = tried["summary"]["default"]["eval_grpo-eval_sft"]["accuracy@inf"]
     assert f"lr 5e-4, paired {x['mean']:+.3f} +- {x['se']:.3f} ({len(tried['runs'])} seeds" in row
+    for variant in ("tokens128", "sft60"):  # one-seed variants: their greedy difference, named with their JSON
+        name = f"smollm2_rg_reasoner_{variant}_seeds.json"
+        x = json.loads((ROOT / "bench/results" / name).read_text())["summary"]["default"]["eval_grpo-eval_sft"]
+        assert f"greedy {x['accuracy@inf']['mean']:+.3f} (seed 0, `{name}`)" in row
     fp32 = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_fp32_avx2_seeds.json").read_text())
     x, p = (fp32["summary"]["fp32_avx2"]["eval_grpo-eval_sft"][k] for k in ("accuracy@inf", "pass@1"))
     fp32_quote = f"paired {x['mean']:+.3f} +- {x['se']:.3f} greedy, pass@1 {p['mean']:+.3f} +- {p['se']:.3f}"
