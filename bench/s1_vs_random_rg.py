@@ -5,6 +5,9 @@
     python bench/recipe_seeds.py configs/smollm2-135m/rg-s1.yaml smollm2_rg_s1_seeds    # the s1 arm
     python bench/s1_vs_random_rg.py
 
+and on the fp32/AVX2 path the same two with `--paths fp32_avx2` into smollm2_rg_reasoner_fp32_avx2_seeds and
+smollm2_rg_s1_fp32_avx2_seeds (read too when present; runs pair by numeric path and seed).
+
 Both recipes draw the same pool per seed (300 questions per task, programmatic traces, the same decontamination),
 select 400 traces (random; s1: quality -> drop what the base SmolLM2 answers -> domain-uniform long traces), run the
 same LoRA SFT and the same eval (200 held-out questions per task). The random arm is not run twice: its figures are
@@ -33,12 +36,18 @@ def arm(run: dict) -> dict:
     }
 
 
+def runs_of(name: str) -> list[dict]:
+    """The runs of bench/results/NAME_seeds.json and of its fp32/AVX2 twin NAME_fp32_avx2_seeds.json if present."""
+    files = [RESULTS / f"{name}_seeds.json", RESULTS / f"{name}_fp32_avx2_seeds.json"]
+    return [run for f in files if f.exists() for run in json.loads(f.read_text())["runs"]]
+
+
 def main():
     random_runs = json.loads((RESULTS / "smollm2_rg_reasoner_seeds.json").read_text())
     s1_runs = json.loads((RESULTS / "smollm2_rg_s1_seeds.json").read_text())
-    by_seed = {(r["path"], r["seed"]): r for r in random_runs["runs"]}
+    by_seed = {(r["path"], r["seed"]): r for r in runs_of("smollm2_rg_reasoner")}
     runs = []
-    for s1 in s1_runs["runs"]:
+    for s1 in runs_of("smollm2_rg_s1"):
         random = by_seed.get((s1["path"], s1["seed"]))
         if random is not None:
             runs.append({"seed": s1["seed"], "path": s1["path"], "s1": arm(s1), "random": arm(random)})

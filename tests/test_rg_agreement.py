@@ -83,3 +83,6 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     )
     assert f"greedy s1 - random {diff('accuracy@inf')} ({arms})" in s1_row
     assert f"pass@1 (T 0.7) {diff('pass@1')}, pass@8 {diff('pass@8')} for s1" in s1_row
+    s1 = json.loads((ROOT / "bench/results/smollm2_rg_s1_vs_random.json").read_text())["summary"]["fp32_avx2"]
+    fp32_quote = f"greedy s1 - random {diff('accuracy@inf')}, pass@1 {diff('pass@1')}, pass@8 {diff('pass@8')}"
+    assert f"fp32/AVX2 path: {fp32_quote} (3 seeds" in s1_row
