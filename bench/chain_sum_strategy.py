@@ -34,8 +34,9 @@ def strategy(samples: Path) -> dict:
         if "arithmetic" not in row["prompt"] or len(re.findall(r"\d+", expression)) < 3:
             continue
         for sample in row["samples"]:
-            counts[form(sample["reasoning"])][0] += 1
-            counts[form(sample["reasoning"])][1] += bool(sample["correct"])
+            tally = counts[form(sample["reasoning"])]
+            tally[0] += 1
+            tally[1] += bool(sample["correct"])
     total = sum(n for n, _ in counts.values())
     return {
         name: {"answers": n, "share": round(n / total, 3) if total else None, "right": round(ok / n, 3) if n else None}

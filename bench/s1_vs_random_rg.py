@@ -43,8 +43,6 @@ def runs_of(name: str) -> list[dict]:
 
 
 def main():
-    random_runs = json.loads((RESULTS / "smollm2_rg_reasoner_seeds.json").read_text())
-    s1_runs = json.loads((RESULTS / "smollm2_rg_s1_seeds.json").read_text())
     by_seed = {(r["path"], r["seed"]): r for r in runs_of("smollm2_rg_reasoner")}
     runs = []
     for s1 in runs_of("smollm2_rg_s1"):
@@ -60,8 +58,8 @@ def main():
     write_results(
         "smollm2_rg_s1_vs_random",
         {
-            "machine": s1_runs["machine"],
-            "recipes": [random_runs["recipe"], s1_runs["recipe"]],
+            "machine": json.loads((RESULTS / "smollm2_rg_s1_seeds.json").read_text())["machine"],
+            "recipes": ["configs/smollm2-135m/rg-reasoner.yaml", "configs/smollm2-135m/rg-s1.yaml"],
             "runs": runs,
             "summary": summary,
         },
