@@ -19,13 +19,16 @@ def generate_samples(
     batch_size: int = 32,
     **budgets,
 ) -> list[list]:
-    """Per question, k `Generation`s, generated in batches with the thinking template."""
+    """Per question, k `Generation`s, generated with the thinking template in batches of at most `batch_size`
+    sequences (`batch_size // k` questions, at least one): the batch's rows bound its KV cache (on SmolLM2, 32
+    questions x 8 samples in one batch peaked at 3.1 GB RSS, 8 x 8 at 1.6 GB)."""
     from ponder.inference.generation import generate  # torch: imported when a model runs, not to validate
 
     out = []
     bar = progress_bar("generate", len(questions) * k, leave=False, unit="samples")
-    for start in range(0, len(questions), batch_size):
-        chunk = questions[start : start + batch_size]
+    step = max(1, batch_size // k)
+    for start in range(0, len(questions), step):
+        chunk = questions[start : start + step]
         results = generate(
             model,
             tokenizer,

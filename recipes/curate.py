@@ -36,7 +36,9 @@ class TeacherSettings:
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature (model/endpoint)."})
     max_tokens: int = field(default=512, metadata={"help": "Max new tokens per trace."})
     flaw_rate: float = field(default=0.0, metadata={"help": "programmatic: share of deliberately flawed traces."})
-    batch_size: int = field(default=16, metadata={"help": "model: questions per generate call."})
+    batch_size: int = field(
+        default=16, metadata={"help": "model: sequences per generate call (batch_size // samples questions, >= 1)."}
+    )
     concurrency: int = field(default=8, metadata={"help": "endpoint: requests in flight."})
     retries: int = field(default=3, metadata={"help": "endpoint: retries per request (exponential backoff)."})
     timeout: float = field(default=60.0, metadata={"help": "endpoint: seconds per request."})

@@ -140,7 +140,13 @@ class Options:
             "a bounded cost."
         },
     )
-    batch_size: int = field(default=32, metadata={"help": "Questions (x samples) generated together."})
+    batch_size: int = field(
+        default=32,
+        metadata={
+            "help": "Sequences generated together: batch_size // samples questions at a time (at least one), so the "
+            "rows in a batch, which bound its memory, stay <= batch_size."
+        },
+    )
     direct: bool = field(default=True, metadata={"help": "Also answer greedily with thinking off (direct_accuracy)."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for the k samples."})
     max_new_tokens: int = field(default=160, metadata={"help": "Max new tokens per answer."})

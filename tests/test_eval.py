@@ -137,3 +137,25 @@ stages:
 """
     run_recipe(load_recipe(write_recipe(recipe)))
     assert seen == ["bfloat16"]
+
+
+@pytest.mark.parametrize("batch_size, rows", [(8, [8, 8, 4]), (3, [4] * 5)])
+def test_generate_samples_bounds_the_rows_of_each_batch(tiny_checkpoint, monkeypatch, batch_size, rows):
+    """`batch_size` counts sequences: 5 questions x 4 samples run as batches of batch_size // 4 questions (at least
+    one), each question keeping its 4 samples."""
+    import ponder.inference.generation as generation
+    from ponder.inference.sampling import generate_samples
+    from ponder.models.loading import load_for_inference
+    from ponder.models.thinking import ThinkingConfig
+
+    seen, real = [], generation.rollout
+    monkeypatch.setattr(
+        generation, "rollout", lambda model, ids, *a, **kw: seen.append(len(ids)) or real(model, ids, *a, **kw)
+    )
+    model, tokenizer, _ = load_for_inference(str(tiny_checkpoint))
+    questions = [r["prompt"] for r in task_rows(["running_sum"], 5, seed=3)]
+    out = generate_samples(
+        model, tokenizer, ThinkingConfig(), questions, k=4, temperature=1.0, max_new_tokens=8, batch_size=batch_size
+    )
+    assert seen == rows
+    assert [len(samples) for samples in out] == [4] * 5
