@@ -50,7 +50,8 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     """README's SmolLM2 reasoning-gym rows are the committed JSON's figures, not typed ones."""
     readme = (ROOT / "README.md").read_text()
     row = next(line for line in readme.splitlines() if "smollm2_rg_reasoner_seeds.json" in line)
-    summary = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_seeds.json").read_text())["summary"]["default"]
+    seeds = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_seeds.json").read_text())
+    summary = seeds["summary"]["default"]
 
     def fig(stage: str, key: str, sign: str = "") -> str:
         x = summary[stage][key]
@@ -59,6 +60,11 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     assert f"greedy {fig('eval_sft', 'accuracy@inf')} -> {fig('eval_grpo', 'accuracy@inf')}" in row
     assert f"paired {fig('eval_grpo-eval_sft', 'accuracy@inf', '+')}" in row
     assert f"pass@1 (T 0.7) {fig('eval_grpo-eval_sft', 'pass@1', '+')}" in row
+    walls, peaks = ([run[key] for run in seeds["runs"]] for key in ("wall_seconds", "peak_memory_mb"))
+    greedy = json.loads((ROOT / "bench/results/chain_sum_strategy.json").read_text())["greedy"]
+    two = [greedy[stage]["accuracy"]["chain_sum_2_terms"]["right"] for stage in ("eval_sft", "eval_grpo")]
+    assert f"2-term sums (one operation) stay at {two[0]:.2f} -> {two[1]:.2f} greedy" in row
+    assert f"{min(walls) / 60:.1f}-{max(walls) / 60:.1f} min and {min(peaks):.0f}-{max(peaks):.0f} MiB a seed" in row
     tried = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_lr5e-4_seeds.json").read_text())
     x = tried["summary"]["default"]["eval_grpo-eval_sft"]["accuracy@inf"]
     assert f"lr 5e-4, paired {x['mean']:+.3f} +- {x['se']:.3f} ({len(tried['runs'])} seeds" in row
