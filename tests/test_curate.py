@@ -247,7 +247,9 @@ stages:
     assert m["after_quality"] == unique and m["after_difficulty"] == unique - m["dropped_judge0_solved"]
     assert m["selected"] == min(10, m["after_difficulty"])
     # The same checkpoint as the teacher: each question traced, each failure counted by its reason.
-    teacher = f'stages.curate.teacher={{kind: model, model: "{tiny_checkpoint}", samples: 2, max_tokens: 48}}'
+    # batch_size counts sequences: 16 questions x 2 samples a call (the tiny model's samples depend on the batch)
+    options = f'model: "{tiny_checkpoint}", samples: 2, max_tokens: 48, batch_size: 32'
+    teacher = f"stages.curate.teacher={{kind: model, {options}}}"
     m = run_recipe(load_recipe(path, [teacher, "output_dir=" + str(path.parent / "teacher")]))["curate"]["metrics"]
     dropped = sum(
         v for k, v in m.items() if k.startswith("dropped_") and k != "dropped_duplicate" and "judge" not in k
