@@ -143,8 +143,8 @@ class Options:
     batch_size: int = field(
         default=32,
         metadata={
-            "help": "Sequences generated together: batch_size // samples questions at a time (at least one), so the "
-            "rows in a batch, which bound its memory, stay <= batch_size."
+            "help": "Sequences generated together (they bound a batch's memory): batch_size // samples questions "
+            "at a time, at least one question with all its samples."
         },
     )
     direct: bool = field(default=True, metadata={"help": "Also answer greedily with thinking off (direct_accuracy)."})
