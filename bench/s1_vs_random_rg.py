@@ -36,16 +36,17 @@ def arm(run: dict) -> dict:
     }
 
 
-def runs_of(name: str) -> list[dict]:
-    """The runs of bench/results/NAME_seeds.json and of its fp32/AVX2 twin NAME_fp32_avx2_seeds.json if present."""
+def results_of(name: str) -> list[dict]:
+    """bench/results/NAME_seeds.json and its fp32/AVX2 twin NAME_fp32_avx2_seeds.json if present, each read once."""
     files = [RESULTS / f"{name}_seeds.json", RESULTS / f"{name}_fp32_avx2_seeds.json"]
-    return [run for f in files if f.exists() for run in json.loads(f.read_text())["runs"]]
+    return [json.loads(f.read_text()) for f in files if f.exists()]
 
 
 def main():
-    by_seed = {(r["path"], r["seed"]): r for r in runs_of("smollm2_rg_reasoner")}
+    random_results, s1_results = results_of("smollm2_rg_reasoner"), results_of("smollm2_rg_s1")
+    by_seed = {(r["path"], r["seed"]): r for result in random_results for r in result["runs"]}
     runs = []
-    for s1 in runs_of("smollm2_rg_s1"):
+    for s1 in (r for result in s1_results for r in result["runs"]):
         random = by_seed.get((s1["path"], s1["seed"]))
         if random is not None:
             runs.append({"seed": s1["seed"], "path": s1["path"], "s1": arm(s1), "random": arm(random)})
@@ -58,8 +59,8 @@ def main():
     write_results(
         "smollm2_rg_s1_vs_random",
         {
-            "machine": json.loads((RESULTS / "smollm2_rg_s1_seeds.json").read_text())["machine"],
-            "recipes": ["configs/smollm2-135m/rg-reasoner.yaml", "configs/smollm2-135m/rg-s1.yaml"],
+            "machine": s1_results[0]["machine"],
+            "recipes": [random_results[0]["recipe"], s1_results[0]["recipe"]],
             "runs": runs,
             "summary": summary,
         },

@@ -21,7 +21,7 @@ def generate_samples(
 ) -> list[list]:
     """Per question, k `Generation`s, generated with the thinking template in batches of at most `batch_size`
     sequences (`batch_size // k` questions, at least one): the batch's rows bound its KV cache (on SmolLM2, 32
-    questions x 8 samples in one batch peaked at 3.1 GB RSS, 8 x 8 at 1.6 GB)."""
+    questions x 8 samples in one batch peaked at 3.0 GiB RSS, 8 x 8 at 1.6 GiB)."""
     from ponder.inference.generation import generate  # torch: imported when a model runs, not to validate
 
     out = []
