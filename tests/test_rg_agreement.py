@@ -63,11 +63,15 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
         f"pass@1 (T 0.7) {fig('eval_grpo-eval_sft', 'pass@1', '+')}; pass@8 {fig('eval_grpo-eval_sft', 'pass@8', '+')}"
         in row
     )
-    walls, peaks = ([run[key] for run in seeds["runs"]] for key in ("wall_seconds", "peak_memory_mb"))
+
+    def per_seed(runs: list) -> str:
+        walls, peaks = ([run[key] for run in runs] for key in ("wall_seconds", "peak_memory_mb"))
+        return f"{min(walls) / 60:.1f}-{max(walls) / 60:.1f} min and {min(peaks):.0f}-{max(peaks):.0f} MiB a seed"
+
     greedy = json.loads((ROOT / "bench/results/chain_sum_strategy.json").read_text())["greedy"]
     two = [greedy[stage]["accuracy"]["chain_sum_2_terms"]["right"] for stage in ("eval_sft", "eval_grpo")]
     assert f"2-term sums (one operation) stay at {two[0]:.2f} -> {two[1]:.2f} greedy" in row
-    assert f"{min(walls) / 60:.1f}-{max(walls) / 60:.1f} min and {min(peaks):.0f}-{max(peaks):.0f} MiB a seed" in row
+    assert per_seed(seeds["runs"]) in row
     tried = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_lr5e-4_seeds.json").read_text())
     x = tried["summary"]["default"]["eval_grpo-eval_sft"]["accuracy@inf"]
     assert f"lr 5e-4, paired {x['mean']:+.3f} +- {x['se']:.3f} ({len(tried['runs'])} seeds" in row
@@ -78,7 +82,8 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     fp32 = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_fp32_avx2_seeds.json").read_text())
     x, p = (fp32["summary"]["fp32_avx2"]["eval_grpo-eval_sft"][k] for k in ("accuracy@inf", "pass@1"))
     fp32_quote = f"paired {x['mean']:+.3f} +- {x['se']:.3f} greedy, pass@1 {p['mean']:+.3f} +- {p['se']:.3f}"
-    assert f"fp32/AVX2 path: {fp32_quote}" in row
+    fp32_file = "`smollm2_rg_reasoner_fp32_avx2_seeds.json`"
+    assert f"fp32/AVX2 path: {fp32_quote} (3 seeds, {fp32_file}, {per_seed(fp32['runs'])})" in row
     s1_row = next(line for line in readme.splitlines() if "smollm2_rg_s1_vs_random.json" in line)
     by_path = json.loads((ROOT / "bench/results/smollm2_rg_s1_vs_random.json").read_text())["summary"]
     s1 = by_path["default"]
