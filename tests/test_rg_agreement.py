@@ -79,6 +79,10 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
         name = f"smollm2_rg_reasoner_{variant}_seeds.json"
         x = json.loads((ROOT / "bench/results" / name).read_text())["summary"]["default"]["eval_grpo-eval_sft"]
         assert f"greedy {x['accuracy@inf']['mean']:+.3f} (seed 0, `{name}`)" in row
+    gains = json.loads((ROOT / "bench/results/grpo_steps_curve.json").read_text())["greedy_gain_by_step"]
+    steps = [step for step in gains if step != "0"]
+    curve = " / ".join(f"{gains[step]:+.4f}" for step in steps)
+    assert f"greedy {curve} at steps {' / '.join(steps)} (seed 0, `grpo_steps_curve.json`)" in row
     fp32 = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_fp32_avx2_seeds.json").read_text())
     x, p = (fp32["summary"]["fp32_avx2"]["eval_grpo-eval_sft"][k] for k in ("accuracy@inf", "pass@1"))
     fp32_quote = f"paired {x['mean']:+.3f} +- {x['se']:.3f} greedy, pass@1 {p['mean']:+.3f} +- {p['se']:.3f}"
