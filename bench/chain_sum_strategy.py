@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_results  # noqa: E402
+from common import greedy_pass, stage_config, write_results  # noqa: E402
 
 
 def form(reasoning: str) -> str:
@@ -63,25 +63,9 @@ def strategy(samples: Path) -> dict:
 def greedy(run: Path, stage: str) -> dict:
     """The eval stage's greedy pass again, from its checkpoint: accuracy by number of terms and on the other task,
     and the forms of the answers to questions of >= 3 terms."""
-    import yaml
-
-    from ponder.data.tasks import task_rows
-    from ponder.inference.sampling import sample_and_verify
-    from ponder.models.loading import load_for_inference
-    from ponder.models.thinking import ThinkingConfig
-
-    config = yaml.safe_load((run / stage / "config.yaml").read_text())
-    shared, opts = config["shared"], config["stage"]
-    thinking = ThinkingConfig(**shared["thinking"])
-    model, tokenizer, _ = load_for_inference(
-        str(run / opts["init"] / "checkpoint"), shared["model"]["dtype"], thinking=thinking
-    )
-    rows = task_rows(opts["tasks"], opts["size"], opts["seed"], opts["difficulty"])
-    out = sample_and_verify(
-        model, tokenizer, thinking, rows, max_new_tokens=opts["max_new_tokens"], batch_size=opts["batch_size"]
-    )
+    checkpoint = run / stage_config(run, stage)[1]["init"] / "checkpoint"
     by_kind, forms = {}, {"stepwise": [0, 0], "one_line": [0, 0]}
-    for row, (answer,) in zip(rows, out):
+    for row, answer in greedy_pass(run, stage, checkpoint):
         n = terms(row["prompt"])
         tally(by_kind, f"chain_sum_{n}_terms" if n else row["domain"], answer["correct"])
         if (n or 0) >= 3:

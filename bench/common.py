@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: a matmul peak measured in the same run, and JSON output."""
+"""Helpers shared by the benchmarks: a matmul peak measured in the same run, an eval stage's greedy pass again, and
+JSON output."""
 
 from __future__ import annotations
 
@@ -96,6 +97,37 @@ def machine() -> dict:
         "native_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
         "fp32_matmul_gflops": round(matmul_peak_gflops(), 1),
     }
+
+
+def stage_config(run: Path, stage: str) -> tuple[dict, dict]:
+    """A stage's merged config as the run wrote it: (the recipe's shared part, the stage's own)."""
+    import yaml
+
+    config = yaml.safe_load((run / stage / "config.yaml").read_text())
+    return config["shared"], config["stage"]
+
+
+def greedy_pass(run: Path, stage: str, checkpoint: Path, adapter: Path | None = None) -> list[tuple[dict, dict]]:
+    """An eval stage's greedy pass again (its questions, dtype, batch size and token limit) by `checkpoint`, with a
+    LoRA `adapter` merged onto it if given: (row, answer) per question, answer as `sample_and_verify` gives it."""
+    from ponder.data.tasks import task_rows
+    from ponder.inference.sampling import sample_and_verify
+    from ponder.models.loading import load_for_inference
+    from ponder.models.thinking import ThinkingConfig
+
+    shared, opts = stage_config(run, stage)
+    model, tokenizer, thinking = load_for_inference(
+        str(checkpoint), shared["model"]["dtype"], thinking=ThinkingConfig(**shared["thinking"])
+    )
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload().eval()
+    rows = task_rows(opts["tasks"], opts["size"], opts["seed"], opts["difficulty"])
+    out = sample_and_verify(
+        model, tokenizer, thinking, rows, max_new_tokens=opts["max_new_tokens"], batch_size=opts["batch_size"]
+    )
+    return [(row, answer) for row, (answer,) in zip(rows, out)]
 
 
 def write_results(name: str, figures: dict) -> Path:

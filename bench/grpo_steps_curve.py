@@ -19,40 +19,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, write_results  # noqa: E402
+from common import greedy_pass, machine, stage_config, write_results  # noqa: E402
 
 SUMMARY = ("accuracy@inf", "pass@1", "pass@8")
 
 
-def stage_config(run: Path, stage: str) -> tuple[dict, dict]:
-    """A stage's merged config as the run wrote it: (the recipe's shared part, the stage's own)."""
-    import yaml
-
-    config = yaml.safe_load((run / stage / "config.yaml").read_text())
-    return config["shared"], config["stage"]
-
-
 def greedy_at(run: Path, adapter: Path) -> dict:
     """Greedy accuracy (all questions and per task) of GRPO's adapter `adapter` on eval_grpo's questions."""
-    from peft import PeftModel
-
-    from ponder.data.tasks import task_rows
-    from ponder.inference.sampling import sample_and_verify
-    from ponder.models.loading import load_for_inference
-    from ponder.models.thinking import ThinkingConfig
-
-    shared, opts = stage_config(run, "eval_grpo")
-    start = stage_config(run, "grpo")[1]["init"]
-    model, tokenizer, thinking = load_for_inference(
-        str(run / start / "checkpoint"), shared["model"]["dtype"], thinking=ThinkingConfig(**shared["thinking"])
-    )
-    model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload().eval()
-    rows = task_rows(opts["tasks"], opts["size"], opts["seed"], opts["difficulty"])
-    out = sample_and_verify(
-        model, tokenizer, thinking, rows, max_new_tokens=opts["max_new_tokens"], batch_size=opts["batch_size"]
-    )
+    start = run / stage_config(run, "grpo")[1]["init"] / "checkpoint"
     tasks = {}
-    for row, (answer,) in zip(rows, out):
+    for row, answer in greedy_pass(run, "eval_grpo", start, adapter):
         tasks.setdefault(row["domain"], []).append(answer["correct"])
     every = [right for rights in tasks.values() for right in rights]
     return {"accuracy@inf": round(sum(every) / len(every), 4)} | {
