@@ -47,6 +47,20 @@ def contaminated(questions: list[str], eval_questions: list[str], n: int = 8) ->
     return [bool(ngrams(q, n) & index) for q in questions]
 
 
+def eval_set_questions(specs: list[dict]) -> list[str]:
+    """The questions of the eval sets a recipe names under `decontaminate:` ([{task, size, seed, difficulty}]),
+    drawn as the eval stage draws them (size 200 and seed 10000 unless given)."""
+    from ponder.data.tasks import task_rows
+
+    return [
+        row["prompt"]
+        for spec in specs
+        for row in task_rows(
+            [spec["task"]], spec.get("size", 200), spec.get("seed", 10_000), {spec["task"]: spec.get("difficulty")}
+        )
+    ]
+
+
 def diversity_select(rows: list[dict], target: int, seed: int = 0) -> list[dict]:
     """s1's diversity sampling: a uniform domain, then a question in it with weight 2^-rank (rank by
     trace length, longest first), without replacement, until `target` rows or the pool runs out."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import DIFFICULTY_HELP
+from ponder.recipes.schema import DECONTAMINATE_HELP, DIFFICULTY_HELP, NGRAM_HELP
 
 CHUNK = 16  # questions per teacher call: the unit of caching (and a model teacher's batch)
 
@@ -70,16 +70,8 @@ class Options:
         default=1, metadata={"help": "Drop a question a judge answers correctly this many times (j of k)."}
     )
     diversity: bool = field(default=True, metadata={"help": "s1 domain-uniform, long-trace-preferring sampling."})
-    decontaminate: list = field(
-        default_factory=list, metadata={"help": "Eval sets to drop n-gram overlaps with: [{task, size, seed}]."}
-    )
-    ngram: int = field(
-        default=8,
-        metadata={
-            "help": "n for decontamination (open-r1: 8); 0 drops only questions equal to an eval question (templated "
-            "tasks, where every question shares the template's 8-grams)."
-        },
-    )
+    decontaminate: list = field(default_factory=list, metadata={"help": DECONTAMINATE_HELP})
+    ngram: int = field(default=8, metadata={"help": NGRAM_HELP})
 
     def __post_init__(self):
         if self.selection not in ("s1", "random"):
@@ -110,7 +102,7 @@ def check(stage, recipe, error):
 def main(ctx) -> dict:
     import datasets
 
-    from ponder.data.curation import contaminated, diversity_select, quality_problem, random_select
+    from ponder.data.curation import contaminated, diversity_select, eval_set_questions, quality_problem, random_select
     from ponder.data.loading import save_dataset
     from ponder.inference.teachers import TraceCache
 
@@ -145,8 +137,7 @@ def main(ctx) -> dict:
 
     # 3. Decontamination against the recipe's eval sets.
     if opts.decontaminate:
-        eval_questions = [r["prompt"] for spec in opts.decontaminate for r in eval_rows(spec)]
-        flags = contaminated([r["prompt"] for r in kept], eval_questions, opts.ngram)
+        flags = contaminated([r["prompt"] for r in kept], eval_set_questions(opts.decontaminate), opts.ngram)
         counts["dropped_contaminated"] = sum(flags)
         kept = [r for r, bad in zip(kept, flags) if not bad]
 
@@ -279,14 +270,6 @@ def judge_solves(ctx, judge, rows: list[dict], k: int, max_correct: int, role: s
 
     samples = sample(ctx, dataclasses.replace(judge, samples=k), rows, role)
     return [sum(verify([row] * len(s), s, ctx.recipe.thinking)) >= max_correct for row, s in zip(rows, samples)]
-
-
-def eval_rows(spec: dict) -> list[dict]:
-    from ponder.data.tasks import task_rows
-
-    return task_rows(
-        [spec["task"]], spec.get("size", 200), spec.get("seed", 10_000), {spec["task"]: spec.get("difficulty")}
-    )
 
 
 KIND = StageKind(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import DIFFICULTY_HELP, LoraSettings
+from ponder.recipes.schema import DECONTAMINATE_HELP, DIFFICULTY_HELP, NGRAM_HELP, LoraSettings
 
 # ponder's GRPOConfig defaults, under the recipe's `trainer:` block (`ponder show RECIPE STAGE` lists the merge).
 DEFAULTS = {
@@ -57,6 +57,8 @@ class Options:
     tasks: list = field(default_factory=list, metadata={"help": "Task names for prompts when `data` is not given."})
     size: int = field(default=256, metadata={"help": "Prompts per task (with `tasks`)."})
     difficulty: dict = field(default_factory=dict, metadata={"help": DIFFICULTY_HELP})
+    decontaminate: list = field(default_factory=list, metadata={"help": DECONTAMINATE_HELP})
+    ngram: int = field(default=8, metadata={"help": NGRAM_HELP})
     lcpo: Optional[LcpoSettings] = field(default=None, metadata={"help": "Length-controlled RL (L1/LCPO)."})
     rollout: str = field(
         default="ponder",
@@ -97,6 +99,7 @@ def check(stage, recipe, error):
 
 
 def main(ctx) -> dict:
+    from ponder.data.curation import contaminated, eval_set_questions
     from ponder.data.tasks import task_rows
     from ponder.trainers.grpo import GRPORequest, train_grpo
 
@@ -106,10 +109,18 @@ def main(ctx) -> dict:
         if stage.data is not None
         else task_rows(opts.tasks, opts.size, recipe.seed + 1, opts.difficulty)
     )
+    dropped = 0
+    if opts.decontaminate:  # RL prompts that are eval questions would score the eval on what RL trained
+        flags = contaminated([r["prompt"] for r in rows], eval_set_questions(opts.decontaminate), opts.ngram)
+        rows, dropped = [r for r, bad in zip(rows, flags) if not bad], sum(flags)
+        if not rows:
+            raise ValueError(f"stage {stage.name!r}: decontamination dropped all {dropped} prompts (ngram: 0?)")
     request = GRPORequest(
         ctx.model_source(), rows, reward_specs(opts), opts.lora, opts.lcpo, ctx.workdir, opts.rollout
     )
-    return train_grpo(ctx, request)
+    result = train_grpo(ctx, request)
+    result["metrics"]["dropped_contaminated"] = dropped
+    return result
 
 
 def reward_specs(opts) -> list[RewardSpec]:

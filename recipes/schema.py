@@ -56,6 +56,14 @@ DIFFICULTY_HELP = (
     "task -> [lo, hi] difficulty range; for rg:<dataset>, a mapping of reasoning-gym config fields, e.g. "
     "{rg:chain_sum: {max_terms: 3, max_digits: 2}}."
 )
+DECONTAMINATE_HELP = (
+    "Eval sets whose questions this stage must not train on: [{task, size, seed, difficulty}], as the eval stage "
+    "draws them (seed 10000, size 200 unless given)."
+)
+NGRAM_HELP = (
+    "n for decontamination (open-r1: 8); 0 drops only questions equal to an eval question (templated tasks, where "
+    "every question shares the template's 8-grams)."
+)
 
 
 @dataclass

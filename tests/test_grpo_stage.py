@@ -4,6 +4,7 @@ LoRA moves."""
 import json
 from pathlib import Path
 
+import pytest
 import torch
 import trl
 from safetensors.torch import load_file
@@ -105,3 +106,38 @@ stages:
     adapter = load_file(stage_dir / "adapter" / "adapter_model.safetensors")
     lora_b = [t for name, t in adapter.items() if "lora_B" in name]
     assert lora_b and all(t.abs().sum() > 0 for t in lora_b)  # lora_B starts at zero
+
+
+def test_grpo_trains_on_no_prompt_that_is_an_eval_question(write_recipe, monkeypatch):
+    """`decontaminate:` as in curate: prompts equal to a named eval set's questions never reach the trainer (here
+    16 of the 64 the stage draws: the eval set is drawn with the stage's own question seed, recipe seed + 1), the
+    count is reported, and a set that covers every prompt stops the stage, naming it."""
+    from ponder.data.tasks import task_rows
+    from ponder.trainers import grpo as grpo_trainer
+
+    seen = []
+    real = grpo_trainer.train_grpo
+    monkeypatch.setattr(
+        grpo_trainer, "train_grpo", lambda ctx, request: seen.extend(request.rows) or real(ctx, request)
+    )
+    recipe = """
+name: clean
+model: {name_or_path: "tiny:micro"}
+stages:
+  - name: rl
+    kind: grpo
+    tasks: [running_sum]
+    size: 64
+    decontaminate: [{task: running_sum, size: 16, seed: 1}]
+    ngram: 0
+    rewards: [{name: accuracy}]
+    trainer: {max_steps: 1, per_device_train_batch_size: 8, num_generations: 4, max_completion_length: 8,
+              logging_steps: 1, log_completions: false}
+"""
+    path = write_recipe(recipe)
+    metrics = run_recipe(load_recipe(path))["rl"]["metrics"]
+    eval_questions = {r["prompt"] for r in task_rows(["running_sum"], 16, 1)}
+    assert metrics["dropped_contaminated"] == 16 and metrics["prompts"] == 48
+    assert len(seen) == 48 and not eval_questions & {r["prompt"] for r in seen}
+    with pytest.raises(ValueError, match=r"stage 'rl': decontamination dropped all 64 prompts"):
+        run_recipe(load_recipe(path, ["stages.rl.decontaminate=[{task: running_sum, size: 64, seed: 1}]"]))
