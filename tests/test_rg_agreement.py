@@ -83,6 +83,11 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     steps = [step for step in gains if step != "0"]
     curve = " / ".join(f"{gains[step]:+.4f}" for step in steps)
     assert f"greedy {curve} at steps {' / '.join(steps)} (seed 0, `grpo_steps_curve.json`)" in row
+    easy = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_1digit_seeds.json").read_text())
+    x, c = (easy["summary"]["default"]["eval_grpo-eval_sft"][k] for k in ("accuracy@inf", "accuracy@inf_chain_sum"))
+    easy_quote = f"paired {x['mean']:+.3f} +- {x['se']:.3f} greedy, chain_sum {c['mean']:+.3f} +- {c['se']:.3f}"
+    easy_file = "`smollm2_rg_reasoner_1digit_seeds.json`"
+    assert f"{easy_quote} (3 seeds on a 2-core Intel Xeon, {easy_file}, {per_seed(easy['runs'])})" in row
     fp32 = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_fp32_avx2_seeds.json").read_text())
     x, p = (fp32["summary"]["fp32_avx2"]["eval_grpo-eval_sft"][k] for k in ("accuracy@inf", "pass@1"))
     fp32_quote = f"paired {x['mean']:+.3f} +- {x['se']:.3f} greedy, pass@1 {p['mean']:+.3f} +- {p['se']:.3f}"
