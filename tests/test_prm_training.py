@@ -235,15 +235,27 @@ def test_sampling_goes_on_from_the_end_of_a_step():
         assert not next_step.done and next_step.steps == gold[:4], next_step  # one whole step, cut at the separator
 
 
-def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path):
+def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path, monkeypatch):
     """search.mode compute_optimal: every method x N on every question, an allocation fitted on half and scored on
     the other half, saved as an artifact; the report plots accuracy against compute; a larger reference policy is
-    set against it at matched FLOPs (its budgets join the allocation's)."""
+    set against it at matched FLOPs (its budgets join the allocation's); capped samples think within their budget."""
     from pathlib import Path
 
     from ponder.inference.compute_optimal import Allocation
+    from ponder.inference.step_samplers import ModelStepSampler
     from ponder.models.loading import load_for_inference
     from ponder.models.modeling import count_parameters
+
+    thought = {None: [], 3: []}  # max_thinking -> thinking tokens of each whole sample the policy wrote
+    real_generate = ModelStepSampler._generate
+
+    def spy(self, texts, max_new_tokens, stop_at_step, greedy, max_thinking=None):
+        out = real_generate(self, texts, max_new_tokens, stop_at_step, greedy, max_thinking)
+        if not stop_at_step and max_new_tokens == self.max_new_tokens:  # `complete`: whole samples, from the question
+            thought[max_thinking] += [ids.index(self.end_id) if self.end_id in ids else len(ids) for ids in out]
+        return out
+
+    monkeypatch.setattr(ModelStepSampler, "_generate", spy)
 
     large = Path(__file__).parent / "assets" / "tiny-reasoner"
 
@@ -265,8 +277,8 @@ def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path
     sampled = {f"{m}@{n}" for m in ("majority", "weighted") for n in (1, 2)}
     assert set(result["fixed"]) == sampled | {f"{k}:think3" for k in sampled} | {"beam@2/2"}
     assert result["fixed"]["majority@2"]["cost"] > result["fixed"]["majority@1"]["cost"] > 0  # tokens were counted
-    # 3 thinking tokens, then "</think>", the forced answer prefix and the answer: shorter than a running-sum trace
-    assert result["fixed"]["majority@2:think3"]["cost"] < result["fixed"]["majority@2"]["cost"]
+    # s1 budget forcing: every capped sample closed its thinking within 3 tokens; uncapped ones were free to go on
+    assert thought[3] and max(thought[3]) <= 3 < max(thought[None]), thought
     assert all(p["other_leftover"]["leftover"] == "save" for p in result["compute_optimal"])  # the rule not used
     exchange = result["exchange_rate"]
     ratio = count_parameters(load_for_inference(str(large))[0]) / count_parameters(
