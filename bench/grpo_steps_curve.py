@@ -24,9 +24,9 @@ from common import greedy_pass, machine, stage_config, write_results  # noqa: E4
 SUMMARY = ("accuracy@inf", "pass@1", "pass@8")
 
 
-def greedy_at(run: Path, adapter: Path) -> dict:
-    """Greedy accuracy (all questions and per task) of GRPO's adapter `adapter` on eval_grpo's questions."""
-    start = run / stage_config(run, "grpo")[1]["init"] / "checkpoint"
+def greedy_at(run: Path, start: Path, adapter: Path) -> dict:
+    """Greedy accuracy (all questions and per task) of GRPO's adapter `adapter`, merged onto the checkpoint GRPO
+    started from, on eval_grpo's questions."""
     tasks = {}
     for row, answer in greedy_pass(run, "eval_grpo", start, adapter):
         tasks.setdefault(row["domain"], []).append(answer["correct"])
@@ -39,13 +39,14 @@ def greedy_at(run: Path, adapter: Path) -> dict:
 def main():
     run = Path(sys.argv[1])
     results = {r.parent.name: json.loads(r.read_text()) for r in sorted(run.glob("*/result.json"))}
+    grpo = stage_config(run, "grpo")[1]
     final = results["grpo"]["metrics"]["global_step"]
     checkpoints = sorted((run / "grpo" / "trainer").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     curve = {0: {k: v for k, v in results["eval_sft"]["metrics"].items() if k in SUMMARY}}
     for checkpoint in checkpoints:
         step = int(checkpoint.name.split("-")[1])
         if step != final:  # the last one is eval_grpo's own checkpoint
-            curve[step] = greedy_at(run, checkpoint)
+            curve[step] = greedy_at(run, run / grpo["init"] / "checkpoint", checkpoint)
     curve[final] = {k: v for k, v in results["eval_grpo"]["metrics"].items() if k in SUMMARY}
     logs = json.loads((run / "grpo" / "log_history.json").read_text())
     write_results(
@@ -53,7 +54,7 @@ def main():
         {
             "run": str(run),
             "machine": machine(),
-            "grpo_trainer": stage_config(run, "grpo")[1]["trainer"],
+            "grpo_trainer": grpo["trainer"],
             "by_step": {str(step): figures for step, figures in sorted(curve.items())},
             "greedy_gain_by_step": {
                 str(step): round(figures["accuracy@inf"] - curve[0]["accuracy@inf"], 4)

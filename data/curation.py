@@ -47,18 +47,21 @@ def contaminated(questions: list[str], eval_questions: list[str], n: int = 8) ->
     return [bool(ngrams(q, n) & index) for q in questions]
 
 
-def eval_set_questions(specs: list[dict]) -> list[str]:
-    """The questions of the eval sets a recipe names under `decontaminate:` ([{task, size, seed, difficulty}]),
-    drawn as the eval stage draws them (size 200 and seed 10000 unless given)."""
+def decontaminate(rows: list[dict], specs: list[dict], n: int = 8) -> tuple[list[dict], int]:
+    """`rows` without those whose prompt is `contaminated` (n-gram overlap, n = 0: equal) by a question of the eval
+    sets a recipe names under `decontaminate:` ([{task, size, seed, difficulty}], drawn as the eval stage draws
+    them: size 200 and seed 10000 unless given); and how many were dropped."""
     from ponder.data.tasks import task_rows
 
-    return [
+    eval_questions = [
         row["prompt"]
         for spec in specs
         for row in task_rows(
             [spec["task"]], spec.get("size", 200), spec.get("seed", 10_000), {spec["task"]: spec.get("difficulty")}
         )
     ]
+    flags = contaminated([r["prompt"] for r in rows], eval_questions, n)
+    return [r for r, bad in zip(rows, flags) if not bad], sum(flags)
 
 
 def diversity_select(rows: list[dict], target: int, seed: int = 0) -> list[dict]:

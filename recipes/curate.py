@@ -102,7 +102,7 @@ def check(stage, recipe, error):
 def main(ctx) -> dict:
     import datasets
 
-    from ponder.data.curation import contaminated, diversity_select, eval_set_questions, quality_problem, random_select
+    from ponder.data.curation import decontaminate, diversity_select, quality_problem, random_select
     from ponder.data.loading import save_dataset
     from ponder.inference.teachers import TraceCache
 
@@ -137,9 +137,7 @@ def main(ctx) -> dict:
 
     # 3. Decontamination against the recipe's eval sets.
     if opts.decontaminate:
-        flags = contaminated([r["prompt"] for r in kept], eval_set_questions(opts.decontaminate), opts.ngram)
-        counts["dropped_contaminated"] = sum(flags)
-        kept = [r for r, bad in zip(kept, flags) if not bad]
+        kept, counts["dropped_contaminated"] = decontaminate(kept, opts.decontaminate, opts.ngram)
 
     # 4. Difficulty (judges), then diversity -- or a random sample of the same size as the baseline.
     if opts.selection == "s1":

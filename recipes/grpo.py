@@ -99,7 +99,7 @@ def check(stage, recipe, error):
 
 
 def main(ctx) -> dict:
-    from ponder.data.curation import contaminated, eval_set_questions
+    from ponder.data.curation import decontaminate
     from ponder.data.tasks import task_rows
     from ponder.trainers.grpo import GRPORequest, train_grpo
 
@@ -111,8 +111,7 @@ def main(ctx) -> dict:
     )
     dropped = 0
     if opts.decontaminate:  # RL prompts that are eval questions would score the eval on what RL trained
-        flags = contaminated([r["prompt"] for r in rows], eval_set_questions(opts.decontaminate), opts.ngram)
-        rows, dropped = [r for r, bad in zip(rows, flags) if not bad], sum(flags)
+        rows, dropped = decontaminate(rows, opts.decontaminate, opts.ngram)
         if not rows:
             raise ValueError(f"stage {stage.name!r}: decontamination dropped all {dropped} prompts (ngram: 0?)")
     request = GRPORequest(

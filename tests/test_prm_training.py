@@ -247,15 +247,21 @@ def test_eval_stage_compute_optimal_mode(tiny_checkpoint, write_recipe, tmp_path
     from ponder.models.modeling import count_parameters
 
     thought = {None: [], 3: []}  # max_thinking -> thinking tokens of each whole sample the policy wrote
-    real_generate = ModelStepSampler._generate
+    real_complete, real_generate = ModelStepSampler.complete, ModelStepSampler._generate
 
-    def spy(self, texts, max_new_tokens, stop_at_step, greedy, max_thinking=None):
-        out = real_generate(self, texts, max_new_tokens, stop_at_step, greedy, max_thinking)
-        if not stop_at_step and max_new_tokens == self.max_new_tokens:  # `complete`: whole samples, from the question
+    def spy(self, question, prefixes, max_thinking=None):  # `complete` with its own generate calls recorded
+        def generate(*args):
+            out = real_generate(self, *args)
             thought[max_thinking] += [ids.index(self.end_id) if self.end_id in ids else len(ids) for ids in out]
-        return out
+            return out
 
-    monkeypatch.setattr(ModelStepSampler, "_generate", spy)
+        self._generate = generate
+        try:
+            return real_complete(self, question, prefixes, max_thinking)
+        finally:
+            del self._generate
+
+    monkeypatch.setattr(ModelStepSampler, "complete", spy)
 
     large = Path(__file__).parent / "assets" / "tiny-reasoner"
 
