@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from fractions import Fraction
 
 from ponder.rewards.answers import completion_text, extract_final_answer
 from ponder.rewards.math_answers import verify_answers
@@ -210,6 +211,56 @@ class ReasoningStepsReward(Reward):
         return out
 
 
+NUMBER = r"-?\d+(?:\.\d+)?"
+EQUATION = re.compile(rf"(?<![\w.])({NUMBER}(?:\s*[-+*x\u00d7/\u00f7]\s*{NUMBER})+)\s*=\s*({NUMBER})(?![\w]|\.\d)")
+TERM = re.compile(rf"\s*([-+*x\u00d7/\u00f7])\s*({NUMBER})")
+
+
+def evaluate_arithmetic(expression: str) -> Fraction | None:
+    """`3 + 4 x 2` -> 11, exactly (`x`, `*`, `\u00d7` multiply, `/`, `\u00f7` divide, both before + and -);
+    None for a division by zero. Only what `EQUATION` matched reaches it: numbers and operators, no `eval`."""
+    first = re.match(NUMBER, expression)
+    terms, product = [], Fraction(first.group())
+    for op, value in TERM.findall(expression[first.end() :]):
+        value = Fraction(value)
+        if op in "*x\u00d7":
+            product *= value
+        elif op in "/\u00f7":
+            if value == 0:
+                return None
+            product /= value
+        else:
+            terms.append(product)
+            product = value if op == "+" else -value
+    return sum(terms, product)
+
+
+class ArithmeticStepsReward(Reward):
+    """The share of the arithmetic a completion writes that is right: every `a + b = c` (`-`, `x`, `*`, `/`; any
+    number of terms, multiplication first) anywhere in it, checked exactly. A process reward that needs no
+    model: on sums and counts of the chain_sum / leg_counting kind, a wrong final answer whose steps are mostly
+    right scores above one whose steps are wrong, so groups that all miss the answer still carry a gradient
+    towards correct steps. Pair it with `accuracy` (a step that copies the question's numbers right is not the
+    answer): `rewards: [{name: accuracy}, {name: arithmetic_steps, weight: 0.5}]`.
+
+    Returns:
+        right equations / equations, per completion; 0.0 where a completion writes none.
+
+    Example:
+        >>> ArithmeticStepsReward()(["<think>4 - 1 = 3\\n3 - 7 = -4</think> -4", "7 - 7 = 2, 2 x 3 = 6"])
+        [1.0, 0.5]
+    """
+
+    name = "arithmetic_steps"
+
+    def score(self, texts, **kwargs):
+        out = []
+        for text in texts:
+            checks = [evaluate_arithmetic(lhs) == Fraction(rhs) for lhs, rhs in EQUATION.findall(text)]
+            out.append(sum(checks) / len(checks) if checks else 0.0)
+        return out
+
+
 class LengthReward(Reward):
     """Kimi 1.5's length reward (open-r1's `len_reward`): among the completions of one prompt, lambda =
     0.5 - (len - min_len) / (max_len - min_len); correct ones get lambda, wrong ones min(0, lambda).
@@ -331,7 +382,7 @@ class RepetitionPenaltyReward(Reward):
         for units in sequences:
             units = list(units)
             grams = [tuple(units[i : i + self.ngram_size]) for i in range(len(units) - self.ngram_size + 1)]
-            out.append((1 - len(set(grams)) / len(grams)) * self.max_penalty if grams else 0.0)
+            out.append((1 - len(set(grams)) / len(grams)) * self.max_penalty or 0.0 if grams else 0.0)  # not -0.0
         return out
 
 

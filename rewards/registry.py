@@ -13,6 +13,7 @@ REWARDS = {
     "soft_format": f.SoftFormatReward,
     "tag_count": f.TagCountReward,
     "reasoning_steps": f.ReasoningStepsReward,
+    "arithmetic_steps": f.ArithmeticStepsReward,
     "length": f.LengthReward,
     "cosine": f.CosineScaledReward,
     "repetition_penalty": f.RepetitionPenaltyReward,

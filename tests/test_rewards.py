@@ -203,3 +203,29 @@ def test_a_pool_whose_workers_cannot_start_fails_fast():
         dying.map("os:_exit", [(3,)] * 8)
     assert time.monotonic() - start < 10.0
     dying.close()
+
+
+def test_reward_docstring_examples_hold():
+    """Every `Example:` in the reward docstrings is what the reward returns."""
+    import doctest
+
+    import ponder.rewards.functions as functions
+
+    result = doctest.testmod(functions)
+    assert result.attempted >= 10 and result.failed == 0
+
+
+def test_arithmetic_steps_scores_the_share_of_right_equations():
+    steps = get_reward("arithmetic_steps")
+    texts = [
+        "<think>4 - 1 = 3\n3 - 7 = -4</think>\nFinal Answer: -4",  # chain_sum's trace: both right
+        "<think>6 - 0 = -6\n-6 + 2 = -4</think>\nFinal Answer: -4",  # the sign slip, then a right step
+        "woodlouse: 3 x 14 = 42 legs, total 0 + 42 = 42\nspider: 2 x 8 = 17, total 42 + 17 = 59",
+        "2 + 3 * 4 = 14 and 2 + 3 * 4 = 20",  # multiplication first
+        "1 / 0 = 3, 3 - -2 = 5",  # no division by zero; a negative term
+        "The answer is 5.",  # no arithmetic written: no credit
+    ]
+    assert steps(texts) == [1.0, 0.5, 0.75, 0.5, 0.5, 0.0]
+    # `x` multiplies only between numbers; words, versions and decimals are not equations.
+    assert steps(["max 3 = 3, v1.2 + 1 = 2.2, box2 + 1 = 3"]) == [0.0]
+    assert steps(["1.5 + 1 = 2.5"]) == [1.0]
