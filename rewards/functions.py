@@ -241,7 +241,9 @@ class ArithmeticStepsReward(Reward):
     model: on sums and counts of the chain_sum / leg_counting kind, a wrong final answer whose steps are mostly
     right scores above one whose steps are wrong, so groups that all miss the answer still carry a gradient
     towards correct steps. Pair it with `accuracy` (a step that copies the question's numbers right is not the
-    answer): `rewards: [{name: accuracy}, {name: arithmetic_steps, weight: 0.5}]`.
+    answer): `rewards: [{name: accuracy}, {name: arithmetic_steps, weight: 0.5}]`. It checks the arithmetic, not
+    the operands: on reasoning-gym's leg_counting that pairing taught SmolLM2 to write `2 x 0 = 0` for every animal
+    (docs/results.md, "Tried" item 9), so it suits tasks whose operands the model cannot choose.
 
     Returns:
         right equations / equations, per completion; 0.0 where a completion writes none.
