@@ -1,13 +1,15 @@
 """A whole recipe over seeds: every stage's figures with their mean, standard error and range.
 
     python bench/recipe_seeds.py configs/tiny/full.yaml full_recipe [--seeds 0 1 2] [--paths default fp32_avx2]
-        [--compare eval_grpo:eval_sft ...] [--set stages.sft.trainer.max_steps=60 ...]
+        [--compare eval_grpo:eval_sft ...] [--set stages.sft.trainer.max_steps=60 ...] [--append]
 
 Each run is `ponder run RECIPE seed=S` in its own process (`common.run_recipe_process`; the fp32_avx2 path turns
 bf16 off on every training stage). Writes bench/results/NAME.json: per run its wall time and peak RSS, every stage's
 numeric metrics, seconds and peak memory, and each training stage's curves (loss; GRPO's reward and completion
 length); per numeric path and stage, each figure's mean, standard error (n - 1), min and max over seeds. `--set`
 passes `ponder run` overrides to every run (a variant of the recipe, recorded in the JSON as `overrides`).
+`--append` adds the runs to NAME.json's earlier ones (more seeds, or another path, of the same recipe and
+overrides) and summarizes them all; every run records the machine it ran on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, run_recipe_process, sweep, write_results  # noqa: E402
+from common import RESULTS, machine, run_recipe_process, sweep, write_results  # noqa: E402
 
 TRAINING_KINDS = ("sft", "grpo", "prm")
 
@@ -55,9 +57,11 @@ def main():
     del sys.argv[1:3]
     pairs = [tuple(p.split(":")) for p in taken("--compare")]  # LATER:EARLIER stages: per-seed differences
     overrides = taken("--set")  # KEY=VALUE: `ponder run` overrides for every run
+    append = "--append" in sys.argv
+    if append:
+        sys.argv.remove("--append")
+    done, host = (earlier_runs(name, recipe, overrides) if append else []), machine()
     training = tuple(s.name for s in load_recipe(recipe).stages if s.kind in TRAINING_KINDS)
-
-    done, host = [], machine()
 
     def run(seed: int, path: str, out: Path) -> dict:
         wall, results = run_recipe_process(recipe, seed, path, out, training, tuple(overrides))
@@ -71,6 +75,7 @@ def main():
             {
                 "seed": seed,
                 "path": path,
+                "machine": host,
                 "wall_seconds": round(wall, 1),
                 "peak_memory_mb": peak,
                 "stages": stages,
@@ -83,6 +88,14 @@ def main():
         return done[-1]
 
     sweep(run, ["default"])
+
+
+def earlier_runs(name: str, recipe: str, overrides: list[str]) -> list[dict]:
+    """The runs of RESULTS/NAME.json, which must have run `recipe` with the same `overrides` (`--append`)."""
+    earlier = json.loads((RESULTS / f"{name}.json").read_text())
+    if (earlier["recipe"], earlier["overrides"]) != (recipe, overrides):
+        raise SystemExit(f"--append: {name}.json ran {earlier['recipe']} with {earlier['overrides']}, not this run's")
+    return earlier["runs"]
 
 
 def taken(flag: str) -> list[str]:

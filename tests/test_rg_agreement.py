@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -121,3 +123,47 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
         for label, key in (("greedy s1 - random", "accuracy@inf"), ("pass@1", "pass@1"), ("pass@8", "pass@8"))
     )
     assert f"fp32/AVX2 path: {fp32_quote} (3 seeds" in s1_row
+
+
+def test_results_quote_the_committed_zero_legs_samples():
+    """docs/results.md's account of `arithmetic_steps` on leg_counting (RL wrote zero legs) is counted from the
+    committed eval samples of that run's seed 2, before and after GRPO."""
+    import re
+
+    counts = []
+    for stage in ("eval_sft", "eval_grpo"):
+        path = ROOT / f"bench/results/samples/smollm2_rg_1digit_steps_seed2_{stage}.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        legs = [s for row in rows if "legs" in row["prompt"] for s in row["samples"]]
+        counts.append(
+            (
+                len(legs),
+                sum(bool(re.search(r"x 0 = 0|\b0 \+ 0 = 0", s["reasoning"])) for s in legs),
+                sum(bool(re.search(r"Final Answer:\s*0\s*$", s["answer_text"])) for s in legs),
+                sum(s["correct"] for s in legs),
+            )
+        )
+    (n, zero_before, answer0_before, right_before), (m, zero_after, answer0_after, right_after) = counts
+    docs = " ".join((ROOT / "docs/results.md").read_text().split())
+    assert (
+        f"in {zero_before} of {n} before GRPO and {zero_after} of {m} after, answer 0 in {answer0_before} -> "
+        f"{answer0_after} of {m}, and are right {right_before} -> {right_after} times" in docs
+    )
+
+
+def test_recipe_seeds_append_takes_only_the_same_recipe_and_overrides(tmp_path, monkeypatch):
+    """`bench/recipe_seeds.py --append` (how seeds 1-2 joined a 1-digit seed-0 JSON) adds runs to an earlier JSON
+    only when it ran the same recipe with the same overrides, and the summary is then over all runs."""
+    import recipe_seeds
+
+    monkeypatch.setattr(recipe_seeds, "RESULTS", tmp_path)
+    seed0 = {"seed": 0, "path": "default", "stages": {"eval_sft": {"acc": 0.2}, "eval_grpo": {"acc": 0.3}}}
+    earlier = {"recipe": "r.yaml", "overrides": ["a=1"], "runs": [seed0]}
+    (tmp_path / "sweep.json").write_text(json.dumps(earlier))
+    runs = recipe_seeds.earlier_runs("sweep", "r.yaml", ["a=1"])
+    assert runs == [seed0]
+    with pytest.raises(SystemExit, match=r"sweep.json ran r.yaml with \['a=1'\]"):
+        recipe_seeds.earlier_runs("sweep", "r.yaml", ["a=2"])
+    seed1 = {"seed": 1, "path": "default", "stages": {"eval_sft": {"acc": 0.2}, "eval_grpo": {"acc": 0.5}}}
+    gain = recipe_seeds.summarize(runs + [seed1], [("eval_grpo", "eval_sft")])["default"]["eval_grpo-eval_sft"]["acc"]
+    assert (gain["mean"], gain["min"], gain["max"]) == (pytest.approx(0.2), pytest.approx(0.1), pytest.approx(0.3))
