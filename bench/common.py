@@ -3,6 +3,7 @@ JSON output."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
@@ -70,16 +71,20 @@ def run_recipe_process(
     return wall, results
 
 
-def sweep(run, default_paths: list[str]) -> list[dict]:
-    """`run(seed, path, out_dir)` for every `--seeds` x `--paths` (numeric paths: default, fp32_avx2), each in
-    a fresh temporary folder; prints each run's figures as they come."""
-    import argparse
+def sweep_parser(default_paths: list[str], description: str) -> argparse.ArgumentParser:
+    """A bench's command line with the `--seeds` and `--paths` (numeric paths: default, fp32_avx2) that `sweep`
+    runs; `description` (the bench's docstring) is its `--help`."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--paths", nargs="+", default=default_paths, choices=["default", "fp32_avx2"])
+    return parser
+
+
+def sweep(run, args: argparse.Namespace) -> list[dict]:
+    """`run(seed, path, out_dir)` for every `args.seeds` x `args.paths`, each in a fresh temporary folder; prints
+    each run's figures as they come."""
     import tempfile
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--paths", nargs="+", default=default_paths)
-    args = parser.parse_args()
     runs = []
     for path in args.paths:
         for seed in args.seeds:

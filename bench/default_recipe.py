@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, run_recipe_process, sweep, write_results  # noqa: E402
+from common import RESULTS, machine, run_recipe_process, sweep, sweep_parser, write_results  # noqa: E402
 
 TRAINING_STAGES = ("distill", "grpo")
 BUDGETS = ("0", "8", "16", "24", "inf")
@@ -80,7 +80,7 @@ def plot(runs: list[dict], path: Path):
 
 
 def main():
-    runs = sweep(run, ["fp32_avx2", "default"])
+    runs = sweep(run, sweep_parser(["fp32_avx2", "default"], __doc__).parse_args())
     keys = (
         "wall_seconds",
         "distill_seconds",

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, run_recipe_process, sweep, write_results  # noqa: E402
+from common import RESULTS, machine, run_recipe_process, sweep, sweep_parser, write_results  # noqa: E402
 
 TRAINING_KINDS = ("sft", "grpo", "prm")
 
@@ -53,14 +53,29 @@ def curves(out: Path) -> dict:
 def main():
     from ponder.recipes.schema import load_recipe
 
-    recipe, name = sys.argv[1], sys.argv[2]
-    del sys.argv[1:3]
-    pairs = [tuple(p.split(":")) for p in taken("--compare")]  # LATER:EARLIER stages: per-seed differences
-    overrides = taken("--set")  # KEY=VALUE: `ponder run` overrides for every run
-    append = "--append" in sys.argv
-    if append:
-        sys.argv.remove("--append")
-    done, host = (earlier_runs(name, recipe, overrides) if append else []), machine()
+    parser = sweep_parser(["default"], __doc__)
+    parser.add_argument("recipe", help="the recipe YAML")
+    parser.add_argument("name", help="writes bench/results/NAME.json")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="LATER:EARLIER",
+        help="two stages whose per-seed differences are summarized (paired)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="KEY=VALUE",
+        help="a `ponder run` override for every run (a variant of the recipe)",
+    )
+    parser.add_argument("--append", action="store_true", help="add the runs to NAME.json's earlier ones")
+    args = parser.parse_args()
+    recipe, name, overrides = args.recipe, args.name, args.overrides
+    pairs = [tuple(p.split(":")) for p in args.compare]
+    done, host = (earlier_runs(name, recipe, overrides) if args.append else []), machine()
     training = tuple(s.name for s in load_recipe(recipe).stages if s.kind in TRAINING_KINDS)
 
     def run(seed: int, path: str, out: Path) -> dict:
@@ -87,7 +102,7 @@ def main():
         write_results(name, figures | {"summary": summarize(done, pairs)})
         return done[-1]
 
-    sweep(run, ["default"])
+    sweep(run, args)
 
 
 def earlier_runs(name: str, recipe: str, overrides: list[str]) -> list[dict]:
@@ -96,16 +111,6 @@ def earlier_runs(name: str, recipe: str, overrides: list[str]) -> list[dict]:
     if (earlier["recipe"], earlier["overrides"]) != (recipe, overrides):
         raise SystemExit(f"--append: {name}.json ran {earlier['recipe']} with {earlier['overrides']}, not this run's")
     return earlier["runs"]
-
-
-def taken(flag: str) -> list[str]:
-    """The values of every `flag VALUE` in sys.argv, removed from it (the rest are sweep's --seeds / --paths)."""
-    values = []
-    while flag in sys.argv:
-        at = sys.argv.index(flag)
-        values.append(sys.argv[at + 1])
-        del sys.argv[at : at + 2]
-    return values
 
 
 def summarize(runs: list[dict], pairs: list[tuple]) -> dict:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, run_recipe_process, sweep, write_results  # noqa: E402
+from common import machine, run_recipe_process, sweep, sweep_parser, write_results  # noqa: E402
 
 TRAINING_STAGES = ("judge", "distill_s1", "distill_random")
 DOMAINS = ("running_sum", "running_difference", "running_max", "odd_count")
@@ -70,7 +70,7 @@ def mean_se(values: list[float]) -> dict:
 
 
 def main():
-    runs = sweep(run, ["default"])
+    runs = sweep(run, sweep_parser(["default"], __doc__).parse_args())
     summary = {}
     for path in dict.fromkeys(r["path"] for r in runs):
         for target in TARGETS:

@@ -3,6 +3,7 @@ quotes is what this computes, and where they differ is by design (numerically eq
 prose around a number ponder refuses), never on the gold itself or on a wrong answer."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -172,3 +173,15 @@ def test_recipe_seeds_append_takes_only_the_same_recipe_and_overrides(tmp_path, 
     seed1 = {"seed": 1, "path": "default", "stages": {"eval_sft": {"acc": 0.2}, "eval_grpo": {"acc": 0.5}}}
     gain = recipe_seeds.summarize(runs + [seed1], [("eval_grpo", "eval_sft")])["default"]["eval_grpo-eval_sft"]["acc"]
     assert (gain["mean"], gain["min"], gain["max"]) == (pytest.approx(0.2), pytest.approx(0.1), pytest.approx(0.3))
+
+
+def test_recipe_seeds_command_line_helps_and_names_what_is_missing():
+    """`bench/recipe_seeds.py --help` prints its usage (it used to stop with an IndexError), and a command line
+    without a NAME, or with a numeric path that does not exist, is refused naming it."""
+    script = [sys.executable, str(ROOT / "bench/recipe_seeds.py")]
+    shown = subprocess.run([*script, "--help"], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and "--append" in shown.stdout and "--set KEY=VALUE" in shown.stdout
+    missing = subprocess.run([*script, "r.yaml"], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "name" in missing.stderr
+    path = subprocess.run([*script, "r.yaml", "n", "--paths", "fp32"], capture_output=True, text=True, timeout=120)
+    assert path.returncode == 2 and "invalid choice: 'fp32'" in path.stderr
