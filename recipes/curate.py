@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import DECONTAMINATE_HELP, DIFFICULTY_HELP, NGRAM_HELP
+from ponder.recipes.schema import DECONTAMINATE_HELP, DIFFICULTY_HELP, NGRAM_HELP, check_difficulty
 
 CHUNK = 16  # questions per teacher call: the unit of caching (and a model teacher's batch)
 
@@ -76,6 +76,7 @@ class Options:
     def __post_init__(self):
         if self.selection not in ("s1", "random"):
             raise ValueError(f"selection={self.selection!r}: choose s1 or random")
+        check_difficulty(self.tasks, self.difficulty)
 
 
 def check(stage, recipe, error):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import DIFFICULTY_HELP, stage_kind
+from ponder.recipes.schema import DIFFICULTY_HELP, check_difficulty, stage_kind
 
 
 @dataclass
@@ -163,6 +163,7 @@ class Options:
             raise ValueError(f"sampled_questions={self.sampled_questions}: give a count >= 1, or null for all")
         if any(not isinstance(n, int) or n < 0 for n in self.ignore_stops):
             raise ValueError(f"ignore_stops={self.ignore_stops}: give whole numbers >= 0")
+        check_difficulty(self.tasks, self.difficulty)
 
 
 def check(stage, recipe, error):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import DECONTAMINATE_HELP, DIFFICULTY_HELP, NGRAM_HELP, LoraSettings
+from ponder.recipes.schema import DECONTAMINATE_HELP, DIFFICULTY_HELP, NGRAM_HELP, LoraSettings, check_difficulty
 
 # ponder's GRPOConfig defaults, under the recipe's `trainer:` block (`ponder show RECIPE STAGE` lists the merge).
 DEFAULTS = {
@@ -73,6 +73,7 @@ class Options:
 
         if self.rollout not in ("ponder", "trl"):
             raise ValueError(f"rollout={self.rollout!r}: choose ponder or trl")
+        check_difficulty(self.tasks, self.difficulty)
         for spec in self.rewards:
             if spec.name != "lcpo":  # lcpo needs the tokenizer's </think> id, known only at train time
                 get_reward(spec.name, **spec.params)  # unknown names and bad parameters fail in validate

@@ -56,6 +56,18 @@ DIFFICULTY_HELP = (
     "task -> [lo, hi] difficulty range; for rg:<dataset>, a mapping of reasoning-gym config fields, e.g. "
     "{rg:chain_sum: {max_terms: 3, max_digits: 2}}."
 )
+
+
+def check_difficulty(tasks: list, difficulty: dict) -> None:
+    """A `difficulty` entry must name one of the stage's `tasks`: `task_rows` looks each task up by name, so a
+    misspelt key would leave that task at its default difficulty without a word."""
+    if set(difficulty) - set(tasks):
+        raise ValueError(
+            f"difficulty names {sorted(set(difficulty) - set(tasks))}, not among this stage's tasks {list(tasks)}: "
+            "spell the key as the task is named in `tasks:` (a misspelt one would leave it at its default)"
+        )
+
+
 DECONTAMINATE_HELP = (
     "Eval sets whose questions this stage must not train on: [{task, size, seed, difficulty}], as the eval stage "
     "draws them (seed 10000, size 200 unless given)."

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import DIFFICULTY_HELP, LoraSettings
+from ponder.recipes.schema import DIFFICULTY_HELP, LoraSettings, check_difficulty
 from ponder.recipes.sft import DEFAULTS
 
 
@@ -37,6 +37,7 @@ class Options:
             raise ValueError("rounds, samples and keep_per_problem must be >= 1")
         if not self.tasks:
             raise ValueError("self_improve needs tasks (problems with verifiable answers)")
+        check_difficulty(self.tasks, self.difficulty)
 
 
 def main(ctx) -> dict:

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass, field
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import DIFFICULTY_HELP
+from ponder.recipes.schema import DIFFICULTY_HELP, check_difficulty
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Options:
             raise ValueError(f"size={self.size} must be > 0")
         if not 0.0 <= self.flaw_rate <= 1.0:
             raise ValueError(f"flaw_rate={self.flaw_rate} must be within [0, 1]")
+        check_difficulty(self.tasks, self.difficulty)
 
 
 def main(ctx) -> dict:

@@ -1,5 +1,7 @@
 """`ponder validate`: every shipped recipe passes; each kind of mistake names the file and the key."""
 
+from pathlib import Path
+
 import pytest
 from conftest import SFT_RECIPE
 
@@ -68,3 +70,16 @@ def test_validate_cli_reports_failure(write_recipe, capsys):
 def test_overrides_address_stages_by_name(write_recipe):
     recipe = load_recipe(write_recipe(SFT_RECIPE), ["stages.distill.trainer.max_steps=3", "seed=7"])
     assert recipe.stage("distill").trainer["max_steps"] == 3 and recipe.seed == 7
+
+
+def test_difficulty_for_a_task_the_stage_does_not_run_is_refused():
+    """A misspelt task under `difficulty:` used to be ignored, leaving the task at its default difficulty."""
+    recipe = str(Path(__file__).resolve().parents[1] / "configs/smollm2-135m/rg-reasoner.yaml")
+    err = error_of(recipe, ['stages.eval_sft.difficulty={"rg:chainsum": {max_digits: 1}}'])
+    assert err.key == "stages.eval_sft" and "difficulty names ['rg:chainsum']" in str(err) and recipe in str(err)
+    err = error_of(recipe, ['stages.grpo.tasks=["rg:chain_sum"]'])  # the shared difficulty still names leg_counting
+    assert (
+        err.key == "stages.grpo" and "['rg:leg_counting'], not among this stage's tasks ['rg:chain_sum']" in f"{err}"
+    )
+    narrowed = ['stages.grpo.tasks=["rg:chain_sum"]', 'stages.grpo.difficulty={"rg:chain_sum": {max_digits: 1}}']
+    assert load_recipe(recipe, narrowed).stage("grpo").options.difficulty == {"rg:chain_sum": {"max_digits": 1}}
