@@ -94,6 +94,18 @@ def sweep(run, args: argparse.Namespace) -> list[dict]:
     return runs
 
 
+def commit() -> str | None:
+    """The commit the benches run from (`-dirty` with uncommitted changes), None outside a git checkout."""
+    import subprocess
+
+    found = subprocess.run(
+        ["git", "-C", str(Path(__file__).parent), "describe", "--always", "--dirty", "--abbrev=7"],
+        capture_output=True,
+        text=True,
+    )
+    return found.stdout.strip() or None
+
+
 def machine() -> dict:
     import os
 

@@ -9,7 +9,8 @@ numeric metrics, seconds and peak memory, and each training stage's curves (loss
 length); per numeric path and stage, each figure's mean, standard error (n - 1), min and max over seeds. `--set`
 passes `ponder run` overrides to every run (a variant of the recipe, recorded in the JSON as `overrides`).
 `--append` adds the runs to NAME.json's earlier ones (more seeds, or another path, of the same recipe and
-overrides) and summarizes them all; every run records the machine it ran on.
+overrides) and summarizes them all; every run records the machine it ran on and the commit it ran from
+(`git describe --dirty`: a snapshot worktree of a commit keeps its long runs apart from ongoing edits).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, run_recipe_process, sweep, sweep_parser, write_results  # noqa: E402
+from common import RESULTS, commit, machine, run_recipe_process, sweep, sweep_parser, write_results  # noqa: E402
 
 TRAINING_KINDS = ("sft", "grpo", "prm")
 
@@ -75,7 +76,7 @@ def main():
     args = parser.parse_args()
     recipe, name, overrides = args.recipe, args.name, args.overrides
     pairs = [tuple(p.split(":")) for p in args.compare]
-    done, host = (earlier_runs(name, recipe, overrides) if args.append else []), machine()
+    done, host, code = (earlier_runs(name, recipe, overrides) if args.append else []), machine(), commit()
     training = tuple(s.name for s in load_recipe(recipe).stages if s.kind in TRAINING_KINDS)
 
     def run(seed: int, path: str, out: Path) -> dict:
@@ -91,6 +92,7 @@ def main():
                 "seed": seed,
                 "path": path,
                 "machine": host,
+                "commit": code,
                 "wall_seconds": round(wall, 1),
                 "peak_memory_mb": peak,
                 "stages": stages,

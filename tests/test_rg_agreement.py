@@ -233,3 +233,19 @@ def test_readme_quotes_the_run_that_met_the_grpo_goal():
         [r["stages"]["eval_grpo"]["accuracy@inf"] - by_seed[r["seed"]]["eval_grpo"]["accuracy@inf"] for r in runs]
     )
     assert f"within its noise ({difference['mean']:+.3f} +- {difference['se']:.3f})" in row
+
+
+def test_recipe_seeds_records_the_commit_it_runs_from():
+    """Each run in a seeds JSON names the commit it ran from (the 6-prompt JSON's runs had to be traced by hand)."""
+    from common import commit
+
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    if not head:
+        pytest.skip("not a git checkout")
+    dirty = bool(
+        subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        ).stdout
+    )
+    found = commit()
+    assert head.startswith(found.removesuffix("-dirty")) and found.endswith("-dirty") == dirty
