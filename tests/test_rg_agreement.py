@@ -233,6 +233,20 @@ def test_readme_quotes_the_run_that_met_the_grpo_goal():
         [r["stages"]["eval_grpo"]["accuracy@inf"] - by_seed[r["seed"]]["eval_grpo"]["accuracy@inf"] for r in runs]
     )
     assert f"within its noise ({difference['mean']:+.3f} +- {difference['se']:.3f})" in row
+    focused = json.loads(
+        (ROOT / "bench/results/smollm2_rg_reasoner_1digit_chain_sum_steps_fp32_avx2_seeds.json").read_text()
+    )
+    assert 'stages.grpo.tasks=["rg:chain_sum"]' in focused["overrides"] and len(focused["runs"]) == 3
+    assert all(r["wall_seconds"] <= 30 * 60 and r["peak_memory_mb"] <= 4096 for r in focused["runs"])
+    gain = focused["summary"]["fp32_avx2"]["eval_grpo-eval_sft"]
+    x, c, legs = (gain[k] for k in ("accuracy@inf", "accuracy@inf_chain_sum", "accuracy@inf_leg_counting"))
+    assert x["mean"] >= 0.05 and x["mean"] > 2 * x["se"] and x["min"] > 0
+    walls = [r["wall_seconds"] for r in focused["runs"]]
+    assert (
+        f"paired {x['mean']:+.3f} +- {x['se']:.3f} greedy, every seed up (chain_sum {c['mean']:+.3f} +- "
+        f"{c['se']:.3f}, leg_counting {legs['mean']:+.3f} +- {legs['se']:.3f} without RL; "
+        f"{min(walls) / 60:.1f}-{max(walls) / 60:.1f} min a seed" in row
+    )
 
 
 def test_recipe_seeds_records_the_commit_it_runs_from():
