@@ -1,5 +1,6 @@
 """`ponder validate`: every shipped recipe passes; each kind of mistake names the file and the key."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,19 @@ def test_difficulty_for_a_task_the_stage_does_not_run_is_refused():
     )
     narrowed = ['stages.grpo.tasks=["rg:chain_sum"]', 'stages.grpo.difficulty={"rg:chain_sum": {max_digits: 1}}']
     assert load_recipe(recipe, narrowed).stage("grpo").options.difficulty == {"rg:chain_sum": {"max_digits": 1}}
+
+
+@pytest.mark.parametrize("path", ["default", "fp32_avx2"])
+def test_shipped_1digit_recipe_is_the_measured_variant(path):
+    """rg-reasoner-1digit.yaml is rg-reasoner.yaml with the overrides its 3-seed runs recorded (docs/results.md, item
+    11): the shipped file and the JSON's figures describe the same stages."""
+    root = Path(__file__).resolve().parents[1]
+    suffix = "_fp32_avx2" if path == "fp32_avx2" else ""
+    runs = json.loads(
+        (root / f"bench/results/smollm2_rg_reasoner_1digit_chain_sum_steps{suffix}_seeds.json").read_text()
+    )
+    measured = load_recipe(root / runs["recipe"], runs["overrides"])
+    shipped = load_recipe(root / "configs/smollm2-135m/rg-reasoner-1digit.yaml")
+    assert [s.to_dict() for s in shipped.stages] == [s.to_dict() for s in measured.stages]
+    assert shipped.shared_dict() == measured.shared_dict()
+    assert {r["path"] for r in runs["runs"]} == {path}
