@@ -2,6 +2,7 @@
 
     python bench/rollout_throughput.py                       # this machine's default path
     ATEN_CPU_CAPABILITY=avx2 python bench/rollout_throughput.py --fp32   # a CPU without native bf16
+    python bench/rollout_throughput.py --lora                # as GRPO runs SmolLM2: r=16 LoRA on every linear layer
 
 One GRPO-shaped batch: 8 word-problem prompts x 8 completions, at most 128 new tokens, temperature 1.0 (TRL's
 defaults otherwise), from the packaged SmolLM2 with ponder's thinking tokens added (its template, `<think>`
@@ -10,7 +11,9 @@ on the left-padded batch, every prompt copy prefilled, every row computed to the
 ponder: `ponder.inference.rollout` (one prefill per prompt, finished rows leave the batch, a KV cache that grows in
 place, inverse-CDF sampling, bf16 autocast when the trainer trains in bf16: the default path here, not `--fp32`),
 as `PonderGRPOTrainer` calls it. Same model weights, prompts and lengths, same run; best of `--repeats` for each.
-Writes bench/results/rollout_throughput[_fp32_avx2].json.
+`--lora` puts the recipes' adapters on the model (r=16, alpha 32, every linear layer; lora_B drawn at std 0.002, as
+after training) and also times ponder's rollout with the adapters left unfolded (`ponder_unfolded`: autocast then
+re-casts every frozen weight each step). Writes bench/results/rollout_throughput[_fp32_avx2][_lora].json.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ PROMPTS, GROUP, NEW_TOKENS = 8, 8, 128
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--fp32", action="store_true", help="train-side bf16 off: a CPU without native bf16")
+    parser.add_argument("--lora", action="store_true", help="LoRA adapters on every linear layer, as GRPO trains")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
+
+    import contextlib
 
     import datasets
     import torch
@@ -48,6 +54,17 @@ def main():
 
     torch.manual_seed(0)
     model, tokenizer = load_model_and_tokenizer(resolve(MODEL), ThinkingConfig(), "float32", 0, False, None)
+    if args.lora:
+        from peft import get_peft_model
+
+        from ponder.recipes.schema import LoraSettings
+        from ponder.trainers.common import lora_config
+
+        model = get_peft_model(model, lora_config(LoraSettings(r=16, alpha=32)))
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(std=0.002)
     rows = render_prompts(task_rows(["word_problems"], PROMPTS, seed=5), tokenizer)
     prompt_ids = [tokenizer(r["prompt"], add_special_tokens=False)["input_ids"] for r in rows for _ in range(GROUP)]
     config = GRPOConfig(
@@ -91,9 +108,20 @@ def main():
         "temperature": config.temperature,
         "aten_cpu_capability": os.environ.get("ATEN_CPU_CAPABILITY", "default"),
         "weights": "float32 (both)",
+        "lora": "r=16, alpha 32, all-linear" if args.lora else "none",
         "ponder_autocast": "bfloat16" if config.bf16 else "none (TRL's generate never autocasts)",
     }
-    for name, run in (("trl_default", trl_default), ("ponder", ponder_rollout)):
+
+    def ponder_unfolded():
+        folding, engine.generation_weights = engine.generation_weights, lambda model, dtype: contextlib.nullcontext()
+        try:
+            return ponder_rollout()
+        finally:
+            engine.generation_weights = folding
+
+    contenders = [("trl_default", trl_default), ("ponder", ponder_rollout)]
+    contenders += [("ponder_unfolded", ponder_unfolded)] if args.lora else []
+    for name, run in contenders:
         best, lengths = None, []
         for _ in range(args.repeats):
             torch.manual_seed(1)
@@ -113,7 +141,11 @@ def main():
     figures["ponder_vs_trl_tokens_per_s_ratio"] = round(
         figures["ponder_tokens_per_s"] / figures["trl_default_tokens_per_s"], 3
     )
-    write_results("rollout_throughput" + ("_fp32_avx2" if args.fp32 else ""), figures)
+    if args.lora:
+        figures["ponder_vs_unfolded_tokens_per_s_ratio"] = round(
+            figures["ponder_tokens_per_s"] / figures["ponder_unfolded_tokens_per_s"], 3
+        )
+    write_results("rollout_throughput" + ("_fp32_avx2" if args.fp32 else "") + ("_lora" if args.lora else ""), figures)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ nothing a model writes (greedy: the same tokens as `generate`), and sampling fol
 import pytest
 import torch
 
-from ponder.inference.rollout import GrowingLayer, Sampling, rollout, sample
+from ponder.inference.rollout import GrowingLayer, Sampling, generation_weights, rollout, sample
 from ponder.models.modeling import build_tiny_model
 from ponder.models.thinking import ThinkingConfig
 
@@ -68,6 +68,43 @@ def test_rollout_runs_in_the_trainers_precision():
     seen.clear()
     rollout(model, prompts, sampling)
     assert set(seen) == {torch.float32}
+
+
+def test_lora_is_folded_in_for_the_rollout_and_restored_after():
+    """Under autocast a LoRA model runs as plain linear layers holding W + BA in bf16: the same function (logits
+    within bf16 rounding of the adapter's own), and afterwards the very same adapter modules, outputs and gradients."""
+    from peft import get_peft_model
+
+    from ponder.recipes.schema import LoraSettings
+    from ponder.trainers.common import lora_config
+
+    model, tokenizer, prompts = model_and_prompts()
+    model = get_peft_model(model, lora_config(LoraSettings(r=4, alpha=8)))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(std=0.5)  # a trained adapter: far from the base model
+    x = torch.tensor([prompts[0]])
+    before = dict(model.named_modules())
+    with torch.no_grad():
+        lora = model(input_ids=x).logits
+        with model.disable_adapter():
+            base = model(input_ids=x).logits
+        with generation_weights(model, torch.bfloat16):
+            inside = dict(model.named_modules())
+            folded = [m for n, m in inside.items() if n in before and m is not before[n]]
+            assert folded and all(type(m) is torch.nn.Linear and m.weight.dtype == torch.bfloat16 for m in folded)
+            assert not any("lora" in n for n in inside)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                merged = model(input_ids=x).logits.float()
+        after = model(input_ids=x).logits
+    assert dict(model.named_modules()).items() == before.items() and torch.equal(after, lora)
+    assert (merged - lora).abs().max() < 0.1 * (lora - base).abs().max()
+    model(input_ids=x).logits.sum().backward()
+    assert all(p.grad is not None for name, p in model.named_parameters() if "lora_" in name)
+    sampling = Sampling(8, (tokenizer.eos_token_id,), tokenizer.pad_token_id, temperature=0.0)
+    assert all(0 < len(o) <= 8 for o in rollout(model, prompts, sampling, precision=torch.bfloat16))
+    assert dict(model.named_modules()).items() == before.items()
 
 
 @pytest.mark.parametrize("eos_bias", [0.0, 40.0])
