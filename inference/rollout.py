@@ -115,8 +115,8 @@ def generation_weights(model: nn.Module, dtype: torch.dtype):
     merged weight W + BA (active adapters) in `dtype`; the LoRA layers go back where they were on exit, untouched
     (the same modules and tensors, so training goes on as before). The same function, rounded once instead of per
     step: on SmolLM2-135M with r=16 adapters on every linear layer, under bf16 autocast on a 2-core CPU with native
-    bf16, a GRPO-shaped rollout ran at 409 vs 269 tokens/s (docs/benchmarks.md). A model without LoRA is left as
-    it is. Costs one `dtype` copy of the adapted weights while it lasts."""
+    bf16, a GRPO-shaped rollout ran at 422 vs 282 tokens/s (bench/rollout_throughput.py --lora). A model without
+    LoRA is left as it is. Costs one `dtype` copy of the adapted weights while it lasts."""
     swapped = []
     try:
         for name, module in list(model.named_modules()):

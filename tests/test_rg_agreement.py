@@ -298,3 +298,14 @@ def test_recipe_seeds_records_the_commit_it_runs_from():
     )
     found = commit()
     assert head.startswith(found.removesuffix("-dirty")) and found.endswith("-dirty") == dirty
+
+
+def test_readme_quotes_the_rollout_benches():
+    """README's rollout row: each committed bench's tokens/s and completions/s ratios vs TRL's default generation."""
+    row = next(line for line in (ROOT / "README.md").read_text().splitlines() if "rollout_throughput*.json" in line)
+    for name in ("rollout_throughput", "rollout_throughput_fp32_avx2", "rollout_throughput_lora"):
+        bench = json.loads((ROOT / f"bench/results/{name}.json").read_text())
+        tokens, completions = (bench[f"ponder_vs_trl_{k}_per_s_ratio"] for k in ("tokens", "completions"))
+        assert f"{tokens:.3f}x" in row and f"({completions:.3f}x" in row, name
+    folded = json.loads((ROOT / "bench/results/rollout_throughput_lora.json").read_text())
+    assert f"{folded['ponder_vs_unfolded_tokens_per_s_ratio']:.3f}x of it from folding" in row
