@@ -17,6 +17,24 @@ from rg_agreement import agreement  # noqa: E402
 GAINS = ("accuracy@inf", "accuracy@inf_leg_counting")  # the arithmetic_steps variant's quoted figures
 
 
+def seed_costs(runs: list) -> str:
+    """README's "A-B min and C-D MiB a seed" for a seeds JSON's runs."""
+    walls, peaks = ([run[key] for run in runs] for key in ("wall_seconds", "peak_memory_mb"))
+    return f"{min(walls) / 60:.1f}-{max(walls) / 60:.1f} min and {min(peaks):.0f}-{max(peaks):.0f} MiB a seed"
+
+
+def seed_gains(runs: list) -> str:
+    """Each run's greedy GRPO - SFT difference, as README lists them per seed."""
+    return ", ".join(
+        f"{r['stages']['eval_grpo']['accuracy@inf'] - r['stages']['eval_sft']['accuracy@inf']:+.4f}" for r in runs
+    )
+
+
+def figure(summary: dict, stage: str, key: str, sign: str = "") -> str:
+    """A summarized figure as README quotes it: mean +- standard error."""
+    return f"{summary[stage][key]['mean']:{sign}.3f} +- {summary[stage][key]['se']:.3f}"
+
+
 def test_verifier_agrees_with_reasoning_gym_where_it_should():
     result = agreement()
     committed = json.loads((ROOT / "bench/results/rg_agreement.json").read_text())
@@ -69,14 +87,10 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
         in row
     )
 
-    def per_seed(runs: list) -> str:
-        walls, peaks = ([run[key] for run in runs] for key in ("wall_seconds", "peak_memory_mb"))
-        return f"{min(walls) / 60:.1f}-{max(walls) / 60:.1f} min and {min(peaks):.0f}-{max(peaks):.0f} MiB a seed"
-
     greedy = json.loads((ROOT / "bench/results/chain_sum_strategy.json").read_text())["greedy"]
     two = [greedy[stage]["accuracy"]["chain_sum_2_terms"]["right"] for stage in ("eval_sft", "eval_grpo")]
     assert f"2-term sums (one operation) stay at {two[0]:.2f} -> {two[1]:.2f} greedy" in row
-    assert per_seed(seeds["runs"]) in row
+    assert seed_costs(seeds["runs"]) in row
     tried = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_lr5e-4_seeds.json").read_text())
     x = tried["summary"]["default"]["eval_grpo-eval_sft"]["accuracy@inf"]
     assert f"lr 5e-4, paired {x['mean']:+.3f} +- {x['se']:.3f} ({len(tried['runs'])} seeds" in row
@@ -96,7 +110,7 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     x = easy_fp32["summary"]["fp32_avx2"]["eval_grpo-eval_sft"]["accuracy@inf"]
     up = "every seed up" if x["min"] > 0 else "not every seed up"
     fp32_gain = f"{len(easy_fp32['runs'])} seeds: greedy {x['mean']:+.3f} +- {x['se']:.3f}, {up}"
-    easy_runs = f"{per_seed(easy['runs'])}; fp32/AVX2, {fp32_gain}"
+    easy_runs = f"{seed_costs(easy['runs'])}; fp32/AVX2, {fp32_gain}"
     assert f"{easy_quote} (3 seeds on a 2-core Intel Xeon, {easy_file}, {easy_runs}" in row
     proc = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_1digit_steps_seeds.json").read_text())
     x, c = (proc["summary"]["default"]["eval_grpo-eval_sft"][k] for k in GAINS)
@@ -109,7 +123,7 @@ def test_readme_quotes_the_committed_reasoning_gym_seed_runs():
     x, p = (fp32["summary"]["fp32_avx2"]["eval_grpo-eval_sft"][k] for k in ("accuracy@inf", "pass@1"))
     fp32_quote = f"paired {x['mean']:+.3f} +- {x['se']:.3f} greedy, pass@1 {p['mean']:+.3f} +- {p['se']:.3f}"
     fp32_file = "`smollm2_rg_reasoner_fp32_avx2_seeds.json`"
-    assert f"fp32/AVX2 path: {fp32_quote} (3 seeds, {fp32_file}, {per_seed(fp32['runs'])})" in row
+    assert f"fp32/AVX2 path: {fp32_quote} (3 seeds, {fp32_file}, {seed_costs(fp32['runs'])})" in row
     s1_row = next(line for line in readme.splitlines() if "smollm2_rg_s1_vs_random.json" in line)
     by_path = json.loads((ROOT / "bench/results/smollm2_rg_s1_vs_random.json").read_text())["summary"]
     s1 = by_path["default"]
@@ -199,20 +213,16 @@ def test_readme_quotes_the_run_that_met_the_grpo_goal():
     assert all(r["wall_seconds"] <= 30 * 60 and r["peak_memory_mb"] <= 4096 for r in runs)
     assert "stages.grpo.trainer.gradient_accumulation_steps=24" in met["overrides"]
     summary = met["summary"]["fp32_avx2"]
-    gain = summary["eval_grpo-eval_sft"]
+    x = summary["eval_grpo-eval_sft"]["accuracy@inf"]
+    assert x["mean"] >= 0.05 and x["mean"] > 2 * x["se"]
 
     def fig(stage: str, key: str, sign: str = "") -> str:
-        return f"{summary[stage][key]['mean']:{sign}.3f} +- {summary[stage][key]['se']:.3f}"
+        return figure(summary, stage, key, sign)
 
-    x = gain["accuracy@inf"]
-    assert x["mean"] >= 0.05 and x["mean"] > 2 * x["se"]
-    per_seed = ", ".join(
-        f"{r['stages']['eval_grpo']['accuracy@inf'] - r['stages']['eval_sft']['accuracy@inf']:+.4f}" for r in runs
-    )
     assert (
         f"greedy {fig('eval_sft', 'accuracy@inf')} -> {fig('eval_grpo', 'accuracy@inf')}, **paired "
         f"{fig('eval_grpo-eval_sft', 'accuracy@inf', '+')}: the +0.05 goal, more than twice its SE** "
-        f"(per seed {per_seed})" in row
+        f"(per seed {seed_gains(runs)})" in row
     )
     quoted = [("chain_sum", "accuracy@inf_chain_sum"), ("leg_counting", "accuracy@inf_leg_counting")]
     assert ", ".join(f"{label} {fig('eval_grpo-eval_sft', key, '+')}" for label, key in quoted) in row
@@ -220,8 +230,7 @@ def test_readme_quotes_the_run_that_met_the_grpo_goal():
         f"pass@1 (T 0.7) {fig('eval_grpo-eval_sft', 'pass@1', '+')}; pass@8 {fig('eval_grpo-eval_sft', 'pass@8', '+')}"
         in row
     )
-    walls, peaks = ([r[key] for r in runs] for key in ("wall_seconds", "peak_memory_mb"))
-    assert f"{min(walls) / 60:.1f}-{max(walls) / 60:.1f} min and {min(peaks):.0f}-{max(peaks):.0f} MiB a seed" in row
+    assert seed_costs(runs) in row
     four = json.loads((ROOT / "bench/results/smollm2_rg_reasoner_1digit_fp32_avx2_seeds.json").read_text())
     by_seed = {r["seed"]: r["stages"] for r in four["runs"]}
     for r in runs:  # the same cold starts: every eval_sft figure but its time and memory
@@ -240,48 +249,36 @@ def test_readme_quotes_the_run_that_met_the_grpo_goal():
 SHIPPED = {"default": "default path", "fp32_avx2": "fp32/AVX2 path"}
 
 
-def shipped_quote(path: str) -> str:
-    """README's words for rg-reasoner-1digit.yaml's 3 seeds on one numeric path, from its JSON."""
-    suffix = "_fp32_avx2" if path == "fp32_avx2" else ""
-    runs = json.loads(
-        (ROOT / f"bench/results/smollm2_rg_reasoner_1digit_chain_sum_steps{suffix}_seeds.json").read_text()
-    )
-    summary = runs["summary"][path]
-
-    def fig(stage: str, key: str, sign: str = "") -> str:
-        return f"{summary[stage][key]['mean']:{sign}.3f} +- {summary[stage][key]['se']:.3f}"
-
-    per_seed = ", ".join(
-        f"{r['stages']['eval_grpo']['accuracy@inf'] - r['stages']['eval_sft']['accuracy@inf']:+.4f}"
-        for r in runs["runs"]
-    )
-    walls, peaks = ([r[key] for r in runs["runs"]] for key in ("wall_seconds", "peak_memory_mb"))
-    return (
-        f"{SHIPPED[path]}: greedy {fig('eval_sft', 'accuracy@inf')} -> {fig('eval_grpo', 'accuracy@inf')}, **paired "
-        f"{fig('eval_grpo-eval_sft', 'accuracy@inf', '+')}** (per seed {per_seed}); chain_sum "
-        f"{fig('eval_grpo-eval_sft', 'accuracy@inf_chain_sum', '+')}, leg_counting "
-        f"{fig('eval_grpo-eval_sft', 'accuracy@inf_leg_counting', '+')}; pass@1 (T 0.7) "
-        f"{fig('eval_grpo-eval_sft', 'pass@1', '+')}, pass@8 {fig('eval_grpo-eval_sft', 'pass@8', '+')}; "
-        f"{min(walls) / 60:.1f}-{max(walls) / 60:.1f} min and {min(peaks):.0f}-{max(peaks):.0f} MiB a seed"
-    )
-
-
 @pytest.mark.parametrize("path", list(SHIPPED))
 def test_readme_quotes_the_shipped_grpo_recipe_on_both_paths(path):
     """rg-reasoner-1digit.yaml (#28 item 11): 3 seeds on each numeric path, every seed up, the +0.05 goal and more than
-    twice its standard error; README's row is what the JSON holds, and a seed over 4 GiB is said."""
+    twice its standard error; README's row is what the JSON holds, and a seed over 4 GiB is said, by how much."""
     suffix = "_fp32_avx2" if path == "fp32_avx2" else ""
-    runs = json.loads(
+    seeds = json.loads(
         (ROOT / f"bench/results/smollm2_rg_reasoner_1digit_chain_sum_steps{suffix}_seeds.json").read_text()
     )
-    assert sorted(r["seed"] for r in runs["runs"]) == [0, 1, 2] and {r["path"] for r in runs["runs"]} == {path}
-    x = runs["summary"][path]["eval_grpo-eval_sft"]["accuracy@inf"]
+    runs, summary = seeds["runs"], seeds["summary"][path]
+    assert sorted(r["seed"] for r in runs) == [0, 1, 2] and {r["path"] for r in runs} == {path}
+    x = summary["eval_grpo-eval_sft"]["accuracy@inf"]
     assert x["mean"] >= 0.05 and x["mean"] > 2 * x["se"] and x["min"] > 0
-    assert all(r["wall_seconds"] <= 30 * 60 for r in runs["runs"])
+    assert all(r["wall_seconds"] <= 30 * 60 for r in runs)
+
+    def gain(key: str) -> str:
+        return figure(summary, "eval_grpo-eval_sft", key, "+")
+
+    quote = (
+        f"{SHIPPED[path]}: greedy {figure(summary, 'eval_sft', 'accuracy@inf')} -> "
+        f"{figure(summary, 'eval_grpo', 'accuracy@inf')}, **paired {gain('accuracy@inf')}** (per seed "
+        f"{seed_gains(runs)}); chain_sum {gain('accuracy@inf_chain_sum')}, leg_counting "
+        f"{gain('accuracy@inf_leg_counting')}; pass@1 (T 0.7) {gain('pass@1')}, pass@8 {gain('pass@8')}; "
+        f"{seed_costs(runs)}"
+    )
     row = next(line for line in (ROOT / "README.md").read_text().splitlines() if "rg-reasoner-1digit.yaml" in line)
-    assert shipped_quote(path) in row
-    over = [r["seed"] for r in runs["runs"] if r["peak_memory_mb"] > 4096]
-    assert not over or f"{SHIPPED[path]}: seed {', '.join(map(str, over))} over 4 GiB" in row
+    assert quote in row
+    for r in runs:
+        if r["peak_memory_mb"] > 4096:
+            over = r["peak_memory_mb"] - 4096
+            assert f"{SHIPPED[path]}: seed {r['seed']} over 4 GiB by {over:.0f} MiB" in row
 
 
 def test_recipe_seeds_records_the_commit_it_runs_from():
