@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from ponder.numerics import AVX2_EMULATION
+
 # PONDER_BENCH_RESULTS: elsewhere (the GPU check writes under $OUT, never over the committed CPU figures).
 RESULTS = Path(os.environ.get("PONDER_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
@@ -46,8 +48,8 @@ def run_recipe_process(
     recipe: str, seed: int, path: str, out: Path, training_stages: tuple, overrides: tuple = ()
 ) -> tuple[float, dict]:
     """`ponder run RECIPE seed=SEED [OVERRIDES]` in its own process, on a numeric path: `default` (the machine's) or
-    `fp32_avx2` (`trainer: {bf16: false}` on each training stage, ATEN_CPU_CAPABILITY=avx2: how a 2-core AVX2 CPU
-    without native bf16 computes). Returns (wall seconds, {stage: result.json})."""
+    `fp32_avx2` (`trainer: {bf16: false}` on each training stage, `ponder.numerics.AVX2_EMULATION`: how a 2-core
+    AVX2 CPU without native bf16 computes). Returns (wall seconds, {stage: result.json})."""
     import os
     import subprocess
     import sys
@@ -56,7 +58,7 @@ def run_recipe_process(
     env = {**os.environ}
     if path == "fp32_avx2":
         overrides += [f"stages.{s}.trainer.bf16=false" for s in training_stages]
-        env["ATEN_CPU_CAPABILITY"] = "avx2"
+        env.update(AVX2_EMULATION)  # AVX2 kernels for PyTorch, MKL (every matmul) and oneDNN; fp32
     start = time.time()
     root = Path(__file__).resolve().parent.parent
     command = [sys.executable, "-m", "ponder.recipes.cli", "run", recipe, *overrides]

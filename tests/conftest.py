@@ -1,9 +1,20 @@
 import os
+import sys
 import textwrap
+import types
 from pathlib import Path
 
 import pytest
 
+from ponder.numerics import AVX2_EMULATION
+
+NUMERICS = os.environ.get("PONDER_NUMERICS", "default")
+if NUMERICS == "fp32_avx2":  # the suite as a CPU without native bf16 runs it (README's test command, second pass)
+    if "torch" in sys.modules:
+        raise RuntimeError("PONDER_NUMERICS=fp32_avx2 must act before torch is imported: set AVX2_EMULATION's vars")
+    os.environ.update(AVX2_EMULATION)
+elif NUMERICS != "default":
+    raise ValueError(f"PONDER_NUMERICS={NUMERICS!r}: use default or fp32_avx2")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -22,6 +33,24 @@ def write_recipe(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture
+def extras_installed(monkeypatch):
+    """`extras_installed(False)` hides every optional package from validate's find_spec, `(True)` shows them all."""
+    from ponder.recipes import fieldtypes
+
+    real, extras = fieldtypes.find_spec, {m for modules, _ in fieldtypes.EXTRAS.values() for m in modules}
+
+    def pretend(present: bool):
+        def find_spec(name):
+            if name not in extras:
+                return real(name)
+            return types.SimpleNamespace(name=name) if present else None
+
+        monkeypatch.setattr(fieldtypes, "find_spec", find_spec)
+
+    return pretend
 
 
 SFT_RECIPE = """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["rewards", "data", "models", "inference", "trainers", "recipes"]  # bottom to top
-LEAVES = {"ponder", "ponder.errors", "ponder.console"}
+LEAVES = {"ponder", "ponder.errors", "ponder.console", "ponder.numerics"}
 
 
 def module_name(path: Path) -> str:

@@ -9,17 +9,20 @@ from pathlib import Path
 import torch
 
 from ponder.models.modeling import load_model_and_tokenizer, save_checkpoint
+from ponder.numerics import forced_bf16
 
 
 def cpu_defaults() -> dict:
     """TRL's defaults assume a GPU. On a CPU: `use_cpu` (TRL refuses to start without it), no gradient
     checkpointing (recomputing activations a small model never needed to drop costs ~20%), and bf16
     autocast only where the CPU has native bf16 (avx512_bf16/AMX: measured 1.6x faster than fp32 here);
-    elsewhere bf16 is emulated and slower, so fp32."""
+    elsewhere bf16 is emulated and slower, so fp32. `PONDER_CPU_BF16=0`/`1` picks the path on any CPU
+    (`ponder.numerics`: the test suite runs a second time that way, as on a CPU without native bf16)."""
     if torch.cuda.is_available():
         return {}
-    native_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return {"use_cpu": True, "bf16": native_bf16, "fp16": False, "gradient_checkpointing": False}
+    forced = forced_bf16()
+    bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) if forced is None else forced
+    return {"use_cpu": True, "bf16": bf16, "fp16": False, "gradient_checkpointing": False}
 
 
 def lora_config(lora, task_type: str = "CAUSAL_LM", embeddings: list[str] | None = None):
