@@ -43,6 +43,8 @@ def cmd_ls(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    """Each recipe: `ok` and its stages on stdout, or its first problem as one `ponder: error:` line on stderr, as
+    `ponder run` refuses it; exit code 2 when any failed."""
     from ponder.recipes.schema import RecipeError, load_recipe
 
     paths = [resolve_recipe(p) for p in args.recipes] or shipped_recipes()
@@ -53,7 +55,7 @@ def cmd_validate(args) -> int:
             print(f"ok    {path} ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})")
         except RecipeError as exc:
             failures += 1
-            print(f"FAIL  {exc}")
+            print_error(exc)
     return 2 if failures else 0
 
 
@@ -169,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def print_error(exc: Exception) -> None:
+    """A user-facing error as one line on stderr, no traceback."""
+    print(f"ponder: error: {exc}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (PonderError, FileNotFoundError) as exc:  # user-facing errors: one clear line, no traceback
-        print(f"ponder: error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
 
 

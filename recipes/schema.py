@@ -1,4 +1,4 @@
-"""Recipe schema: typed dataclasses, strict keys, stage references, TRL field names.
+"""Recipe schema: typed dataclasses, strict keys, stage references, TRL field names, types and choices.
 
 Every error names the file and the dotted key, and suggests the nearest valid name, so
 `ponder validate` tells a user exactly which line of their YAML to fix.
@@ -17,7 +17,14 @@ import yaml
 
 from ponder.errors import PonderError
 from ponder.models.thinking import ThinkingConfig
-from ponder.recipes.fieldtypes import config_fields, hint_names, type_problem
+from ponder.recipes.fieldtypes import (
+    config_choices,
+    config_fields,
+    hint_names,
+    missing_extra,
+    outside_choices,
+    type_problem,
+)
 from ponder.recipes.kind import STAGE_KINDS, stage_kind
 
 REPORT_TO = {"none", "wandb", "tensorboard", "trackio"}
@@ -273,6 +280,9 @@ def load_recipe(path, overrides: list[str] | None = None) -> Recipe:
     recipe = build_dataclass(Recipe, {**raw, "stages": []}, path, "")
     if recipe.report_to not in REPORT_TO:
         raise RecipeError(path, "report_to", f"{recipe.report_to!r} is not one of {sorted(REPORT_TO)}")
+    missing = missing_extra("report_to", recipe.report_to)
+    if missing:
+        raise RecipeError(path, "report_to", missing)
     recipe.path = str(path)
     if recipe.model.name_or_path.startswith("pypi:"):  # a model installed as a package: say how to install it
         from ponder.models.packaged import packaged_file
@@ -308,6 +318,7 @@ def build_stage(raw: dict, file, key: str, earlier: dict, recipe: Recipe) -> Sta
     common = {f.name for f in dataclasses.fields(Stage)} - {"options"}
     option_values = {k: v for k, v in raw.items() if k not in common}
     options = build_dataclass(spec.options, option_values, file, key)
+    check_extras(options, file, key)
     launcher = build_dataclass(LauncherSettings, raw.get("launcher") or {}, file, f"{key}.launcher")
     if launcher.type != "single" and not spec.distributed:
         raise RecipeError(
@@ -328,6 +339,19 @@ def build_stage(raw: dict, file, key: str, earlier: dict, recipe: Recipe) -> Sta
     if spec.check is not None:
         spec.check(stage, recipe, lambda k, msg: RecipeError(file, f"{key}.{k}", msg))
     return stage
+
+
+def check_extras(options, file, key: str):
+    """Options that need a package ponder does not depend on (`lora: {load_in_4bit: true}`: bitsandbytes) are
+    refused with its install command when it is missing."""
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        if dataclasses.is_dataclass(value):
+            check_extras(value, file, f"{key}.{f.name}")
+            continue
+        missing = missing_extra(f.name, value)
+        if missing:
+            raise RecipeError(file, f"{key}.{f.name}", missing)
 
 
 def check_references(stage: Stage, earlier: dict, file, key: str):
@@ -374,7 +398,8 @@ def resolve_path(value: str, recipe_file) -> Path:
 
 
 def check_trainer(stage: Stage, spec, file, key: str):
-    """`trainer:` keys must be fields of the kind's TRL config, not owned by ponder, and of the field's type."""
+    """`trainer:` keys must be fields of the kind's TRL config, not owned by ponder, of the field's type, one of its
+    choices where it takes a closed set, and installed where they need a package ponder does not depend on."""
     config = spec.trainer_config
     if config is None:
         if stage.trainer:
@@ -383,7 +408,7 @@ def check_trainer(stage: Stage, spec, file, key: str):
     name = spec.config_name()
     if not isinstance(stage.trainer, dict):
         raise RecipeError(file, f"{key}.trainer", f"expected a mapping of {name} fields")
-    fields = config_fields(config)
+    fields, choices = config_fields(config), config_choices(config)
     owned = spec.owned_keys()
     for k, value in stage.trainer.items():
         where = f"{key}.trainer.{k}"
@@ -394,3 +419,14 @@ def check_trainer(stage: Stage, spec, file, key: str):
         problem = type_problem(value, fields[k])
         if problem:
             raise RecipeError(file, where, f"{value!r} is not {problem} ({name}.{k})")
+        outside = outside_choices(value, choices.get(k))
+        if outside is not None:
+            valid = ", ".join(choices[k])
+            raise RecipeError(
+                file,
+                where,
+                f"{outside!r} is not a choice of {name}.{k}{nearest(outside, choices[k])}; use one of: {valid}",
+            )
+        missing = missing_extra(k, value)
+        if missing:
+            raise RecipeError(file, where, missing)

@@ -1,16 +1,21 @@
 """`ponder validate`: every shipped recipe passes; each kind of mistake names the file and the key."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import SFT_RECIPE
 
 from ponder.recipes.cli import main, shipped_recipes
 from ponder.recipes.schema import RecipeError, load_recipe
 
 
-def test_every_shipped_recipe_validates(capsys):
+def test_every_shipped_recipe_validates(extras_installed, capsys):
+    """Where their packages are installed: the GPU recipes' `use_vllm: true` needs vllm, which a CPU machine lacks
+    (tests/test_validate_types.py checks that refusal)."""
+    extras_installed(True)
     paths = shipped_recipes()
     assert paths, "no shipped recipes found"
     assert main(["validate", *map(str, paths)]) == 0
@@ -65,7 +70,12 @@ def test_unknown_stage_kind_and_bad_launcher(write_recipe):
 def test_validate_cli_reports_failure(write_recipe, capsys):
     path = write_recipe(SFT_RECIPE)
     assert main(["validate", str(path), "--set", "stages.distill.lora={r: 8, alpah: 16}"]) == 2
-    assert "stages.distill.lora.alpah" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert (
+        captured.out == ""
+        and captured.err.startswith("ponder: error: ")
+        and "stages.distill.lora.alpah" in captured.err
+    )
 
 
 def test_overrides_address_stages_by_name(write_recipe):
@@ -100,3 +110,14 @@ def test_shipped_1digit_recipe_is_the_measured_variant(path):
     assert [s.to_dict() for s in shipped.stages] == [s.to_dict() for s in measured.stages]
     assert shipped.shared_dict() == measured.shared_dict()
     assert {r["path"] for r in runs["runs"]} == {path}
+
+
+def test_docs_dapo_block_validates_as_the_tiny_reasoners_grpo_stage():
+    """docs/recipes.md's "DAPO's knobs" block, put in place of configs/tiny/reasoner.yaml's grpo stage, validates."""
+    root = Path(__file__).resolve().parents[1]
+    section = (root / "docs/recipes.md").read_text().split("### DAPO's knobs\n")[1]
+    (stage,) = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, flags=re.S).group(1))
+    assert stage["trainer"]["loss_type"] == "dapo" and stage["trainer"]["epsilon_high"] == 0.28
+    grpo = load_recipe(root / "configs/tiny/reasoner.yaml", [f"stages.grpo={json.dumps(stage)}"]).stage("grpo")
+    assert grpo.trainer == stage["trainer"]
+    assert grpo.options.dynamic_sampling.max_draws == stage["dynamic_sampling"]["max_draws"]
