@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 from ponder.console import progress_bar
 from ponder.data.tasks import TASKS, get_task
 from ponder.rewards.answers import extract_final_answer
-from ponder.rewards.math_answers import verify_answers
+from ponder.rewards.math_answers import no_verdict, verify_answers
 
 
 def generate_samples(
@@ -82,7 +84,9 @@ def sample_and_verify(
 
 def verify_rows(rows: list[dict], answers: list[str], thinking) -> list[bool]:
     """Rows of ponder's own tasks use their task's verifier (exact answers); other rows, reasoning-gym's included
-    (their own scorer is `reference_verdicts`), go through Math-Verify."""
+    (their own scorer is `reference_verdicts`), go through Math-Verify. An answer Math-Verify gave no verdict in
+    time (nan: a starved machine) is not correct and stays in the count, so means are not poisoned; a warning
+    says how many there were."""
     verdicts: list = [None] * len(rows)
     generic = []
     for i, (row, answer) in enumerate(zip(rows, answers)):
@@ -96,8 +100,12 @@ def verify_rows(rows: list[dict], answers: list[str], thinking) -> list[bool]:
         else ""
         for i in generic
     ]
-    for i, value in zip(generic, verify_answers([(str(rows[i]["answer"]), p) for i, p in zip(generic, predictions)])):
+    checked = verify_answers([(str(rows[i]["answer"]), p) for i, p in zip(generic, predictions)])
+    for i, value in zip(generic, checked):
         verdicts[i] = value == 1.0
+    unverified = sum(map(no_verdict, checked))
+    if unverified:
+        warnings.warn(f"{unverified} of {len(checked)} answers got no verdict in time; counted as not correct")
     return verdicts
 
 

@@ -1,7 +1,10 @@
 """Reward functions on TRL 1.x's contract: `reward(prompts=, completions=, completion_ids=, **columns) -> list`.
 
 Dataset columns (`answer` or TRL's `solution`, `test_cases`, `think_budget`, ...) arrive as keyword arguments,
-with `trainer_state`. `None` means "not applicable" and TRL skips it (NaN, left out of the weighted sum).
+with `trainer_state`. `None` means "not applicable" and TRL skips it (NaN, left out of the weighted sum). A
+reward that needs the answer checker returns nan where the checker gave no verdict in time (a machine so starved
+that Math-Verify could not finish, see `ponder.rewards.math_answers`): never a 0.0 for an answer nobody judged.
+ponder's GRPO trainer leaves such a completion out of its group.
 Completions may be plain strings or conversational `[{"role": "assistant", "content": ...}]` lists.
 Names follow open-r1's (accuracy, format, tag_count, reasoning_steps, length, cosine, repetition_penalty,
 soft_overlong_punishment, code, binary_code, code_format) so its users find theirs.
@@ -20,7 +23,7 @@ from collections import defaultdict
 from fractions import Fraction
 
 from ponder.rewards.answers import completion_text, extract_final_answer
-from ponder.rewards.math_answers import verify_answers
+from ponder.rewards.math_answers import no_verdict, verify_answers
 
 LCPO_SUFFIX = "Think for {n} tokens."  # the budget stated in a prompt (L1/LCPO); data.prompts writes it
 BUDGET = re.compile(re.escape(LCPO_SUFFIX).replace(re.escape("{n}"), r"(\d+)"))
@@ -68,7 +71,8 @@ class Reward:
         return extract_final_answer(text, self.think_end, self.answer_prefix) if self.think_end in text else ""
 
     def correctness(self, texts: list[str], answer) -> list:
-        """1.0 / 0.0 per text against the gold `answer` column, None where there is no checkable gold."""
+        """1.0 / 0.0 per text against the gold `answer` column, None where there is no checkable gold, nan where
+        the checker gave no verdict in time (`no_verdict`)."""
         if answer is None:
             return [None] * len(texts)
         return verify_answers([(str(gold), self.answer_of(text)) for gold, text in zip(answer, texts)])
@@ -88,7 +92,8 @@ class AccuracyReward(Reward):
     exactly, numerically, or by Math-Verify in a deadline-bound worker.
 
     Returns:
-        1.0 / 0.0 per completion; None where there is no gold answer or it cannot be checked.
+        1.0 / 0.0 per completion; None where there is no gold answer or it cannot be checked; nan where the
+        checker gave no verdict in time.
 
     Example:
         >>> AccuracyReward()([[{"role": "assistant", "content": "<think>3+4</think>\\nFinal Answer: 7"}]], ["7"])
@@ -267,7 +272,8 @@ class LengthReward(Reward):
     """Kimi 1.5's length reward (open-r1's `len_reward`): among the completions of one prompt, lambda =
     0.5 - (len - min_len) / (max_len - min_len); correct ones get lambda, wrong ones min(0, lambda).
     Groups are the completions that share a prompt (the batch when prompts are not given); lengths are
-    completion tokens (characters without ids). None where the gold cannot be checked.
+    completion tokens (characters without ids). None where the gold cannot be checked, nan where the checker
+    gave no verdict in time.
 
     Example:
         >>> LengthReward()(["a</think>1", "aaaaaaaa</think>1"], answer=["1", "1"])
@@ -286,7 +292,8 @@ class LengthReward(Reward):
         for members in groups.values():
             low, high = min(lengths[i] for i in members), max(lengths[i] for i in members)
             for i in members:
-                if correct[i] is None:
+                if correct[i] is None or no_verdict(correct[i]):
+                    out[i] = correct[i]
                     continue
                 value = 0.0 if high == low else 0.5 - (lengths[i] - low) / (high - low)
                 out[i] = value if correct[i] else min(0.0, value)
@@ -295,7 +302,8 @@ class LengthReward(Reward):
 
 class CosineScaledReward(Reward):
     """Cosine-scaled length reward (Kimi/open-r1): short correct > long correct; long wrong is penalised less
-    than short wrong. Length = completion tokens (characters without ids). ponder's deadline-bound verifier.
+    than short wrong. Length = completion tokens (characters without ids). ponder's deadline-bound verifier; None
+    and nan (no verdict in time) as `accuracy` gives them.
 
     Example:
         >>> CosineScaledReward(max_len=100)(["a</think>1"], answer=["1"], completion_ids=[[0] * 10])[0] > 0.9
@@ -323,8 +331,8 @@ class CosineScaledReward(Reward):
     def score(self, texts, answer=None, completion_ids=None, **kwargs):
         out = []
         for ok, length in zip(self.correctness(texts, answer), self.lengths(texts, completion_ids)):
-            if ok is None:
-                out.append(None)
+            if ok is None or no_verdict(ok):
+                out.append(ok)
                 continue
             low, high = self.right if ok else self.wrong
             progress = min(length / self.max_len, 1.0)
@@ -427,7 +435,7 @@ def thinking_tokens(ids: list[int], think_end_id: int) -> int:
 class LcpoReward(Reward):
     """L1 / LCPO length-controlled reward for a budget N stated in the prompt ("Think for N tokens.") or given
     in a `think_budget` column. exact: correct - alpha * |N - n|; max: correct * clip(alpha * (N - n) + delta,
-    0, 1). n = thinking tokens. None where no budget is stated.
+    0, 1). n = thinking tokens. None where no budget is stated; nan where the answer checker gave no verdict in time.
 
     Args:
         think_end_id: the `</think>` token id (ponder passes the tokenizer's).

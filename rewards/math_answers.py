@@ -1,13 +1,22 @@
 """Answer equivalence: exact and numeric checks in-process, Math-Verify in the worker pool.
 
-Cheap cases never leave the process: plain numbers (thousands separators, decimal commas, `.4`), simple LaTeX
-(`\\frac{a}{b}`, `\\sqrt{n}` of a perfect square, `\\boxed{}`, sets of numbers) and word answers. Numbers compare
-as Math-Verify compares them: exactly, or rounded to 6 decimals when either side is written as a decimal.
-Anything that needs a parser goes to a worker with a hard deadline, and each batch has an overall bound.
-Answers that cannot be numbers of sane size (exponent towers, thousands of digits, factorials of powers: they
-make `parse` hang) score 0 without a parser. Word answers ("aetdm") are compared exactly, never symbolically:
-sympy would call "ab" and "ba" equal (a*b == b*a). A gold in words against a mathematical prediction ("forty two"
-vs 42) is not applicable (None), as TRL treats a gold it cannot parse.
+Cheap cases never leave the process: plain numbers (thousands separators, decimal commas, `.4`, a currency `\\$`),
+simple LaTeX (`\\frac{a}{b}`, `\\sqrt{n}` of a perfect square, `\\boxed{}`, sets of numbers), word answers, and
+against a numeric gold a number written with a unit (`11 \\text{ cm}`) or as a variable's value (`x = 11`,
+`x \\approx 11`), which Math-Verify reads as the number. Numbers compare as Math-Verify compares them: exactly, or
+rounded to 6 decimals when either side is written as a decimal. Anything that needs a parser goes to a worker
+(rewards/pool.py) with a per-pair deadline of effective time (CPU it got, or time it slept: not time it waited
+for a CPU while GRPO training shares the cores), and each batch has an overall bound. Answers that cannot be
+numbers of sane size (exponent towers, thousands of digits, factorials of powers: they make `parse` hang) score
+0 without a parser. Word answers ("aetdm") are compared exactly, never symbolically: sympy would call "ab" and
+"ba" equal (a*b == b*a). A gold in words against a mathematical prediction ("forty two" vs 42) is not
+applicable (None), as TRL treats a gold it cannot parse.
+
+Verdicts: 1.0 right, 0.0 wrong, None not applicable, nan no verdict in time. A pair whose check uses its whole
+deadline is wrong (0.0: Math-Verify's own `verify` says False when its timeout fires), the same on a busy machine
+as on an idle one. A pair that got no verdict for a reason that is not its own (the pool's wall-time safety net
+on a machine so starved nothing progresses, or the batch's bound) is tried once more, then answered nan: never
+cached, and counted by `timeouts()`, so that a trainer can leave it out instead of scoring it wrong.
 """
 
 from __future__ import annotations
@@ -27,11 +36,18 @@ DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")  # 1000,99 and 0,111 (European dec
 WORD = re.compile(r"^[a-z][a-z ]*$")
 FRAC = re.compile(r"^(-?)\\[dtc]?frac\{(-?\d+)\}\{(\d+)\}$")
 SQRT = re.compile(r"^\\sqrt\{(\d+)\}$")
+# A unit after a number (`11 \text{ cm}`, `4\,\mathrm{m}^2`), and a single variable's value (`x = 11`, `x_1 \approx
+# 11`): Math-Verify reads both as the number. Lower case: they match normalized text.
+UNIT = re.compile(r"(\s|\\[,;: ]|~)*\\(text|mbox|mathrm|textbf)\{[a-z .]*[a-z][a-z .]*\}(\^\{?\d\}?)?$")
+VALUE_OF = re.compile(r"^[a-z](_\{?[a-z0-9]+\}?)?\s*(=|\\approx)\s*(?=[^=]+$)")
 MAX_ANSWER_CHARS = 2000  # longer "answers" are not answers; they also feed pathological parses
 MAX_DIGITS = 400
 PRELOAD = ("math_verify", "ponder.rewards.math_answers")
 CACHE_SIZE = 65536
+TARGET = "ponder.rewards.math_answers:math_verify_one"
+NO_VERDICT = math.nan
 _verdicts: dict = {}  # (gold, prediction) -> verdict from a worker: GRPO groups repeat answers
+_no_verdicts = 0  # pairs answered NO_VERDICT in this process
 
 
 def as_number(text: str):
@@ -50,7 +66,7 @@ def as_number(text: str):
 
 
 def _unwrap(text: str) -> str:
-    text = text.strip().strip("$").strip()
+    text = text.replace("\\$", "").strip().strip("$").strip()  # `\$5`: a currency sign, as Math-Verify reads it
     while text.startswith("\\boxed{") and text.endswith("}"):
         text = text[len("\\boxed{") : -1].strip()
     return text.replace("\\left", "").replace("\\right", "").replace("\\!", "")
@@ -132,12 +148,14 @@ def quick_verdict(gold: str, prediction: str):
         return 0.0 if not p or WORD.match(p) else "none"
     if not p or len(p) > MAX_ANSWER_CHARS or (insane(p) and not insane(g)):
         return 0.0
-    gv, pv = simple_value(g), simple_value(p)
+    gv = simple_value(g)
+    core = UNIT.sub("", VALUE_OF.sub("", _unwrap(p))) if gv is not None else p  # `x = 11 \text{ cm}` -> `11`
+    pv = simple_value(core)
     if gv is not None and pv is not None:
         if isinstance(gv, tuple) and isinstance(pv, tuple):
             return 1.0 if numbers_equal(gv, pv) else 0.0
         return 1.0 if gv == pv else 0.0  # two sets, or a set against a number (never equal)
-    if isinstance(gv, tuple) and re.search(r"[a-z]", re.sub(r"\\[a-z]+", "", p)):
+    if isinstance(gv, tuple) and re.search(r"[a-z]", re.sub(r"\\[a-z]+", "", core)):
         # A numeric gold against prose ("fianswer: 1"): Math-Verify would fish the last number out of
         # it, which an RL policy learns to exploit. Numbers must be answered as numbers (or LaTeX).
         return 0.0
@@ -169,11 +187,30 @@ def math_verify_one(gold: str, prediction: str):
 
 
 def _as_math(text: str) -> str:
-    return text if ("$" in text or "\\boxed" in text) else f"${text}$"
+    """The text in math delimiters unless it has its own; an escaped `\\$` (a currency sign) is not one."""
+    return text if ("$" in text.replace("\\$", "") or "\\boxed" in text) else f"${text}$"
 
 
 def default_workers() -> int:
     return max(2, min(4, os.cpu_count() or 2))
+
+
+def no_verdict(verdict) -> bool:
+    """Whether a verdict of `verify_answers` is nan: the pair got no verdict in time (None is "not applicable")."""
+    return isinstance(verdict, float) and math.isnan(verdict)
+
+
+def timeouts() -> int:
+    """How many pairs `verify_answers` has answered nan (no verdict in time) in this process; read it before and
+    after a call to count that call's (a trainer's `verifier_timeouts`)."""
+    return _no_verdicts
+
+
+def _checked(pool, keys: list, deadline: float, batch_deadline: float | None) -> dict:
+    """{key: verdict} for the keys the workers decided; those without a verdict in time are left out."""
+    bound = batch_deadline if batch_deadline is not None else deadline + 0.02 * len(keys)
+    results = pool.map(TARGET, keys, budget=bound)
+    return {key: result for i, (key, result) in enumerate(zip(keys, results)) if i not in pool.last_cut}
 
 
 def verify_answers(
@@ -182,26 +219,37 @@ def verify_answers(
     workers: int | None = None,
     batch_deadline: float | None = None,
 ) -> list:
-    """[(gold, prediction)] -> [1.0 | 0.0 | None].
+    """[(gold, prediction)] -> [1.0 | 0.0 | None | nan] (right, wrong, not applicable, no verdict in time).
 
-    A pair still running at `deadline` seconds scores 0.0; the whole batch is bounded by `batch_deadline`
-    (default: deadline + 20 ms per pair that needs a parser), after which what is left scores 0.0 too."""
+    A pair that runs `deadline` seconds of effective time (see rewards/pool.py) scores 0.0; the whole batch is
+    bounded by `batch_deadline` effective seconds per worker (default: deadline + 20 ms per pair that needs a
+    parser). Pairs cut by that bound or by the pool's wall-time safety net are tried once more, then answered nan
+    (not cached, counted by `timeouts()`)."""
+    global _no_verdicts
     quick = [quick_verdict(str(g), str(p)) for g, p in pairs]
-    keys = [(str(g), str(p)) for (g, p), r in zip(pairs, quick) if r is None and normalize(str(g))]
-    todo = sorted(set(keys) - set(_verdicts))
-    fresh = {}
+    keys = {(str(g), str(p)) for (g, p), r in zip(pairs, quick) if r is None and normalize(str(g))}
+    verdicts = {key: _verdicts[key] for key in keys if key in _verdicts}
+    todo = sorted(keys - set(verdicts))
     if todo:
         pool = shared_pool(workers=workers or default_workers(), deadline=deadline, timeout_value=0.0, preload=PRELOAD)
-        bound = batch_deadline if batch_deadline is not None else deadline + 0.02 * len(todo)
-        fresh = dict(zip(todo, pool.map("ponder.rewards.math_answers:math_verify_one", todo, budget=bound)))
-        if len(_verdicts) + len(todo) > CACHE_SIZE:
+        fresh = _checked(pool, todo, deadline, batch_deadline)
+        late = [key for key in todo if key not in fresh]
+        if late:  # no verdict in time: once more before giving up on them
+            fresh.update(_checked(pool, late, deadline, batch_deadline))
+        if len(_verdicts) + len(fresh) > CACHE_SIZE:
             _verdicts.clear()
-        _verdicts.update((todo[i], fresh[todo[i]]) for i in range(len(todo)) if i not in pool.last_cut)
+        _verdicts.update(fresh)
+        verdicts.update(fresh)
     out = []
     for (g, p), r in zip(pairs, quick):
         key = (str(g), str(p))
-        if r is None:
-            out.append(fresh.get(key, _verdicts.get(key)) if normalize(key[0]) else None)
-        else:
+        if r is not None:
             out.append(None if r == "none" else r)
+        elif not normalize(key[0]):
+            out.append(None)
+        elif key in verdicts:
+            out.append(verdicts[key])
+        else:
+            out.append(NO_VERDICT)
+            _no_verdicts += 1
     return out

@@ -229,3 +229,38 @@ def test_arithmetic_steps_scores_the_share_of_right_equations():
     # `x` multiplies only between numbers; words, versions and decimals are not equations.
     assert steps(["max 3 = 3, v1.2 + 1 = 2.2, box2 + 1 = 3"]) == [0.0]
     assert steps(["1.5 + 1 = 2.5"]) == [1.0]
+
+
+# (gold, prediction, Math-Verify's verdict): each checked against Math-Verify itself below.
+MATH_VERIFY_FORMS = [
+    ("5", "\\$5", 1.0),  # an escaped dollar is a currency sign, not a math delimiter
+    ("5", "\\$5.00", 1.0),
+    ("5.5", "\\$5.50", 1.0),
+    ("6", "\\$5 + 1", 1.0),  # (through the parser)
+    ("5", "\\$6", 0.0),
+    ("11", "11 \\text{ cm}", 1.0),  # a number and its unit
+    ("11", "11\\,\\mathrm{cm}^2", 1.0),
+    ("\\frac{1}{2}", "\\frac{1}{2} \\text{ m}", 1.0),
+    ("12", "11 \\text{ cm}", 0.0),
+    ("11", "x = 11", 1.0),  # a variable's value, or its approximation
+    ("11", "x \\approx 11", 1.0),
+    ("11", "\\boxed{x_1 = 11 \\text{ cm}}", 1.0),
+    ("11", "x = 5 + 6", 1.0),  # (through the parser)
+    ("11", "x \\approx 11.3", 0.0),
+    ("11", "x = 12", 0.0),
+    ("11", "x \\le 11", 0.0),
+    ("2", "x = 2 \\text{ or } x = 3", 0.0),
+]
+
+
+def test_answer_forms_as_math_verify_reads_them():
+    from math_verify import parse, verify
+
+    pairs = [(gold, prediction) for gold, prediction, _ in MATH_VERIFY_FORMS]
+    expected = [verdict for _, _, verdict in MATH_VERIFY_FORMS]
+    assert [float(verify(parse(f"${g}$"), parse(f"${p}$"))) for g, p in pairs] == expected, "Math-Verify changed"
+    assert verify_answers(pairs) == expected
+    assert get_reward("accuracy")([conv("<think>x</think>\\boxed{\\$5.00}")], answer=["5"]) == [1.0]
+    # Deliberately not: a numeric gold needs a number, not prose that ends in one (as in
+    # test_numeric_gold_is_not_fished_out_of_prose), though Math-Verify reads both as 11.
+    assert verify_answers([("11", "ans = 11"), ("11", "11 cm")]) == [0.0, 0.0]
