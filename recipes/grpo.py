@@ -48,6 +48,34 @@ class LcpoSettings:
 
 
 @dataclass
+class DynamicSamplingSettings:
+    """DAPO's dynamic sampling (verl's `algorithm.filter_groups`): every optimizer step is made of groups with
+    signal, as far as `max_draws` generation rounds allow."""
+
+    max_draws: int = field(
+        default=3,
+        metadata={
+            "help": "Generation rounds a step may take: the first is the step's own batch; each further round draws "
+            "fresh prompts for the groups dropped so far (sized by the signal rate seen). When they run out, groups "
+            "without signal fill the batch with zero advantage."
+        },
+    )
+    signal_rtol: float = field(
+        default=1e-4,
+        metadata={
+            "help": "A group has signal when its weighted rewards spread by more than signal_rtol x the sum of the "
+            "reward weights' magnitudes (float noise such as 1.2e-7 is no signal)."
+        },
+    )
+
+    def __post_init__(self):
+        if not isinstance(self.max_draws, int) or self.max_draws < 1:
+            raise ValueError(f"max_draws={self.max_draws!r}: give an integer >= 1 (1 = drop nothing, only log)")
+        if not 0 < self.signal_rtol < 1:
+            raise ValueError(f"signal_rtol={self.signal_rtol!r}: give a value in (0, 1), e.g. 1.0e-4")
+
+
+@dataclass
 class Options:
     rewards: list[RewardSpec] = field(
         default_factory=lambda: [RewardSpec("accuracy", 1.0), RewardSpec("format", 0.2)],
@@ -60,6 +88,14 @@ class Options:
     decontaminate: list = field(default_factory=list, metadata={"help": DECONTAMINATE_HELP})
     ngram: int = field(default=8, metadata={"help": NGRAM_HELP})
     lcpo: Optional[LcpoSettings] = field(default=None, metadata={"help": "Length-controlled RL (L1/LCPO)."})
+    dynamic_sampling: Optional[DynamicSamplingSettings] = field(
+        default=None,
+        metadata={
+            "help": "DAPO's dynamic sampling, e.g. {max_draws: 3}: groups whose rewards all agree are dropped and "
+            "replaced by groups of fresh prompts. null = off (groups without signal still get exactly zero advantage "
+            "and are counted in `groups_with_signal`)."
+        },
+    )
     rollout: str = field(
         default="ponder",
         metadata={
@@ -97,6 +133,13 @@ def check(stage, recipe, error):
         )
     if generations < 2:
         raise error("trainer.num_generations", "GRPO compares completions within a group: use >= 2")
+    if stage.options.dynamic_sampling is not None and (per_device * steps) % generations:
+        raise error(
+            "dynamic_sampling",
+            f"each process's generation batch (per_device_train_batch_size {per_device} x steps_per_generation "
+            f"{steps} = {per_device * steps}) must hold whole groups of num_generations {generations} to drop and "
+            f"replace them: make it a multiple of {generations}",
+        )
 
 
 def main(ctx) -> dict:
@@ -116,7 +159,14 @@ def main(ctx) -> dict:
         if not rows:
             raise ValueError(f"stage {stage.name!r}: decontamination dropped all {dropped} prompts (ngram: 0?)")
     request = GRPORequest(
-        ctx.model_source(), rows, reward_specs(opts), opts.lora, opts.lcpo, ctx.workdir, opts.rollout
+        ctx.model_source(),
+        rows,
+        reward_specs(opts),
+        opts.lora,
+        opts.lcpo,
+        ctx.workdir,
+        opts.rollout,
+        opts.dynamic_sampling,
     )
     result = train_grpo(ctx, request)
     result["metrics"]["dropped_contaminated"] = dropped
@@ -144,6 +194,6 @@ KIND = StageKind(
     owned={"reward_weights": "weights come from `rewards: [{name, weight}]`"},
     distributed=True,
     check=check,
-    curves=("reward", "completions/mean_length"),
-    headline=("reward_first", "reward_last", "accuracy_first", "accuracy_last", "global_step"),
+    curves=("reward", "groups_with_signal", "completions/mean_length"),
+    headline=("reward_first", "reward_last", "accuracy_first", "accuracy_last", "groups_with_signal", "global_step"),
 )

@@ -7,6 +7,7 @@ piece is a picklable object (TRL's async GRPO sends reward functions to a worker
 
 from __future__ import annotations
 
+import math
 import warnings
 
 from ponder.rewards.answers import completion_text
@@ -19,10 +20,12 @@ class RewardError(RuntimeError):
 
 
 class Guarded:
-    """Name the reward and the offending completion when it raises; warn once when it returns all None."""
+    """Name the reward and the offending completion when it raises; warn once when it returns all None; note which
+    completions of the last call got nan (no verdict in time: `no_verdict`, read by the GRPO trainer)."""
 
     def __init__(self, reward, name: str):
         self.reward, self.__name__, self.warned = reward, name, False
+        self.no_verdict: list[int] = []
 
     def __call__(self, prompts=None, completions=None, **kwargs):
         try:
@@ -34,6 +37,7 @@ class Guarded:
                 f"reward {self.__name__!r} raised {type(exc).__name__}: {exc} on completion "
                 f"{culprit if culprit is not None else '?'}: {shown}"
             ) from exc
+        self.no_verdict = [i for i, v in enumerate(out or ()) if isinstance(v, float) and math.isnan(v)]
         if out is not None and all(v is None for v in out) and not self.warned:
             warnings.warn(
                 f"reward {self.__name__!r} returned None for every completion (not applicable to these rows: "
