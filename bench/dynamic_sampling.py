@@ -1,6 +1,7 @@
 """DAPO's dynamic sampling on the default recipe: held-out accuracy at equal numbers of completions generated.
 
     python bench/dynamic_sampling.py [--seeds 0 1 2] [--paths default fp32_avx2] [--max-draws 3] [--name NAME]
+        [--append]
 
 Per seed and numeric path: `ponder run configs/tiny/reasoner.yaml` with GRPO as shipped (a checkpoint kept every
 5 steps), then the same run folder again with `stages.grpo.dynamic_sampling={max_draws: N}`: curate and distill are
@@ -9,7 +10,7 @@ held-out greedy accuracy (eval_grpo's 200 questions and settings, `common.greedy
 within 25/50/100% of the completions the shipped GRPO generates (100 steps x 32), and of its final model (100
 steps; dynamic sampling has generated more by then); the share of steps and of groups with signal; GRPO's seconds.
 Writes bench/results/NAME.json (default dynamic_sampling): every run, then per path and variant each figure's
-mean +- SE over seeds, and the paired differences (dynamic - shipped).
+mean +- SE over seeds, and the paired differences (dynamic - shipped); `--append` adds the runs to NAME.json's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import commit, greedy_pass, machine, run_recipe_process, sweep, sweep_parser, write_results  # noqa: E402
+from common import RESULTS, commit, greedy_pass, machine, run_recipe_process, sweep, sweep_parser, write_results  # noqa: E402
 from recipe_seeds import spread  # noqa: E402
 
 RECIPE = "configs/tiny/reasoner.yaml"
@@ -115,8 +116,10 @@ def main():
     parser = sweep_parser(["default", "fp32_avx2"], __doc__)
     parser.add_argument("--max-draws", type=int, default=3)
     parser.add_argument("--name", default="dynamic_sampling")
+    parser.add_argument("--append", action="store_true", help="add the runs to NAME.json's earlier ones")
     args = parser.parse_args()
-    runs = sweep(lambda seed, path, out: run(seed, path, out, args.max_draws), args)
+    earlier = json.loads((RESULTS / f"{args.name}.json").read_text())["runs"] if args.append else []
+    runs = earlier + sweep(lambda seed, path, out: run(seed, path, out, args.max_draws), args)
     write_results(
         args.name,
         {"machine": machine(), "recipe": RECIPE, "max_draws": args.max_draws, "runs": runs, "summary": summary(runs)},
