@@ -17,6 +17,9 @@ With a PRM and an allocation (`ponder serve CKPT --prm PRM --allocation allocati
 compute-optimal search), a request with `compute_budget` (tokens per question) or `reasoning_effort` (-> the
 plan's budgets) is answered by compute-optimal search: probe, predicted difficulty, the allocation's strategy.
 The response names what was spent: `ponder_search` {strategy, difficulty_bin, predicted_difficulty, compute_tokens}.
+
+The port opens before the model has loaded: GET /health is 503 `{"status": "loading"}` until it has, then 200
+`{"status": "ok", "model": NAME}`; chat completions are 503 until then too.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from ponder.errors import PonderError
 from ponder.inference.batching import RequestBatcher
 from ponder.inference.generation import generate
 
@@ -83,6 +87,13 @@ def error_response(message: str, param: str | None = None, status: int = 400) ->
     )
 
 
+class ServeError(PonderError, ValueError):
+    """Arguments to `serve` that cannot work together (said in one line by the CLI)."""
+
+
+DEFAULT_MAX_TOKENS, MAX_BATCH = 512, 16
+
+
 def serve(
     checkpoint: str,
     host: str = "127.0.0.1",
@@ -92,35 +103,55 @@ def serve(
     prm: str | None = None,
     allocation: str | None = None,
 ):
-    """Load `checkpoint` (in `dtype`) and serve it on `host:port` until interrupted (what `ponder serve` runs);
-    with `prm` and `allocation`, requests that name a compute budget get compute-optimal search."""
+    """Serve `checkpoint` (in `dtype`) on `host:port` until interrupted (what `ponder serve` runs); with `prm` and
+    `allocation`, requests that name a compute budget get compute-optimal search.
+
+    The port opens at once and the model loads beside it: GET /health is 503 until the model (and the PRM) is
+    loaded, 200 after; a model that fails to load stops the server, and `serve` raises its error."""
     import uvicorn
 
     from ponder.models.loading import load_for_inference
 
-    model, tokenizer, thinking = load_for_inference(checkpoint, dtype)
-    plan = None
-    if prm or allocation:
-        if not (prm and allocation):
-            raise ValueError("compute-optimal serving needs both --prm and --allocation")
-        from ponder.inference.compute_optimal import Allocation, SearchPlan
-        from ponder.inference.prm import PRMScorer
-        from ponder.inference.search import prm_score_fn
-        from ponder.inference.step_samplers import ModelStepSampler
-        from ponder.models.modeling import count_parameters
+    if bool(prm) != bool(allocation):
+        raise ServeError("compute-optimal serving needs both --prm and --allocation")
+    name = served_model_name or checkpoint
+    app = create_routes(name)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    failed = []
 
-        scorer, table = PRMScorer.from_pretrained(prm), Allocation.load(allocation)
-        budgets = table.budgets  # reasoning_effort: the smallest, the middle and the largest fitted budget
-        plan = SearchPlan(
-            ModelStepSampler(model, tokenizer, thinking),
-            prm_score_fn(scorer, thinking.answer_prefix),
-            table,
-            effort_budgets={"low": budgets[0], "medium": budgets[len(budgets) // 2], "high": budgets[-1]},
-            prm_tokens=lambda: scorer.tokens_read,
-            prm_weight=count_parameters(scorer.model) / count_parameters(model),
-        )
-    app = create_app(model, tokenizer, thinking, served_model_name or checkpoint, search=plan)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    def load():
+        try:
+            model, tokenizer, thinking = load_for_inference(checkpoint, dtype)
+            plan = search_plan(model, tokenizer, thinking, prm, allocation) if prm else None
+            set_service(app, ChatService(model, tokenizer, thinking, name, DEFAULT_MAX_TOKENS, MAX_BATCH, plan))
+        except Exception as exc:  # any failure ends the server; serve raises it below
+            failed.append(exc)
+            server.should_exit = True
+
+    threading.Thread(target=load, name="ponder-serve-load", daemon=True).start()
+    server.run()
+    if failed:
+        raise failed[0]
+
+
+def search_plan(model, tokenizer, thinking, prm: str, allocation: str):
+    """Compute-optimal search with the PRM at `prm` and the allocation an eval stage fitted (`allocation.json`)."""
+    from ponder.inference.compute_optimal import Allocation, SearchPlan
+    from ponder.inference.prm import PRMScorer
+    from ponder.inference.search import prm_score_fn
+    from ponder.inference.step_samplers import ModelStepSampler
+    from ponder.models.modeling import count_parameters
+
+    scorer, table = PRMScorer.from_pretrained(prm), Allocation.load(allocation)
+    budgets = table.budgets  # reasoning_effort: the smallest, the middle and the largest fitted budget
+    return SearchPlan(
+        ModelStepSampler(model, tokenizer, thinking),
+        prm_score_fn(scorer, thinking.answer_prefix),
+        table,
+        effort_budgets={"low": budgets[0], "medium": budgets[len(budgets) // 2], "high": budgets[-1]},
+        prm_tokens=lambda: scorer.tokens_read,
+        prm_weight=count_parameters(scorer.model) / count_parameters(model),
+    )
 
 
 class ChatService:
@@ -342,12 +373,30 @@ async def unless_gone(future, request: Request, cancel: threading.Event):
 
 
 def create_app(
-    model, tokenizer, thinking, model_name: str, default_max_tokens: int = 512, max_batch: int = 16, search=None
+    model,
+    tokenizer,
+    thinking,
+    model_name: str,
+    default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_batch: int = MAX_BATCH,
+    search=None,
 ) -> FastAPI:
-    """The routes, thin over a `ChatService` (`app.state.service`; `app.state.batcher` is its batcher)."""
+    """The routes over a loaded model, ready at once."""
+    app = create_routes(model_name)
+    set_service(app, ChatService(model, tokenizer, thinking, model_name, default_max_tokens, max_batch, search))
+    return app
+
+
+def set_service(app: FastAPI, service: ChatService):
+    """The model is ready: `app.state.service` answers requests (`app.state.batcher` is its batcher)."""
+    app.state.batcher, app.state.service = service.batcher, service
+
+
+def create_routes(model_name: str) -> FastAPI:
+    """The routes, thin over `app.state.service` (a `ChatService`); until `set_service`, the model is loading:
+    GET /health and chat completions answer 503."""
     app = FastAPI(title="ponder")
-    service = ChatService(model, tokenizer, thinking, model_name, default_max_tokens, max_batch, search)
-    app.state.service, app.state.batcher = service, service.batcher
+    app.state.service = None
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request, exc):
@@ -359,12 +408,21 @@ def create_app(
     async def on_bad_request(request, exc):
         return error_response(str(exc))
 
+    @app.get("/health")
+    async def health():
+        if app.state.service is None:
+            return JSONResponse({"status": "loading", "model": model_name}, status_code=503)
+        return {"status": "ok", "model": model_name}
+
     @app.get("/v1/models")
     async def models():
         return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "ponder", "created": 0}]}
 
     @app.post("/v1/chat/completions")
     async def chat(req: ChatRequest, request: Request):
+        service = app.state.service
+        if service is None:
+            return error_response("the model is still loading: GET /health is 200 once it is ready", status=503)
         messages, budget, enable, max_new = service.admit(req)  # bad requests end here, before any streaming
         compute = service.search_budget(req)
         created, rid = int(time.time()), f"chatcmpl-{uuid.uuid4().hex[:24]}"

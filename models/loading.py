@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from ponder.errors import PonderError
 from ponder.models.chat import add_thinking_to_model
 from ponder.models.thinking import GENERATION_CONFIG_KEY, ThinkingConfig
+
+
+class CheckpointError(PonderError, FileNotFoundError):
+    """A path or hub id that names no model to load, said in one line."""
 
 
 def load_for_inference(
@@ -24,9 +29,18 @@ def load_for_inference(
     from ponder.models.packaged import resolve
 
     path = resolve(path)
-    if not Path(path).exists() and (path.startswith((".", "/")) or path.count("/") != 1):
-        raise FileNotFoundError(f"{path}: no such checkpoint folder (and not a hub id like org/name)")
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    local = Path(path).exists()
+    if not local and (path.startswith((".", "/")) or path.count("/") != 1):
+        raise CheckpointError(f"{path}: no such checkpoint folder (and not a hub id like org/name)")
+    if local and not (Path(path) / "config.json").is_file():
+        raise CheckpointError(f"{path}: not a checkpoint folder (no config.json in it)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except OSError as exc:
+        if local:
+            raise
+        reason = str(exc).strip().splitlines()[0]  # transformers says it in a paragraph
+        raise CheckpointError(f"{path}: no such folder, and no hub model to load by that id ({reason})") from None
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype) if dtype != "auto" else "auto")
     if getattr(model.generation_config, GENERATION_CONFIG_KEY, None) is None and thinking is not None:
         contract = thinking

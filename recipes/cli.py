@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from ponder import CONFIGS_DIR
 from ponder.errors import PonderError
+from ponder.inference.cli import UsageError, add_inference_commands
+from ponder.recipes.runs import find_checkpoint
 
 
 def shipped_recipes() -> list[Path]:
@@ -42,20 +45,35 @@ def cmd_ls(args) -> int:
     return 0
 
 
+def is_edit(argument: str) -> bool:
+    """A KEY=VALUE argument (not a recipe file whose name holds an `=`)."""
+    return "=" in argument and not Path(argument).exists()
+
+
+def recipe_edits(positional: list[str], flags: list[str]) -> list[str]:
+    """A command's recipe edits: its `--set KEY=VALUE` flags, then its `KEY=VALUE` arguments, each in the order
+    given; argparse does not keep the order across the two forms, so a key given both ways is refused."""
+    both = sorted({e.split("=", 1)[0] for e in positional} & {e.split("=", 1)[0] for e in flags})
+    if both:
+        raise UsageError(f"{both[0]} is given both as KEY=VALUE and as --set, in no kept order: give it one way")
+    return [*flags, *positional]
+
+
 def cmd_validate(args) -> int:
     """Each recipe: `ok` and its stages on stdout, or its first problem as one `ponder: error:` line on stderr, as
     `ponder run` refuses it; exit code 2 when any failed."""
     from ponder.recipes.schema import RecipeError, load_recipe
 
-    paths = [resolve_recipe(p) for p in args.recipes] or shipped_recipes()
+    edits = recipe_edits([a for a in args.recipes if is_edit(a)], args.set_overrides)
+    paths = [resolve_recipe(a) for a in args.recipes if not is_edit(a)] or shipped_recipes()
     failures = 0
     for path in paths:
         try:
-            recipe = load_recipe(path, args.overrides)
+            recipe = load_recipe(path, edits)
             print(f"ok    {path} ({len(recipe.stages)} stages: {', '.join(s.name for s in recipe.stages)})")
         except RecipeError as exc:
             failures += 1
-            print_error(exc)
+            print_error(exc, args.verbose)
     return 2 if failures else 0
 
 
@@ -82,7 +100,7 @@ def cmd_show(args) -> int:
     from ponder.recipes.schema import RecipeError, load_recipe
 
     path = resolve_recipe(args.recipe)
-    recipe = load_recipe(path, args.overrides)
+    recipe = load_recipe(path, recipe_edits(args.overrides, args.set_overrides))
     names = [s.name for s in recipe.stages]
     if args.stage not in names:
         raise RecipeError(path, "stages", f"no stage named {args.stage!r}; stages: {names}")
@@ -118,61 +136,103 @@ def cmd_show(args) -> int:
 def cmd_run(args) -> int:
     from ponder.recipes.schema import load_recipe
 
-    recipe = load_recipe(resolve_recipe(args.recipe), args.overrides)  # bad input refused before torch loads
+    edits = recipe_edits(args.overrides, args.set_overrides)
+    recipe = load_recipe(resolve_recipe(args.recipe), edits)  # bad input refused before torch loads
     if args.verbose:  # launched stages inherit it
         os.environ["PONDER_VERBOSE"] = "1"
     from ponder.recipes.runner import run_recipe
 
-    run_recipe(recipe, args.overrides, from_stage=args.from_stage, verbose=args.verbose)
+    run_recipe(recipe, edits, from_stage=args.from_stage, verbose=args.verbose)
     return 0
 
 
 class Parser(argparse.ArgumentParser):
-    """Usage errors in one line (and exit code 2), pointing at -h instead of printing the whole usage."""
+    """Usage errors in one line (and exit code 2), pointing at -h instead of printing the whole usage. A
+    subcommand's flags may come among its arguments (`ponder run R a=1 -v --set b=2 c=3`): argparse's intermixed
+    parsing, which a subparser does not get by itself."""
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        # parse_known_intermixed_args parses in two passes, each through this method
+        if self._subparsers is not None or getattr(self, "_intermixing", False):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+EDIT_HELP = "a recipe edit, e.g. stages.distill.trainer.max_steps=5 (a YAML value; stages addressed by name)"
+EDITS = (
+    "Recipe edits: KEY=VALUE arguments after the recipe, or --set KEY=VALUE flags (repeatable), the flags anywhere; "
+    "each form is applied in the order given, and a key given both ways is refused."
+)
+
+
+def add_set_flag(parser):
+    parser.add_argument(
+        "--set", dest="set_overrides", metavar="KEY=VALUE", action="append", default=[], help=EDIT_HELP
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="ponder", description="Train reasoning models and control their thinking.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run a recipe's stages in order")
+    run = sub.add_parser("run", help="run a recipe's stages in order", epilog=EDITS)
     run.add_argument("recipe", help="recipe YAML path or shipped name (e.g. tiny/reasoner)")
-    run.add_argument("overrides", nargs="*", help="key=value edits, e.g. stages.distill.trainer.max_steps=5")
+    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=EDIT_HELP)
+    add_set_flag(run)
     run.add_argument("--from", dest="from_stage", help="re-run from this stage even if it finished")
     run.add_argument(
         "-v",
         "--verbose",
         action="store_true",
-        help="print each stage's full config (also in config.yaml), TRL's per-step logs and the libraries' output",
+        help="print each stage's full config (also in config.yaml), TRL's per-step logs and the libraries' output; "
+        "on an error, its traceback too",
     )
     run.set_defaults(func=cmd_run)
 
-    validate = sub.add_parser("validate", help="check recipes without building models (default: all shipped)")
-    validate.add_argument("recipes", nargs="*")
-    validate.add_argument("--set", dest="overrides", action="append", default=[], help="key=value override")
+    validate = sub.add_parser(
+        "validate",
+        help="check recipes without building models (default: all shipped)",
+        usage="%(prog)s [-h] [-v] [--set KEY=VALUE] [RECIPE ...] [KEY=VALUE ...]",
+        epilog=EDITS,
+    )
+    validate.add_argument(
+        "recipes",
+        nargs="*",
+        metavar="RECIPE|KEY=VALUE",
+        help=f"a recipe YAML path or shipped name (default: all shipped), or {EDIT_HELP}, applied to each recipe",
+    )
+    add_set_flag(validate)
     validate.set_defaults(func=cmd_validate)
 
-    show = sub.add_parser("show", help="a stage's merged trainer arguments and where each comes from")
-    show.add_argument("recipe")
+    show = sub.add_parser("show", help="a stage's merged trainer arguments and where each comes from", epilog=EDITS)
+    show.add_argument("recipe", help="recipe YAML path or shipped name (e.g. tiny/reasoner)")
     show.add_argument("stage")
-    show.add_argument("overrides", nargs="*", help="key=value edits, as for run")
+    show.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=EDIT_HELP)
+    add_set_flag(show)
     show.add_argument("--help-fields", action="store_true", help="the stage's own options with their help text")
     show.set_defaults(func=cmd_show)
 
     ls = sub.add_parser("ls", help="list shipped recipes")
     ls.set_defaults(func=cmd_ls)
 
-    from ponder.inference.cli import add_inference_commands
-
-    add_inference_commands(sub)
+    add_inference_commands(sub, find_checkpoint)
+    for name in ("validate", "show", "generate", "chat", "serve"):
+        sub.choices[name].add_argument("-v", "--verbose", action="store_true", help="on an error, its traceback too")
+    parser.set_defaults(verbose=False)  # ls
     return parser
 
 
-def print_error(exc: Exception) -> None:
-    """A user-facing error as one line on stderr, no traceback."""
+def print_error(exc: Exception, verbose: bool = False) -> None:
+    """A user-facing error as one line on stderr (with -v, its traceback above it)."""
+    if verbose:
+        traceback.print_exception(exc)
     print(f"ponder: error: {exc}", file=sys.stderr)
 
 
@@ -182,9 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)  # transformers' renames, once per stage: noise here
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that is gone (`ponder ls | head -1`) shows here, not at exit
+        return code
+    except BrokenPipeError:  # as Python's docs on SIGPIPE advise: no more output, and no error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (PonderError, FileNotFoundError) as exc:  # user-facing errors: one clear line, no traceback
-        print_error(exc)
+        print_error(exc, args.verbose)
         return 2
 
 

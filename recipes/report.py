@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ponder.recipes.kind import stage_kind
@@ -63,7 +64,7 @@ def overview(recipe, results: dict, curves: dict, run_dir: Path) -> list[str]:
     evals = {name: r for name, r in results.items() if "eval" in stage_kind(r["kind"]).produces}
     if not evals:
         return lines
-    init = {s.name: s.init or recipe.model.name_or_path for s in recipe.stages}
+    init = {s.name: model_label(s.init or recipe.model.name_or_path, recipe, run_dir) for s in recipe.stages}
     lines += ["| eval | model | " + " | ".join(SUMMARY_COLUMNS) + " |", "|---" * (len(SUMMARY_COLUMNS) + 2) + "|"]
     for name, r in evals.items():
         cells = [f"{r['metrics'][c]:.3g}" if c in r["metrics"] else "" for c in SUMMARY_COLUMNS]
@@ -78,6 +79,15 @@ def overview(recipe, results: dict, curves: dict, run_dir: Path) -> list[str]:
         plot = _save(fig, run_dir / "accuracy_vs_budget.png")
         lines += [f"![accuracy_vs_budget]({plot.name})", ""]
     return lines
+
+
+def model_label(model: str, recipe, run_dir: Path) -> str:
+    """A stage's model as the report names it: an earlier stage, a hub id or a path as the recipe gives it, a folder
+    the recipe names beside itself (resolved to an absolute path on load) relative to the recipe's folder (the run
+    folder's for a recipe built in code), never this machine's absolute path."""
+    if not Path(model).is_absolute():
+        return model
+    return os.path.relpath(model, Path(recipe.path).resolve().parent if recipe.path else run_dir.resolve())
 
 
 def plots_for(name: str, result: dict, data: dict | None, run_dir: Path, redraw: bool = True) -> list[Path]:

@@ -3,6 +3,7 @@
 A stage works in `<stage>.partial/`; when it finishes, `result.json` is written there last and the
 folder is renamed to `<stage>/`, so a failed or killed run never touches a finished stage's output.
 Fingerprints chain (each includes the one before), so a changed stage re-runs with everything after.
+A run that runs a stage writes the recipe's stage order to `runs/<name>/run.json` (read by `ponder.recipes.runs`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ponder.recipes.context import StageContext
 from ponder.recipes.kind import stage_kind
 from ponder.recipes.launch import run_multiprocess
 from ponder.recipes.report import write_report
+from ponder.recipes.runs import STAGE_ORDER
 from ponder.recipes.schema import Recipe
 from ponder.trainers.common import WEIGHT_FILES
 
@@ -145,6 +147,7 @@ def run_recipe(
             forced = True
         if not ran:
             ensure_writable(run_dir)
+            write_json_atomic(run_dir / STAGE_ORDER, {"stages": [s.name for s in recipe.stages]})
         ran.add(stage.name)
         resume = (
             partial.exists() and (partial / "fingerprint").exists() and (partial / "fingerprint").read_text() == fp
@@ -204,4 +207,4 @@ def headline(result: dict) -> str:
 def print_summary(recipe: Recipe, results: dict):
     print(f"\n=== {recipe.name}: summary", flush=True)
     for name, result in results.items():
-        print(f"  {name:<16} {result['kind']:<12} {result['seconds']:>8.1f}s  {headline(result)}", flush=True)
+        print(f"  {name:<16} {result['kind']:<16} {result['seconds']:>8.1f}s  {headline(result)}", flush=True)

@@ -237,3 +237,24 @@ def test_memory_a_finished_stage_freed_goes_back_to_the_os():
     del blocks
     release_memory()
     assert rss_mb() < held - 500
+
+
+def test_report_names_the_base_model_as_the_recipe_does_never_by_this_machines_path(write_recipe, tmp_path):
+    """configs/tiny/reasoner.yaml's `copy-base` is a folder beside the recipe (loaded by its absolute path); a
+    recipe that names a folder by an absolute path is shown relative to its own folder."""
+    from pathlib import Path
+
+    from ponder.recipes.report import write_report
+
+    root = Path(__file__).resolve().parents[1]
+    evals = {name: {"kind": "eval", "seconds": 1.0, "metrics": {"direct_accuracy": 0.5}} for name in ("a", "b")}
+    recipe = load_recipe(root / "configs/tiny/reasoner.yaml")
+    assert Path(recipe.model.name_or_path).is_absolute()
+    text = write_report(recipe, {"eval_base": evals["a"], "eval_distill": evals["b"]}, tmp_path).read_text()
+    assert "| eval_base | copy-base | 0.5 |" in text and "| eval_distill | distill | 0.5 |" in text
+    asset = root / "tests/assets/tiny-reasoner"
+    path = write_recipe(f"name: t\nmodel: {{name_or_path: {asset}}}\nstages: [{{name: e, kind: eval}}]\n")
+    text = write_report(load_recipe(path), {"e": evals["a"]}, tmp_path).read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| e |") and "0.5" in line]  # the eval table
+    shown = row.split(" | ")[1]
+    assert not Path(shown).is_absolute() and (path.parent / shown).resolve() == asset, row

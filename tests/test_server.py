@@ -1,4 +1,4 @@
-"""`ponder serve` answered by the official openai client on 127.0.0.1."""
+"""`ponder serve` answered by the official openai client on 127.0.0.1, and its /health while the model loads."""
 
 import socket
 import threading
@@ -16,13 +16,17 @@ from ponder.models.loading import load_for_inference
 QUESTION = [{"role": "user", "content": "sum 3407_____"}]
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def served(tiny_checkpoint):
     model, tokenizer, thinking = load_for_inference(str(tiny_checkpoint))
     app = create_app(model, tokenizer, thinking, "tiny", default_max_tokens=80)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -165,3 +169,83 @@ def test_concurrent_requests_are_batched_with_their_own_budgets(served):
     assert all(r.choices[0].finish_reason in ("stop", "length") for r in responses)
     batches = batcher.batches_run - batches_before
     assert batcher.requests_run - requests_before == 8 and batches < 8, batches  # fewer batches than requests
+
+
+@pytest.fixture
+def started_servers(monkeypatch):
+    """The uvicorn servers `serve` starts in this test, to stop them; `serve` makes its own."""
+    servers = []
+
+    class Recorded(uvicorn.Server):
+        def __init__(self, config):
+            super().__init__(config)
+            servers.append(self)
+
+    monkeypatch.setattr(uvicorn, "Server", Recorded)
+    yield servers
+    for server in servers:
+        server.should_exit = True
+
+
+def test_health_is_503_while_the_model_loads_and_200_once_it_has(tiny_checkpoint, monkeypatch, started_servers):
+    """`serve` opens its port before the model has loaded (held back here until the test lets it go): /health and
+    chat completions are 503 meanwhile; then /health is 200 and the model answers."""
+    import httpx
+
+    from ponder.inference.server import serve
+    from ponder.models import loading
+
+    release, real = threading.Event(), loading.load_for_inference
+
+    def held_back(*args, **kwargs):
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loading, "load_for_inference", held_back)
+    port = free_port()
+    thread = threading.Thread(
+        target=serve, args=(str(tiny_checkpoint),), kwargs={"port": port, "served_model_name": "tiny"}, daemon=True
+    )
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+
+    def health(until: int) -> httpx.Response:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                reply = httpx.get(f"{base}/health", timeout=5)
+                if reply.status_code == until:
+                    return reply
+            except httpx.ConnectError:  # the port is not open yet
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"/health never answered {until}")
+
+    try:
+        assert health(503).json() == {"status": "loading", "model": "tiny"}
+        request = {"model": "tiny", "messages": QUESTION, "max_tokens": 40, "thinking_token_budget": 8}
+        early = httpx.post(f"{base}/v1/chat/completions", json=request, timeout=10)
+        assert early.status_code == 503 and "loading" in early.json()["error"]["message"]
+        release.set()
+        assert health(200).json() == {"status": "ok", "model": "tiny"}
+        answer = httpx.post(f"{base}/v1/chat/completions", json=request, timeout=60)
+        assert answer.status_code == 200 and answer.json()["usage"]["completion_tokens_details"]["reasoning_tokens"]
+    finally:
+        release.set()
+        started_servers[0].should_exit = True
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def test_a_model_that_fails_to_load_stops_the_server_with_its_error(monkeypatch, started_servers):
+    from ponder.inference.server import serve
+    from ponder.models import loading
+
+    def broken(path, dtype):
+        raise loading.CheckpointError(f"{path}: not a checkpoint folder (no config.json in it)")
+
+    monkeypatch.setattr(loading, "load_for_inference", broken)
+    start = time.monotonic()
+    with pytest.raises(loading.CheckpointError, match="no config.json"):
+        serve("not-a-checkpoint", port=free_port())
+    assert time.monotonic() - start < 10
