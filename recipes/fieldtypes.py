@@ -34,7 +34,7 @@ from typing import Any, Literal, Union
 
 TABLE = Path(__file__).with_name("trainer_fields.json")
 # The config classes ponder's own stage kinds train with (dotted paths, as StageKind.trainer_config names them).
-CONFIGS = ("trl.SFTConfig", "trl.GRPOConfig", "transformers.TrainingArguments")
+CONFIGS = ("trl.SFTConfig", "trl.GRPOConfig", "trl.DistillationConfig", "transformers.TrainingArguments")
 
 # Closed sets a class declares as a plain `str` and names only in the field's help text (by the class that
 # declares the field; subclasses inherit them). `generate` checks each against the installed class: TRL's
@@ -49,6 +49,7 @@ DOCUMENTED_CHOICES = {
         "vllm_model_impl": ["transformers", "vllm"],
         "vllm_importance_sampling_mode": ["token_truncate", "token_mask", "sequence_truncate", "sequence_mask"],
     },
+    "trl.DistillationConfig": {"vllm_mode": ["server", "colocate"], "vllm_model_impl": ["transformers", "vllm"]},
     "transformers.TrainingArguments": {
         "include_num_input_tokens_seen": ["all", "non_padding", "no"],
         "include_for_metrics": ["inputs", "loss"],

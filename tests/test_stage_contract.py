@@ -4,6 +4,7 @@ a kind added from outside ponder, and README's Python snippets run as written.""
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ stages:
   - {name: distill, kind: sft, data: data, trainer: {max_steps: 1}}
   - {name: star, kind: self_improve, init: distill, tasks: [running_sum], trainer: {max_steps: 1}}
   - {name: rl, kind: grpo, init: distill, tasks: [running_sum], trainer: {per_device_train_batch_size: 8}}
+  - {name: onpolicy, kind: distill_onpolicy, teacher: distill, tasks: [running_sum], size: 8,
+     trainer: {max_steps: 1, max_completion_length: 8}}
   - {name: label, kind: prm_label, data: data, policy: task}
   - {name: prm, kind: prm, data: label, trainer: {max_steps: 1}}
 """
@@ -42,7 +45,7 @@ def test_every_owned_key_is_refused_by_validate_with_its_reason(write_recipe):
             assert info.value.key == f"stages.{stage.name}.trainer.{key}" and reason in str(info.value)
             checked.add((stage.kind, key))
     trainer_kinds = {name for name in STAGE_KINDS if stage_kind(name).trainer_config is not None}
-    assert {k for k, _ in checked} == trainer_kinds == {"sft", "self_improve", "grpo", "prm"}
+    assert {k for k, _ in checked} == trainer_kinds == {"sft", "self_improve", "grpo", "distill_onpolicy", "prm"}
     assert ("grpo", "reward_weights") in checked and ("prm", "remove_unused_columns") in checked
 
 
@@ -136,9 +139,17 @@ def test_public_api_names_import_and_work(tmp_path, monkeypatch):
 
     assert callable(generate) and "accuracy" in REWARDS and get_reward("format").__name__
     served = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+
+    def run(server):  # instead of serving: wait until the model `serve` loads in the background is in place
+        app = server.config.app
+        while app.state.service is None and not server.should_exit:
+            time.sleep(0.05)
+        served.update(app=app, port=server.config.port)
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     serve(str(ROOT / "tests/assets/tiny-reasoner"), port=8123)
     assert served["port"] == 8123 and any(r.path == "/v1/chat/completions" for r in served["app"].routes)
+    assert served["app"].state.service.model_name == str(ROOT / "tests/assets/tiny-reasoner")  # loaded, by its path
     model, tokenizer = load_token_classifier("tiny:micro", ThinkingConfig())
     save_checkpoint(model, tokenizer, tmp_path / "prm", ThinkingConfig(), {"title": "untrained PRM"})
     scores = PRMScorer.from_pretrained(str(tmp_path / "prm")).score(["sum 1 2"], [["1", "3"]])
@@ -148,8 +159,9 @@ def test_public_api_names_import_and_work(tmp_path, monkeypatch):
 
 
 def test_show_is_the_merge_the_run_used_for_every_trainer_kind(write_recipe, capsys):
-    """For sft, self_improve, grpo and prm: what `ponder show` prints is what the run's trainer was built from
-    (trainer_args.json), key by key; only output_dir differs (show names the final folder, a run the partial one)."""
+    """For sft, self_improve, grpo, distill_onpolicy and prm: what `ponder show` prints is what the run's trainer was
+    built from (trainer_args.json), key by key; only output_dir differs (show names the final folder, a run the partial
+    one)."""
     from ponder.recipes.context import StageContext
     from ponder.trainers.run import merge_trainer_args
 
@@ -160,7 +172,7 @@ def test_show_is_the_merge_the_run_used_for_every_trainer_kind(write_recipe, cap
     run_recipe(recipe)
     capsys.readouterr()
     run_dir = Path(recipe.output_dir) / recipe.name
-    where = {"distill": "distill", "star": "star/round1", "rl": "rl", "prm": "prm"}
+    where = {"distill": "distill", "star": "star/round1", "rl": "rl", "onpolicy": "onpolicy", "prm": "prm"}
     for name, folder in where.items():
         stage = recipe.stage(name)
         merged, origin = merge_trainer_args(StageContext(recipe, stage, run_dir / name, run_dir), run_dir / name)
@@ -191,5 +203,6 @@ def test_a_multi_process_launcher_on_a_kind_that_trains_nothing_is_refused(write
         "distill",
         "star",
         "rl",
+        "onpolicy",
         "prm",
     ]

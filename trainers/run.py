@@ -1,4 +1,4 @@
-"""The one trainer path every TRL-backed stage (sft, self_improve rounds, grpo, prm) goes through.
+"""The one trainer path of every TRL-backed stage (sft, self_improve rounds, grpo, distill_onpolicy, prm).
 
 Arguments merge in this order, later wins: the kind's visible `DEFAULTS` (in its recipe module), the recipe's
 seed and report_to, ponder's CPU settings (`cpu_defaults`), the user's `trainer:` block, then the keys ponder
