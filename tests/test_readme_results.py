@@ -1,0 +1,111 @@
+"""README's "What ponder has shown (measured)": a short headline table whose every row cites committed results and
+whose figures are those results (the reasoning-gym rows are checked in tests/test_rg_agreement.py, the GPU check in
+tests/test_gpu_pack.py), the headline figure drawn from the same JSONs, and docs/benchmarks.md naming every bench
+script and every committed result."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench/results"
+MAX_ROWS, MAX_CELL = 10, 240  # #48 item 5: at most ~10 rows, ~240 characters a cell
+
+
+def table_rows() -> list[list[str]]:
+    """The headline table's body rows, each as its cells."""
+    section = (ROOT / "README.md").read_text().split("## What ponder has shown (measured)\n")[1].split("\n## ")[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    assert lines[0] == "| run | figure | source |" and set(lines[1]) <= set("|-")
+    return [[cell.strip() for cell in line.strip().strip("|").split(" | ")] for line in lines[2:]]
+
+
+def row(needle: str) -> str:
+    (found,) = [" | ".join(cells) for cells in table_rows() if needle in " | ".join(cells)]
+    return found.replace("**", "")
+
+
+def test_headline_table_is_short_and_every_row_cites_committed_results():
+    rows = table_rows()
+    assert 0 < len(rows) <= MAX_ROWS, len(rows)
+    for cells in rows:
+        assert len(cells) == 3, cells
+        assert all(len(cell) <= MAX_CELL for cell in cells), [len(cell) for cell in cells]
+        cited = re.findall(r"`(bench/results/[^`]+)`", cells[2])
+        assert cited, cells[2]
+        for pattern in cited:
+            assert list(ROOT.glob(pattern)), pattern  # rollout_throughput*.json cites a family
+
+
+def test_readme_quotes_the_default_recipe_sweep():
+    """The default recipe's row: base, distill and GRPO accuracy as the sweep's min-max over its runs, and "every run
+    meets every criterion" as the JSON records it."""
+    sweep = json.loads((RESULTS / "default_recipe.json").read_text())
+    runs, span = sweep["runs"], sweep["range"]
+    seeds, paths = ({r[key] for r in runs} for key in ("seed", "path"))
+    quote = row("default_recipe.json")
+    assert f"{len(seeds)} seeds x {len(paths)} numeric paths" in quote and f"min-max of {len(runs)} runs" in quote
+
+    def spread(key: str) -> str:
+        low, high = span[key]
+        return f"{low:.3f}" if low == high else f"{low:.3f}-{high:.3f}"
+
+    assert (
+        f"base {spread('base_direct')} (direct) -> distill {spread('distill_thinking')} -> GRPO "
+        f"{spread('grpo_thinking')}; every run meets every criterion" in quote
+    )
+    assert sweep["all_criteria_hold_on_every_run"] and all(all(r["criteria"].values()) for r in runs)
+    assert all(r["criteria"]["grpo_beats_distill_by_0.05"] for r in runs)
+    assert f"{sweep['machine']['cpu_count']}-core CPU" in quote
+
+
+def test_readme_quotes_the_smollm2_word_problem_run():
+    """SmolLM2-135M-Instruct on word problems, one run: base (thinking and direct) -> SFT -> GRPO, greedy, and GRPO
+    did not help (it is lower than SFT)."""
+    report = json.loads((RESULTS / "smollm2_reasoner.json").read_text())
+    m = {stage: report["stages"][stage]["metrics"] for stage in ("eval_base", "eval_sft", "eval_grpo")}
+    quote = row("smollm2_reasoner.json")
+    assert (
+        f"base {m['eval_base']['accuracy@inf']:.3f} with thinking ({m['eval_base']['direct_accuracy']:.3f} direct) -> "
+        f"LoRA SFT {m['eval_sft']['accuracy@inf']:.3f} -> GRPO {m['eval_grpo']['accuracy@inf']:.3f}: GRPO did not help"
+        in quote
+    )
+    assert m["eval_grpo"]["accuracy@inf"] <= m["eval_sft"]["accuracy@inf"]
+    assert (
+        f"greedy, {m['eval_sft']['questions']} held-out" in quote
+        and m["eval_grpo"]["questions"] == m["eval_sft"]["questions"]
+    )
+
+
+def test_headline_plot_draws_the_table_s_results(tmp_path):
+    """bench/headline_plot.py reads only committed JSONs that README's table cites, draws a PNG, and README embeds
+    the committed one."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import headline_plot
+
+    rows = headline_plot.rows()
+    cited = " ".join(cells[2] for cells in table_rows())
+    assert all(f"bench/results/{r['source']}" in cited for r in rows), [r["source"] for r in rows]
+    shipped = [r for r in rows if r["source"].startswith("smollm2_rg_reasoner_1digit_chain_sum_steps")]
+    assert len(shipped) == 2 and all(r["diff"][0] >= headline_plot.GOAL for r in shipped)
+    out = headline_plot.main(["--out", str(tmp_path / "headline.png")])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](bench/results/headline.png)" in (ROOT / "README.md").read_text()
+    assert (RESULTS / "headline.png").exists()
+
+
+def test_benchmarks_doc_names_every_script_and_every_committed_result():
+    """docs/benchmarks.md has an entry for every bench script (with its command) and names every file under
+    bench/results/: a result nobody can trace to its command is not kept."""
+    doc = (ROOT / "docs/benchmarks.md").read_text()
+    scripts = [p for p in (ROOT / "bench").rglob("*") if p.suffix in (".py", ".sh") and "__pycache__" not in p.parts]
+    for script in scripts:
+        name = script.relative_to(ROOT).as_posix()
+        if name == "bench/common.py":
+            assert "`bench/common.py`" in doc
+            continue
+        assert re.search(rf"`(python |bash ){re.escape(name)}", doc) or f"`{name}`" in doc, name
+    for result in RESULTS.rglob("*"):
+        if result.is_file():
+            assert result.relative_to(RESULTS).as_posix() in doc or f"`{result.name}`" in doc, result.name
