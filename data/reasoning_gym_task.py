@@ -11,11 +11,36 @@ import functools
 import hashlib
 import json
 import random
+import re
+from importlib.util import find_spec
+from pathlib import Path
 
 from ponder.data.task import Task, Trace
 from ponder.rewards.answers import extract_final_answer
 
+REGISTERED = re.compile(r"^register_dataset\(\s*(?:[\"']([^\"']+)[\"']|(\w+))", re.M)
 SEED_STRIDE = 1_000_000  # reasoning-gym's item i of seed s is Random(s + i): seeds s and s + 1 share all but one item
+
+
+@functools.cache
+def dataset_names() -> frozenset[str] | None:
+    """reasoning-gym's registered dataset names, read from its source (`register_dataset("name", ...)` or a
+    module-level `DATASET_NAME = "name"`) in ~10 ms, where importing it takes seconds; None when not installed."""
+    spec = find_spec("reasoning_gym")
+    if spec is None or spec.origin is None:
+        return None
+    names = set()
+    for file in Path(spec.origin).parent.rglob("*.py"):
+        text = file.read_text(encoding="utf-8", errors="replace")
+        if "register_dataset(" not in text:
+            continue
+        for literal, variable in REGISTERED.findall(text):
+            if variable:
+                found = re.search(rf"^{variable}\s*(?::\s*\w+\s*)?=\s*[\"']([^\"']+)[\"']", text, re.M)
+                literal = found.group(1) if found else ""
+            if literal:
+                names.add(literal)
+    return frozenset(names)
 
 
 class ReasoningGymTask(Task):

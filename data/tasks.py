@@ -238,6 +238,33 @@ def task_rows(names: list[str], size: int, seed: int, difficulty: dict | None = 
     return [r for name in names for r in get_task(name).rows(size, seed, (difficulty or {}).get(name))]
 
 
+def task_problem(name) -> str | None:
+    """What is wrong with `name` as a task (None when nothing is), with the nearest known names; reads
+    reasoning-gym's names from its source, without importing it."""
+    import difflib
+
+    from ponder.data.reasoning_gym_task import dataset_names
+
+    if not isinstance(name, str):
+        return f"{name!r} is not a task name (a string)"
+    if name.startswith("rg:"):
+        dataset, known = name.split(":", 1)[1], dataset_names()
+        if known is None:
+            return f"{name!r} needs reasoning-gym: pip install reasoning-gym"
+        if dataset in known:
+            return None
+        close = difflib.get_close_matches(dataset, known, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr('rg:' + c) for c in close)}?)" if close else ""
+        return (
+            f"reasoning-gym has no dataset {dataset!r}{hint}; its {len(known)} are in reasoning_gym.factory.DATASETS"
+        )
+    if name in TASKS:
+        return None
+    close = difflib.get_close_matches(name, TASKS, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+    return f"unknown task {name!r}; {hint}built-in tasks: {', '.join(sorted(TASKS))}, or rg:<reasoning-gym dataset>"
+
+
 def get_task(name: str) -> Task:
     if name.startswith("rg:"):
         return ReasoningGymTask(name.split(":", 1)[1])

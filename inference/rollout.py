@@ -20,6 +20,7 @@ Sampling is plain ancestral sampling with temperature, top-k and top-p, as TRL c
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,6 +144,13 @@ def generation_weights(model: nn.Module, dtype: torch.dtype):
             setattr(model.get_submodule(parent), child, module)
 
 
+def cache_keyword(model) -> str:
+    """The argument a model's forward takes its KV cache by: `cache` since transformers renamed it (5.2x; the old
+    name still works there, with a FutureWarning on every call), `past_key_values` before and for wrappers (PEFT)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
 def _rollout(model, prompt_ids, sampling, generator, processor, streamer, cancelled):
     device = model.device
     unique, row_prompt = [], []
@@ -153,11 +161,11 @@ def _rollout(model, prompt_ids, sampling, generator, processor, streamer, cancel
     width, pad = max(len(ids) for ids in unique), sampling.pad_token_id
     ids = torch.tensor([[pad] * (width - len(p)) + p for p in unique], device=device)
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in unique], device=device)
-    kv = Cache(layer_class_to_replicate=GrowingLayer)
+    kv, cache = Cache(layer_class_to_replicate=GrowingLayer), cache_keyword(model)
     if width > 1:  # all but each prompt's last token, once per distinct prompt; no logits needed
         positions = (mask[:, :-1].cumsum(-1) - 1).clamp(min=0)
         inputs = {"input_ids": ids[:, :-1], "attention_mask": mask[:, :-1], "position_ids": positions}
-        model(**inputs, past_key_values=kv, logits_to_keep=1)
+        model(**inputs, **{cache: kv}, logits_to_keep=1)
     rows = torch.tensor(row_prompt, device=device)
     kv.batch_select_indices(rows)
     mask, current = mask[rows], ids[rows, -1]
@@ -172,7 +180,7 @@ def _rollout(model, prompt_ids, sampling, generator, processor, streamer, cancel
     last = None  # each row's last sampled token, for the processor
     for _ in range(sampling.max_new_tokens):
         position = mask.sum(-1, keepdim=True) - 1
-        logits = model(input_ids=current[:, None], attention_mask=mask, position_ids=position, past_key_values=kv)
+        logits = model(input_ids=current[:, None], attention_mask=mask, position_ids=position, **{cache: kv})
         scores = logits.logits[:, -1, :].float()
         if processor is not None:
             scores = processor.step(alive.tolist(), last, scores)

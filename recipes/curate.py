@@ -274,6 +274,7 @@ def judge_solves(ctx, judge, rows: list[dict], k: int, max_correct: int, role: s
 KIND = StageKind(
     name="curate",
     options=Options,
+    data_columns=("prompt", "answer"),
     main=main,
     produces=frozenset({"data"}),
     check=check,

@@ -90,6 +90,7 @@ def main(ctx) -> dict:
 KIND = StageKind(
     name="distill_onpolicy",
     options=Options,
+    data_columns=("prompt", "answer"),
     main=main,
     produces=frozenset({"model"}),
     trainer_config="trl.DistillationConfig",

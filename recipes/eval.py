@@ -387,6 +387,7 @@ def majority_correct(samples: list[dict]) -> bool:
 KIND = StageKind(
     name="eval",
     options=Options,
+    data_columns=("prompt", "answer"),
     main=main,
     produces=frozenset({"eval"}),
     check=check,

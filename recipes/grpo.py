@@ -182,6 +182,7 @@ def reward_specs(opts) -> list[RewardSpec]:
 KIND = StageKind(
     name="grpo",
     options=Options,
+    data_columns=("prompt", "answer"),
     main=main,
     produces=frozenset({"model"}),
     trainer_config="trl.GRPOConfig",

@@ -49,6 +49,8 @@ class StageKind:
             refuses a multi-process launcher on any other kind.
         check: `check(stage, recipe, error)` for cross-field checks at validate time; `error(key, msg)` makes
             the located RecipeError to raise.
+        data_columns: the ponder columns a `data: {path: x.jsonl}` file must have (through `columns:`); validate
+            reads the file's first line.
         curves: training-log keys the run report plots for this kind.
         headline: the metrics the runner prints in a stage's one result line and the summary (the rest are in
             result.json and the report).
@@ -65,6 +67,7 @@ class StageKind:
     option_defaults: Optional[Callable] = None
     distributed: bool = False
     check: Optional[Callable] = None
+    data_columns: tuple = ()
     curves: tuple = ("loss",)
     headline: tuple = ()
 

@@ -85,6 +85,7 @@ def main(ctx) -> dict:
 KIND = StageKind(
     name="prm_label",
     options=Options,
+    data_columns=("prompt", "answer"),
     main=main,
     produces=frozenset({"data"}),
     check=check,

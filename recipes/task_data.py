@@ -28,10 +28,6 @@ class Options:
     )
 
     def __post_init__(self):
-        from ponder.data.tasks import get_task
-
-        for name in self.tasks:
-            get_task(name)
         if set(self.direct) - set(self.tasks):
             raise ValueError(f"direct={self.direct}: name tasks of this stage ({self.tasks})")
         if self.size <= 0:

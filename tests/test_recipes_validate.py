@@ -12,10 +12,13 @@ from ponder.recipes.cli import main, shipped_recipes
 from ponder.recipes.schema import RecipeError, load_recipe
 
 
-def test_every_shipped_recipe_validates(extras_installed, capsys):
-    """Where their packages are installed: the GPU recipes' `use_vllm: true` needs vllm, which a CPU machine lacks
-    (tests/test_validate_types.py checks that refusal)."""
+def test_every_shipped_recipe_validates(extras_installed, monkeypatch, capsys):
+    """Where their packages are installed and the hub can be reached: the GPU recipes' `use_vllm: true` needs vllm,
+    which a CPU machine lacks, and offline their Qwen models must be in the hub cache (tests/test_validate_types.py
+    and tests/test_validate_mistakes.py check those refusals)."""
     extras_installed(True)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     paths = shipped_recipes()
     assert paths, "no shipped recipes found"
     assert main(["validate", *map(str, paths)]) == 0
