@@ -474,19 +474,19 @@ def check_data(stage: Stage, file, key: str):
 
 def check_columns(stage: Stage, file, key: str):
     """A JSONL `data:` file's first row has every column the kind reads (`columns:` maps ponder's names to the
-    file's): only the first line is read, so validate stays fast on a large file."""
+    file's): only the first line is read, so validate stays fast on a large file. A file whose first line is no JSON
+    object (empty, binary, broken) is left to the loader, whose errors name the line."""
     required = stage_kind(stage.kind).data_columns
     spec = stage.data
     if not required or not spec.path.endswith(".jsonl"):
         return
-    with open(spec.path, encoding="utf-8") as f:
-        line = f.readline()
     try:
-        row = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise RecipeError(file, f"{key}.data.path", f"{spec.path}: first line is not JSON ({exc})") from None
+        with open(spec.path, encoding="utf-8") as f:
+            row = json.loads(f.readline())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return
     if not isinstance(row, dict):
-        raise RecipeError(file, f"{key}.data.path", f"{spec.path}: first line is not a JSON object")
+        return
     for ours in required:
         theirs = spec.columns.get(ours, ours)
         if theirs not in row:

@@ -109,3 +109,24 @@ def test_benchmarks_doc_names_every_script_and_every_committed_result():
     for result in RESULTS.rglob("*"):
         if result.is_file():
             assert result.relative_to(RESULTS).as_posix() in doc or f"`{result.name}`" in doc, result.name
+
+
+def test_readme_quotes_the_dynamic_sampling_bench():
+    """The dynamic sampling row: the default path's signal shares, the paired difference at equal completions and the
+    accuracies after 100 steps, as bench/dynamic_sampling.py summarised them over its seeds."""
+    bench = json.loads((RESULTS / "dynamic_sampling.json").read_text())
+    quote = row("dynamic_sampling.json")
+    summary = bench["summary"]["default"]
+    shipped, dynamic = summary["shipped"], summary["dynamic"]
+    paired = summary["paired_dynamic_minus_shipped"]["accuracy_at_1.0"]
+    seeds = len([r for r in bench["runs"] if r["path"] == "default"])
+    assert f"default path, {seeds} seeds" in quote and bench["max_draws"] == 3 and "`max_draws: 3`" in quote
+
+    def change(key: str) -> str:
+        return f"{shipped[key]['mean']:.3f} -> {dynamic[key]['mean']:.3f}"
+
+    signal = f"groups with signal {change('groups_with_signal')}, steps with signal {change('steps_with_signal')}"
+    assert signal in quote and f"greedy at equal completions {paired['mean']:+.3f} +- {paired['se']:.3f}" in quote
+    runs = [r for r in bench["runs"] if r["path"] == "default"]
+    ratio = sum(r["dynamic"]["final_completions"] for r in runs) / sum(r["shipped"]["final_completions"] for r in runs)
+    assert f"after 100 steps {change('final_accuracy')} at {ratio:.1f}x the completions" in quote

@@ -12,7 +12,7 @@ from conftest import SFT_RECIPE
 
 from ponder.data.loading import DataError
 from ponder.recipes.runner import run_recipe
-from ponder.recipes.schema import load_recipe
+from ponder.recipes.schema import RecipeError, load_recipe
 
 
 def ponder_cmd(*args):
@@ -196,8 +196,8 @@ def test_empty_dataset_and_missing_column_are_clear(write_recipe, tmp_path):
         run_recipe(load_recipe(write_recipe(SFT_RECIPE), [f"stages.distill.data={{path: {empty}}}"]))
     rows = tmp_path / "rows.jsonl"
     rows.write_text('{"question": "a", "answer": "1"}\n')
-    with pytest.raises(DataError, match="missing column 'prompt'"):
-        run_recipe(load_recipe(write_recipe(SFT_RECIPE), [f"stages.distill.data={{path: {rows}}}"]))
+    with pytest.raises(RecipeError, match="stages.distill.data.path: .*rows.jsonl: first row has no column 'prompt'"):
+        load_recipe(write_recipe(SFT_RECIPE), [f"stages.distill.data={{path: {rows}}}"])  # validate names it now
 
 
 def test_failed_rerun_leaves_finished_output_intact(write_recipe, tmp_path):

@@ -110,7 +110,7 @@ def run_blocks(page: str, capsys) -> tuple[list[str], dict]:
 def test_readme_and_docs_python_snippets_run_as_written(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)  # the snippets name tests/assets/tiny-reasoner relative to the repository
     printed, _ = run_blocks("README.md", capsys)
-    thinking_tokens, forced = printed[0].split()[:2]  # README's generate snippet
+    thinking_tokens, forced = printed[1].split()[:2]  # README's snippet with a budget (test_readme_example.py)
     assert int(thinking_tokens) <= 8 and forced in ("True", "False")
     printed, _ = run_blocks("docs/inference.md", capsys)
     assert int(printed[0].split()[0]) <= 8
