@@ -127,6 +127,8 @@ def test_readme_quotes_the_dynamic_sampling_bench():
 
     signal = f"groups with signal {change('groups_with_signal')}, steps with signal {change('steps_with_signal')}"
     assert signal in quote and f"greedy at equal completions {paired['mean']:+.3f} +- {paired['se']:.3f}" in quote
+    fp32 = bench["summary"]["fp32_avx2"]["paired_dynamic_minus_shipped"]["accuracy_at_1.0"]
+    assert f"(fp32/AVX2: {fp32['mean']:+.3f} +- {fp32['se']:.3f})" in quote
     runs = [r for r in bench["runs"] if r["path"] == "default"]
     ratio = sum(r["dynamic"]["final_completions"] for r in runs) / sum(r["shipped"]["final_completions"] for r in runs)
     assert f"after 100 steps {change('final_accuracy')} at {ratio:.1f}x the completions" in quote
