@@ -6,23 +6,25 @@ mean +- standard error over seeds, read from the committed JSONs of README's tab
 Left panel: each run's accuracy before (hollow) and after (filled), mean +- SE over its seeds. Right panel: the paired
 difference after - before (per seed, then mean +- SE), with GRPO's +0.05 goal dashed; a difference more than twice its
 SE from 0 is filled. Where a JSON keeps no summary (the tiny recipe's 6 runs, the tiny s1 runs) the mean and SE are
-computed here from its runs as `bench/recipe_seeds.py` computes them (SE with n - 1); one seed has no error bar.
+computed from its runs by `bench/recipe_seeds.py`'s `spread` (SE with n - 1); one seed has no error bar.
 Reads only bench/results/*.json; runs nothing.
 """
 
 import argparse
 import json
-import statistics
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recipe_seeds import spread as seeds_spread  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GOAL = 0.05  # GRPO - SFT, greedy: the goal the SmolLM2 reasoning-gym runs were measured against
 
 
 def spread(values: list[float]) -> tuple[float, float | None]:
-    """Mean and standard error (n - 1), as bench/recipe_seeds.py's `spread`; no SE for one value."""
-    se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else None
-    return statistics.fmean(values), se
+    """Mean and standard error (n - 1) of per-seed values: bench/recipe_seeds.py's `spread`; no SE for one value."""
+    return summarized(seeds_spread(values))
 
 
 def summarized(x: dict) -> tuple[float, float | None]:

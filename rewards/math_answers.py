@@ -16,7 +16,7 @@ Verdicts: 1.0 right, 0.0 wrong, None not applicable, nan no verdict in time. A p
 deadline is wrong (0.0: Math-Verify's own `verify` says False when its timeout fires), the same on a busy machine
 as on an idle one. A pair that got no verdict for a reason that is not its own (the pool's wall-time safety net
 on a machine so starved nothing progresses, or the batch's bound) is tried once more, then answered nan: never
-cached, and counted by `timeouts()`, so that a trainer can leave it out instead of scoring it wrong.
+cached, so that a trainer can leave it out instead of scoring it wrong (GRPO counts them: `verifier_timeouts`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ CACHE_SIZE = 65536
 TARGET = "ponder.rewards.math_answers:math_verify_one"
 NO_VERDICT = math.nan
 _verdicts: dict = {}  # (gold, prediction) -> verdict from a worker: GRPO groups repeat answers
-_no_verdicts = 0  # pairs answered NO_VERDICT in this process
 
 
 def as_number(text: str):
@@ -200,12 +199,6 @@ def no_verdict(verdict) -> bool:
     return isinstance(verdict, float) and math.isnan(verdict)
 
 
-def timeouts() -> int:
-    """How many pairs `verify_answers` has answered nan (no verdict in time) in this process; read it before and
-    after a call to count that call's (a trainer's `verifier_timeouts`)."""
-    return _no_verdicts
-
-
 def _checked(pool, keys: list, deadline: float, batch_deadline: float | None) -> dict:
     """{key: verdict} for the keys the workers decided; those without a verdict in time are left out."""
     bound = batch_deadline if batch_deadline is not None else deadline + 0.02 * len(keys)
@@ -224,8 +217,7 @@ def verify_answers(
     A pair that runs `deadline` seconds of effective time (see rewards/pool.py) scores 0.0; the whole batch is
     bounded by `batch_deadline` effective seconds per worker (default: deadline + 20 ms per pair that needs a
     parser). Pairs cut by that bound or by the pool's wall-time safety net are tried once more, then answered nan
-    (not cached, counted by `timeouts()`)."""
-    global _no_verdicts
+    (never cached)."""
     quick = [quick_verdict(str(g), str(p)) for g, p in pairs]
     keys = {(str(g), str(p)) for (g, p), r in zip(pairs, quick) if r is None and normalize(str(g))}
     verdicts = {key: _verdicts[key] for key in keys if key in _verdicts}
@@ -251,5 +243,4 @@ def verify_answers(
             out.append(verdicts[key])
         else:
             out.append(NO_VERDICT)
-            _no_verdicts += 1
     return out

@@ -4,9 +4,10 @@ from ponder.rewards.answers import completion_text
 
 
 def constant_on_even_answers(prompts=None, completions=None, answer=None, **kwargs):
-    """1.0 for every completion of a prompt whose gold answer is even (its group can teach nothing), else the
-    completion's length parity (which varies within most groups)."""
-    return [1.0 if int(a) % 2 == 0 else float(len(completion_text(c)) % 2) for c, a in zip(completions, answer)]
+    """1.0 (give or take float noise, 1e-7: what weighted rewards leave) for every completion of a prompt whose gold
+    answer is even (its group can teach nothing), else the completion's length parity (varies within most groups)."""
+    parity = [len(completion_text(c)) % 2 for c in completions]
+    return [1.0 + 1e-7 * p if int(a) % 2 == 0 else float(p) for p, a in zip(parity, answer)]
 
 
 def constant(prompts=None, completions=None, **kwargs):

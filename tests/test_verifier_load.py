@@ -11,7 +11,7 @@ import pytest
 
 from ponder.rewards import math_answers, pool
 from ponder.rewards.functions import AccuracyReward, CosineScaledReward, LcpoReward, LengthReward
-from ponder.rewards.math_answers import quick_verdict, timeouts, verify_answers
+from ponder.rewards.math_answers import no_verdict, quick_verdict, verify_answers
 
 DEADLINE = 1.0
 N = 240
@@ -56,7 +56,6 @@ def test_a_busy_machine_gets_the_verdicts_of_an_idle_one():
     pairs = parser_pairs(N) + SLOW + [("40320", HANG), ("1", HANG + "+1")]
     assert all(quick_verdict(g, p) is None for g, p in pairs), "every pair needs the parser"
     verify_answers([("\\frac{\\sqrt{2}}{2}", "x")], deadline=DEADLINE)  # the workers' start is not the batch's
-    before = timeouts()
     idle, idle_s = timed(pairs)
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
     try:
@@ -71,7 +70,7 @@ def test_a_busy_machine_gets_the_verdicts_of_an_idle_one():
     assert idle == [1.0, 0.0] * (N // 2) + [1.0, 0.0, 1.0, 0.0] + [0.0, 0.0], timing  # the hangs: 0.0
     disagree = [(pair, a, b) for pair, a, b in zip(pairs, idle, busy) if a != b]
     assert not disagree, f"{len(disagree)} of {len(pairs)} verdicts differ ({timing}): {disagree[:5]}"
-    assert timeouts() == before, timing
+    assert not any(map(no_verdict, idle + busy)), timing
 
 
 def starved(monkeypatch):
@@ -118,10 +117,8 @@ def test_a_pair_without_a_verdict_is_nan_retried_once_counted_and_not_cached(mon
         lambda self, target, items, **kw: real_map(self, target, sent.append(items) or items, **kw),
     )
     hang, fine = ("40320", HANG), ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}")
-    before = timeouts()
     out = verify_answers([hang, fine, hang], deadline=0.5)
-    assert math.isnan(out[0]) and math.isnan(out[2]) and out[1] == 1.0
-    assert timeouts() == before + 2, "one per pair answered nan"
+    assert no_verdict(out[0]) and no_verdict(out[2]) and out[1] == 1.0
     assert sent == [sorted([hang, fine]), [hang]], "the pair without a verdict is tried once more, alone"
     assert hang not in math_answers._verdicts and math_answers._verdicts[fine] == 1.0
 

@@ -178,14 +178,13 @@ class PonderGRPOTrainer(GRPOTrainer):
     def signal_metrics(self) -> dict:
         """Run totals for result.json: shares of groups and steps with signal, draws, verifier timeouts."""
         t = self.signal_totals
-        out = {
+        return {
             "groups_with_signal": t["groups_with_signal"] / max(t["groups"], 1),
             "steps_with_signal": t["steps_with_signal"] / max(t["steps"], 1),
             "groups_drawn": t["groups_drawn"],
             "groups_drawn_with_signal": t["groups_drawn_with_signal"],
             "verifier_timeouts": t["verifier_timeouts"],
         }
-        return out
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """TRL's loss on only the completions whose advantage is not zero, where that gives the same gradient.

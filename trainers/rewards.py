@@ -7,11 +7,11 @@ piece is a picklable object (TRL's async GRPO sends reward functions to a worker
 
 from __future__ import annotations
 
-import math
 import warnings
 
 from ponder.rewards.answers import completion_text
 from ponder.rewards.functions import thinking_tokens
+from ponder.rewards.math_answers import no_verdict
 from ponder.rewards.registry import get_reward
 
 
@@ -37,7 +37,7 @@ class Guarded:
                 f"reward {self.__name__!r} raised {type(exc).__name__}: {exc} on completion "
                 f"{culprit if culprit is not None else '?'}: {shown}"
             ) from exc
-        self.no_verdict = [i for i, v in enumerate(out or ()) if isinstance(v, float) and math.isnan(v)]
+        self.no_verdict = [i for i, v in enumerate(out or ()) if no_verdict(v)]
         if out is not None and all(v is None for v in out) and not self.warned:
             warnings.warn(
                 f"reward {self.__name__!r} returned None for every completion (not applicable to these rows: "
