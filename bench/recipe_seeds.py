@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, commit, machine, run_recipe_process, sweep, sweep_parser, write_results  # noqa: E402
 
-TRAINING_KINDS = ("sft", "grpo", "prm")
+TRAINING_KINDS = ("sft", "self_improve", "grpo", "distill_onpolicy", "prm")
 
 
 def spread(values: list[float]) -> dict:

@@ -24,7 +24,7 @@ def render_prompts(rows: list[dict], tokenizer, enable_thinking: bool = True, lc
             {
                 "prompt": format_prompt(tokenizer, question, enable_thinking),
                 "question": question,
-                "answer": str(row["answer"]),
+                "answer": str(row.get("answer", "")),  # on-policy distillation's prompts may have none
                 **extra,
             }
         )

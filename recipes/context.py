@@ -50,15 +50,27 @@ class StageContext:
             return load_stage_dataset(self.upstream_dir(data), required, optional)
         return load_dataset_from_spec(data, required, optional)
 
-    def prompt_rows(self) -> list[dict]:
-        """The prompts an RL-like stage (grpo, distill_onpolicy) trains on: its `data:` (prompt + answer columns),
-        else `size` rows of each of its `tasks`, drawn with the recipe's seed + 1 (eval sets use the seed)."""
+    def prompt_rows(self) -> tuple[list[dict], int]:
+        """The prompts an RL-like stage (grpo, distill_onpolicy) trains on: its `data:` (its kind's columns, plus
+        `answer` where there is one), else `size` rows of each of its `tasks`, drawn with the recipe's seed + 1 (eval
+        sets use the seed); without the eval questions its `decontaminate:` names. Returns the rows and how many
+        decontamination dropped."""
+        from ponder.data.curation import decontaminate
         from ponder.data.tasks import task_rows
+        from ponder.recipes.kind import stage_kind
 
-        opts = self.stage.options
-        if self.stage.data is not None:
-            return self.dataset(("prompt", "answer")).to_list()
-        return task_rows(opts.tasks, opts.size, self.recipe.seed + 1, opts.difficulty)
+        stage, opts = self.stage, self.stage.options
+        if stage.data is not None:
+            required = stage_kind(stage.kind).data_columns
+            rows = self.dataset(required, tuple({"answer"} - set(required))).to_list()
+        else:
+            rows = task_rows(opts.tasks, opts.size, self.recipe.seed + 1, opts.difficulty)
+        if not opts.decontaminate:  # RL prompts that are eval questions would score the eval on what RL trained
+            return rows, 0
+        kept, dropped = decontaminate(rows, opts.decontaminate, opts.ngram)
+        if not kept:
+            raise ValueError(f"stage {stage.name!r}: decontamination dropped all {dropped} prompts (ngram: 0?)")
+        return kept, dropped
 
     def checkpoint(self, ref: str) -> str:
         """An earlier stage's checkpoint when `ref` names a stage, else `ref` itself (a path or hub id)."""

@@ -15,7 +15,14 @@ from typing import Optional
 
 from ponder.models.chat import vocabulary_difference
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import DIFFICULTY_HELP, LoraSettings, check_difficulty, model_problem
+from ponder.recipes.schema import (
+    DECONTAMINATE_HELP,
+    DIFFICULTY_HELP,
+    NGRAM_HELP,
+    LoraSettings,
+    check_difficulty,
+    model_problem,
+)
 
 # ponder's DistillationConfig defaults, under the recipe's `trainer:` block (`ponder show RECIPE STAGE` lists them).
 DEFAULTS = {"logging_steps": 1, "save_steps": 25, "save_total_limit": 2, "max_completion_length": 128}
@@ -36,6 +43,8 @@ class Options:
     tasks: list = field(default_factory=list, metadata={"help": "Task names for prompts when `data` is not given."})
     size: int = field(default=256, metadata={"help": "Prompts per task (with `tasks`)."})
     difficulty: dict = field(default_factory=dict, metadata={"help": DIFFICULTY_HELP})
+    decontaminate: list = field(default_factory=list, metadata={"help": DECONTAMINATE_HELP})
+    ngram: int = field(default=8, metadata={"help": NGRAM_HELP})
 
     def __post_init__(self):
         check_difficulty(self.tasks, self.difficulty)
@@ -59,7 +68,7 @@ def check(stage, recipe, error):
         raise error("teacher", problem)
     if stage.data is None and not opts.tasks:
         raise error(
-            "data", "distill_onpolicy needs prompts: `data:` (a stage or a file with prompt + answer) or `tasks:`"
+            "data", "distill_onpolicy needs prompts: `data:` (a stage or a file with a prompt column) or `tasks:`"
         )
     targets = opts.lora.target_modules if opts.lora is not None else []
     if "lm_head" in ([targets] if isinstance(targets, str) else targets):
@@ -81,16 +90,17 @@ def main(ctx) -> dict:
     from ponder.trainers.distillation import DistillationRequest, train_distillation
 
     opts = ctx.stage.options
-    request = DistillationRequest(
-        ctx.model_source(), ctx.checkpoint(opts.teacher), ctx.prompt_rows(), opts.lora, ctx.workdir
-    )
-    return train_distillation(ctx, request)
+    rows, dropped = ctx.prompt_rows()
+    request = DistillationRequest(ctx.model_source(), ctx.checkpoint(opts.teacher), rows, opts.lora, ctx.workdir)
+    result = train_distillation(ctx, request)
+    result["metrics"]["dropped_contaminated"] = dropped
+    return result
 
 
 KIND = StageKind(
     name="distill_onpolicy",
     options=Options,
-    data_columns=("prompt", "answer"),
+    data_columns=("prompt",),  # the teacher grades the student's own completions: no answer needed
     main=main,
     produces=frozenset({"model"}),
     trainer_config="trl.DistillationConfig",

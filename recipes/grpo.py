@@ -143,16 +143,10 @@ def check(stage, recipe, error):
 
 
 def main(ctx) -> dict:
-    from ponder.data.curation import decontaminate
     from ponder.trainers.grpo import GRPORequest, train_grpo
 
-    stage, opts = ctx.stage, ctx.stage.options
-    rows = ctx.prompt_rows()
-    dropped = 0
-    if opts.decontaminate:  # RL prompts that are eval questions would score the eval on what RL trained
-        rows, dropped = decontaminate(rows, opts.decontaminate, opts.ngram)
-        if not rows:
-            raise ValueError(f"stage {stage.name!r}: decontamination dropped all {dropped} prompts (ngram: 0?)")
+    opts = ctx.stage.options
+    rows, dropped = ctx.prompt_rows()
     request = GRPORequest(
         ctx.model_source(),
         rows,

@@ -62,6 +62,30 @@ def test_the_divergence_falls_and_the_checkpoint_keeps_the_thinking_contract(wri
     assert direct.endswith("<think>\n\n</think>\n\n")
 
 
+def test_prompts_without_answers_and_decontaminated(write_recipe, tmp_path):
+    """The teacher grades the student's own tokens: a prompt column is all the data needs (grpo, which scores
+    answers, refuses the same file naming `answer`); `decontaminate:` drops the eval questions among the prompts."""
+    from ponder.data.tasks import task_rows
+
+    heldout = task_rows(["running_sum"], 6, 10_000, {"running_sum": [3, 4]})
+    fresh = task_rows(["running_sum"], 10, 7, {"running_sum": [3, 4]})
+    asked = [r["prompt"] for r in heldout]
+    prompts = asked + [r["prompt"] for r in fresh if r["prompt"] not in asked]
+    (tmp_path / "prompts.jsonl").write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts))
+    spec = "[{task: running_sum, size: 6, seed: 10000, difficulty: [3, 4]}]"
+    overrides = [
+        f"stages.onpolicy.data={{path: {tmp_path / 'prompts.jsonl'}}}",
+        "stages.onpolicy.trainer.max_steps=1",
+        f"stages.onpolicy.decontaminate={spec}",
+        "stages.onpolicy.ngram=0",
+    ]
+    metrics = run_recipe(load_recipe(write_recipe(RECIPE), overrides))["onpolicy"]["metrics"]
+    assert metrics["dropped_contaminated"] == 6 and metrics["train_prompts"] == len(prompts) - 6 > 0
+    grpo = RECIPE.replace("kind: distill_onpolicy", "kind: grpo").replace(f"    teacher: {TEACHER}\n", "")
+    error = refusal(write_recipe, overrides[0], text=grpo)
+    assert error.key == "stages.onpolicy.data.path" and "no column 'answer'" in str(error), error
+
+
 def refusal(write_recipe, *overrides, text: str = RECIPE) -> RecipeError:
     with pytest.raises(RecipeError) as info:
         load_recipe(write_recipe(text), list(overrides))

