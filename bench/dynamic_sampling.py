@@ -81,6 +81,24 @@ def run(seed: int, path: str, out: Path, max_draws: int) -> dict:
     }
 
 
+def at_shares(arms: list[dict]) -> dict:
+    """accuracy_at_<share>: mean +- SE over the runs' `arms` (each with its `accuracy_at_share`)."""
+    return {f"accuracy_at_{s}": spread([a["accuracy_at_share"][str(s)]["accuracy"] for a in arms]) for s in SHARES}
+
+
+def paired_at_shares(later: list[dict], earlier: list[dict]) -> dict:
+    """accuracy_at_<share>: mean +- SE over runs of later - earlier, run by run (a paired difference)."""
+    return {
+        f"accuracy_at_{s}": spread(
+            [
+                a["accuracy_at_share"][str(s)]["accuracy"] - b["accuracy_at_share"][str(s)]["accuracy"]
+                for a, b in zip(later, earlier)
+            ]
+        )
+        for s in SHARES
+    }
+
+
 def summary(runs: list[dict]) -> dict:
     out = {}
     for path in sorted({r["path"] for r in runs}):
@@ -89,24 +107,15 @@ def summary(runs: list[dict]) -> dict:
         for variant in ("shipped", "dynamic"):
             v = [r[variant] for r in mine]
             figures[variant] = {
-                **{
-                    f"accuracy_at_{s}": spread([x["accuracy_at_share"][str(s)]["accuracy"] for x in v]) for s in SHARES
-                },
+                **at_shares(v),
                 "final_accuracy": spread([x["final_accuracy"] for x in v]),
                 "steps_with_signal": spread([x["steps_with_signal"] for x in v]),
                 "groups_with_signal": spread([x["groups_with_signal"] for x in v]),
                 "grpo_seconds": spread([x["grpo_seconds"] for x in v]),
             }
-        figures["paired_dynamic_minus_shipped"] = {
-            f"accuracy_at_{s}": spread(
-                [
-                    r["dynamic"]["accuracy_at_share"][str(s)]["accuracy"]
-                    - r["shipped"]["accuracy_at_share"][str(s)]["accuracy"]
-                    for r in mine
-                ]
-            )
-            for s in SHARES
-        }
+        figures["paired_dynamic_minus_shipped"] = paired_at_shares(
+            [r["dynamic"] for r in mine], [r["shipped"] for r in mine]
+        )
         figures["distill_accuracy"] = spread([r["distill_accuracy"] for r in mine])
         out[path] = figures
     return out

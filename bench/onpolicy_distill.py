@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, commit, machine, run_recipe_process, sweep, sweep_parser, write_results  # noqa: E402
-from dynamic_sampling import SHARES, accuracy  # noqa: E402
+from dynamic_sampling import SHARES, accuracy, at_shares, paired_at_shares  # noqa: E402
 from recipe_seeds import spread  # noqa: E402
 
 RECIPE = "configs/tiny/onpolicy.yaml"
@@ -86,24 +86,15 @@ def summary(runs: list[dict]) -> dict:
         for arm in ARMS:
             v = [r["arms"][arm] for r in mine]
             figures[arm] = {
-                **{
-                    f"accuracy_at_{s}": spread([x["accuracy_at_share"][str(s)]["accuracy"] for x in v]) for s in SHARES
-                },
+                **at_shares(v),
                 "final_accuracy": spread([x["final_accuracy"] for x in v]),
                 "final_tokens": spread([x["final_tokens"] for x in v]),
                 "seconds": spread([x["seconds"] for x in v]),
             }
         for other in ("grpo", "sft_teacher"):
-            figures[f"paired_onpolicy_minus_{other}"] = {
-                f"accuracy_at_{s}": spread(
-                    [
-                        r["arms"]["onpolicy"]["accuracy_at_share"][str(s)]["accuracy"]
-                        - r["arms"][other]["accuracy_at_share"][str(s)]["accuracy"]
-                        for r in mine
-                    ]
-                )
-                for s in SHARES
-            }
+            figures[f"paired_onpolicy_minus_{other}"] = paired_at_shares(
+                [r["arms"]["onpolicy"] for r in mine], [r["arms"][other] for r in mine]
+            )
         figures["teacher_minus_onpolicy_final"] = spread(
             [r["teacher_accuracy"] - r["arms"]["onpolicy"]["final_accuracy"] for r in mine]
         )

@@ -137,26 +137,28 @@ def test_readme_quotes_the_dynamic_sampling_bench():
 def test_readme_and_results_quote_the_onpolicy_distillation_bench():
     """#46 item 3, tiny: README's row and docs/results.md's table are bench/onpolicy_distill.py's summary; on-policy
     distillation ends within 0.01 of the teacher and SFT on the teacher's verified traces above it, as they say."""
+    from test_rg_agreement import pm  # mean +- SE as README and docs/results.md quote it
+
     bench = json.loads((RESULTS / "onpolicy_distill.json").read_text())
     s = bench["summary"]["default"]
     assert len([r for r in bench["runs"] if r["path"] == "default"]) == 3
 
-    def pm(x: dict, sign: str = "") -> str:
-        return f"{x['mean']:{sign}.3f} +- {x['se']:.3f}"
-
     quote = row("onpolicy_distill.json")
-    assert f"greedy, teacher {pm(s['teacher_accuracy'])}: on-policy {pm(s['onpolicy']['final_accuracy'])}" in quote
-    assert f"({pm(s['paired_onpolicy_minus_grpo']['accuracy_at_0.25'], '+')} over GRPO at 25% of its tokens)" in quote
-    assert f"SFT on the teacher's verified traces {pm(s['sft_teacher']['final_accuracy'])}" in quote
+    assert (
+        f"greedy, teacher {pm(s['teacher_accuracy'], '')}: on-policy {pm(s['onpolicy']['final_accuracy'], '')}"
+        in quote
+    )
+    assert f"({pm(s['paired_onpolicy_minus_grpo']['accuracy_at_0.25'])} over GRPO at 25% of its tokens)" in quote
+    assert f"SFT on the teacher's verified traces {pm(s['sft_teacher']['final_accuracy'], '')}" in quote
     final = {arm: s[arm]["final_accuracy"]["mean"] for arm in ("onpolicy", "sft_teacher")}
     assert s["teacher_minus_onpolicy_final"]["mean"] < 0.01 < final["sft_teacher"] - s["teacher_accuracy"]["mean"]
     assert final["sft_teacher"] > final["onpolicy"]
     docs = (ROOT / "docs/results.md").read_text()
     for arm, label in (("grpo", "GRPO (the teacher's own path)"), ("onpolicy", "on-policy distillation")):
         x = s[arm]
-        shares = " | ".join(pm(x[f"accuracy_at_{k}"]) for k in ("0.25", "0.5", "1.0"))
-        assert f"| {label} | {shares} | {pm(x['final_accuracy'])} | {x['final_tokens']['mean']:,.0f} |" in docs
+        shares = " | ".join(pm(x[f"accuracy_at_{k}"], "") for k in ("0.25", "0.5", "1.0"))
+        assert f"| {label} | {shares} | {pm(x['final_accuracy'], '')} | {x['final_tokens']['mean']:,.0f} |" in docs
     x = s["paired_onpolicy_minus_grpo"]
-    paired = " | ".join(pm(x[f"accuracy_at_{k}"], "+") for k in ("0.25", "0.5", "1.0"))
+    paired = " | ".join(pm(x[f"accuracy_at_{k}"]) for k in ("0.25", "0.5", "1.0"))
     assert f"| on-policy - GRPO (paired) | {paired} |" in docs
-    assert f"student {pm(s['student_accuracy'])}, teacher {pm(s['teacher_accuracy'])}:" in docs
+    assert f"student {pm(s['student_accuracy'], '')}, teacher {pm(s['teacher_accuracy'], '')}:" in docs
