@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import os
-import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -399,19 +397,6 @@ def check_references(stage: Stage, earlier: dict, file, key: str):
         stage.init = str(Path(stage.init).expanduser())  # transformers reads the path as given
 
 
-HUB_ID = re.compile(r"^(?:[A-Za-z0-9_](?:[\w.-]{0,94}[A-Za-z0-9_])?/)?[A-Za-z0-9_](?:[\w.-]{0,94}[A-Za-z0-9_])?$")
-TRUE = {"1", "ON", "YES", "TRUE"}
-
-
-def hub_cache() -> Path:
-    """huggingface_hub's cache folder, read from the environment as it reads it (without importing it)."""
-    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
-    if cache:
-        return Path(cache).expanduser()
-    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache") / "huggingface"
-    return Path(home).expanduser() / "hub"
-
-
 def model_problem(ref: str, earlier: dict, products=frozenset({"model"}), folder: Path | None = None) -> str | None:
     """What is wrong with `ref` as a model a stage loads (`init:`, distill_onpolicy's `teacher:`), read as
     `StageContext.checkpoint` reads it: an earlier stage producing one of `products` (its checkpoint), `tiny:<preset>`,
@@ -437,9 +422,15 @@ def model_problem(ref: str, earlier: dict, products=frozenset({"model"}), folder
     looked = [path] if path.is_absolute() else [Path.cwd() / path] + ([folder / path] if folder else [])
     if any(p.exists() for p in looked):
         return None
-    cached = (hub_cache() / f"models--{ref.replace('/', '--')}").is_dir()
-    hub_like = HUB_ID.match(ref) and "--" not in ref and ".." not in ref and not ref.endswith(".git")
-    if hub_like and cached:
+    from huggingface_hub import constants  # the cache folder and offline setting transformers will use
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(ref)
+        hub_like = True
+    except HFValidationError:
+        hub_like = False
+    if hub_like and (Path(constants.HF_HUB_CACHE) / f"models--{ref.replace('/', '--')}").is_dir():
         return None
     if ref.startswith((".", "/", "~")) or not hub_like or ("/" not in ref and folder is not None):
         where = " or ".join(str(p) for p in looked)
@@ -449,12 +440,10 @@ def model_problem(ref: str, earlier: dict, products=frozenset({"model"}), folder
             f"{ref!r} is neither an earlier stage{nearest(ref, earlier)} nor a path or hub id "
             "(a stage loads only what the stages before it made)"
         )
-    offline = os.environ.get("HF_HUB_OFFLINE", "").upper() in TRUE
-    if offline or os.environ.get("TRANSFORMERS_OFFLINE", "").upper() in TRUE:
-        setting = "HF_HUB_OFFLINE" if offline else "TRANSFORMERS_OFFLINE"
+    if constants.HF_HUB_OFFLINE:
         return (
-            f"hub model {ref!r} is not in the local cache ({hub_cache()}) and {setting}=1 forbids downloading it: "
-            f"unset {setting}, or download it first (`hf download {ref}`)"
+            f"hub model {ref!r} is not in the local cache ({constants.HF_HUB_CACHE}) and HF_HUB_OFFLINE (or "
+            f"TRANSFORMERS_OFFLINE) forbids downloading it: unset it, or download it first (`hf download {ref}`)"
         )
     return None
 

@@ -7,6 +7,7 @@ import types
 from pathlib import Path
 
 import pytest
+from huggingface_hub import constants
 
 from ponder.recipes.cli import main
 from ponder.recipes.schema import RecipeError, load_recipe
@@ -18,7 +19,7 @@ MISTAKES = [
     ("nosuch=1", "nosuch", "unknown key"),
     ("seed=abc", "seed", "is not an integer"),
     ("report_to=wandbb", "report_to", "is not one of"),
-    ("model.name_or_path=org/not-cached", "model.name_or_path", "HF_HUB_OFFLINE=1"),
+    ("model.name_or_path=org/not-cached", "model.name_or_path", "HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE)"),
     ("model.name_or_path=./nowhere", "model.name_or_path", "no model at"),
     ("model.name_or_path=not a hub id", "model.name_or_path", "hub id (org/name)"),
     ("model.name_or_path=pypi:nosuchpkg/x.gguf", "model.name_or_path", "nosuchpkg"),
@@ -54,8 +55,8 @@ def runner_not_reached(*args, **kwargs):
 
 @pytest.mark.parametrize("override,key,says", MISTAKES, ids=[m[0] for m in MISTAKES])
 def test_mistake_is_one_line_from_validate_and_run(override, key, says, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))  # an empty cache: no hub model is there
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read from the environment when huggingface_hub loads
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # an empty cache: no hub model is there
     (tmp_path / "q.jsonl").write_text('{"question": "1 + 1", "answer": "2"}\n')
     override = override.replace("{tmp}", str(tmp_path))
     with pytest.raises(RecipeError) as info:
@@ -79,11 +80,10 @@ def test_recipe_copied_away_from_its_model_names_the_paths_it_looked_for(tmp_pat
 
 
 def test_hub_ids_pass_online_or_cached_and_good_names_pass(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     load_recipe(REASONER, ["model.name_or_path=Qwen/Qwen3-0.6B"])  # online: the hub is asked at run time
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     (tmp_path / "models--Qwen--Qwen3-0.6B").mkdir()
     load_recipe(REASONER, ["model.name_or_path=Qwen/Qwen3-0.6B", "stages.eval_base.tasks=[running_sum, rg:chain_sum]"])
     (tmp_path / "q.jsonl").write_text('{"question": "1 + 1", "answer": "2"}\n')
