@@ -289,13 +289,10 @@ def load_recipe(path, overrides: list[str] | None = None) -> Recipe:
     problem = model_problem(recipe.model.name_or_path, {}, folder=folder)
     if problem:
         raise RecipeError(path, "model.name_or_path", problem)
-    name = recipe.model.name_or_path
-    if not name.startswith(("tiny:", "pypi:")):
-        here = Path(name).expanduser()
-        if here.exists():
-            recipe.model.name_or_path = str(here)  # `~` expanded: transformers reads the path as given
-        elif (folder / here).is_dir():
-            recipe.model.name_or_path = str(folder / here)
+    if not recipe.model.name_or_path.startswith(("tiny:", "pypi:")):
+        local = resolve_path(recipe.model.name_or_path, path)  # `~` expanded: transformers reads the path as given
+        if local.exists():
+            recipe.model.name_or_path = str(local)
     seen: dict[str, Stage] = {}
     for i, raw_stage in enumerate(raw_stages):
         stage = build_stage(raw_stage, path, f"stages[{i}]", seen, recipe)
