@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from ponder.recipes.kind import StageKind
-from ponder.recipes.schema import DIFFICULTY_HELP, LoraSettings, check_difficulty
+from ponder.recipes.schema import DECONTAMINATE_HELP, DIFFICULTY_HELP, NGRAM_HELP, LoraSettings, check_difficulty
 from ponder.recipes.sft import DEFAULTS
 
 
@@ -30,6 +30,8 @@ class Options:
     temperature: float = field(default=0.8, metadata={"help": "Sampling temperature."})
     max_new_tokens: int = field(default=128, metadata={"help": "Max new tokens per sample."})
     heldout_size: int = field(default=64, metadata={"help": "Held-out problems per task for per-round accuracy."})
+    decontaminate: list = field(default_factory=list, metadata={"help": DECONTAMINATE_HELP})
+    ngram: int = field(default=8, metadata={"help": NGRAM_HELP})
     lora: Optional[LoraSettings] = field(default_factory=LoraSettings, metadata={"help": "`lora: null` = full."})
 
     def __post_init__(self):
@@ -43,6 +45,7 @@ class Options:
 def main(ctx) -> dict:
     import datasets
 
+    from ponder.data.curation import decontaminate
     from ponder.data.loading import save_dataset
     from ponder.data.tasks import task_rows
     from ponder.inference.sampling import accuracy, sample_and_verify
@@ -57,8 +60,10 @@ def main(ctx) -> dict:
         for r in task_rows(opts.tasks, opts.heldout_size, recipe.seed + 3, opts.difficulty)
         if r["id"] not in problems
     ]  # held out = never trained on
-    problems = list(problems.values())
-    metrics = {"problems": len(problems), "heldout": len(heldout)}
+    problems, dropped = list(problems.values()), 0
+    if opts.decontaminate:  # problems that are eval questions would score the eval on what the rounds trained
+        problems, dropped = decontaminate(problems, opts.decontaminate, opts.ngram)
+    metrics = {"problems": len(problems), "heldout": len(heldout), "dropped_contaminated": dropped}
     current = ctx.model_source()
     if current.startswith("tiny:"):
         current = prepare_model(ctx, current, ctx.workdir)[2]
