@@ -121,7 +121,13 @@ def main(ctx) -> dict:
         )
     artifacts = save_dataset(datasets.Dataset.from_list(kept_all), ctx.workdir) if kept_all else {}
     inside = Path(current).is_relative_to(ctx.workdir)  # stage-relative: the folder is renamed when done
-    artifacts["checkpoint"] = str(Path(current).relative_to(ctx.workdir)) if inside else current
+    if not inside and not Path(current).is_dir():  # a hub id or packaged model: no folder to name
+        raise ValueError(
+            f"stage {ctx.stage.name!r}: round 1 kept no verified sample, so nothing was trained from {current!r} "
+            "(raise samples or temperature, or start from a model that solves some problems)"
+        )
+    # no round trained: the model it started from, as an absolute path (a relative one would be read from this stage)
+    artifacts["checkpoint"] = str(Path(current).relative_to(ctx.workdir) if inside else Path(current).resolve())
     return {"metrics": metrics, "artifacts": artifacts}
 
 

@@ -209,7 +209,7 @@ stages:
 """
 
 
-def test_self_improve_two_rounds_logs_and_keeps_only_verified(write_recipe, tmp_path):
+def test_self_improve_two_rounds_logs_and_keeps_only_verified(write_recipe, tmp_path, monkeypatch):
     m = run_recipe(load_recipe(write_recipe(SELF_IMPROVE)))["star"]["metrics"]
     for r in (1, 2):
         assert 0.0 <= m[f"round{r}_sample_pass_rate"] <= 1.0 and f"round{r}_heldout_accuracy" in m
@@ -230,6 +230,15 @@ def test_self_improve_two_rounds_logs_and_keeps_only_verified(write_recipe, tmp_
         / "runs/si/star"
         / json.loads((tmp_path / "runs/si/star/result.json").read_text())["artifacts"]["checkpoint"]
     ).exists()
+    # A round that keeps nothing trains nothing: the stage's model is the one it started from, also when the run
+    # folder is relative to the working directory (`ponder run`'s default `runs/`), and a later stage can load it.
+    monkeypatch.chdir(tmp_path)
+    edits = ["output_dir=runs", "stages.star.rounds=1", "stages.star.max_new_tokens=1"]
+    star = run_recipe(load_recipe(write_recipe(SELF_IMPROVE), edits))["star"]
+    assert star["metrics"]["round1_kept"] == 0 and "round1_loss_last" not in star["metrics"]
+    start = json.loads((tmp_path / "runs/si/distill/result.json").read_text())["artifacts"]["checkpoint"]
+    assert Path(star["artifacts"]["checkpoint"]) == (tmp_path / "runs/si/distill" / start).resolve()
+    assert (Path("runs/si/star") / star["artifacts"]["checkpoint"]).is_dir()  # as a later stage reads it
 
 
 def test_local_model_teacher_and_judge(write_recipe, tiny_checkpoint):
