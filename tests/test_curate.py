@@ -233,9 +233,13 @@ def test_self_improve_two_rounds_logs_and_keeps_only_verified(write_recipe, tmp_
     # A round that keeps nothing trains nothing: the stage's model is the one it started from, also when the run
     # folder is relative to the working directory (`ponder run`'s default `runs/`), and a later stage can load it.
     monkeypatch.chdir(tmp_path)
-    edits = ["output_dir=runs", "stages.star.rounds=1", "stages.star.max_new_tokens=1"]
+    heldout = "stages.star.decontaminate=[{task: running_sum, size: 200, seed: 10000, difficulty: [1, 1]}]"
+    edits = ["output_dir=runs", "stages.star.rounds=1", "stages.star.max_new_tokens=1", heldout, "stages.star.ngram=0"]
     star = run_recipe(load_recipe(write_recipe(SELF_IMPROVE), edits))["star"]
     assert star["metrics"]["round1_kept"] == 0 and "round1_loss_last" not in star["metrics"]
+    # ... and its problems leave out the eval set's questions (1-step sums: many are), counted
+    assert star["metrics"]["dropped_contaminated"] > 0
+    assert star["metrics"]["problems"] + star["metrics"]["dropped_contaminated"] == m["problems"]
     start = json.loads((tmp_path / "runs/si/distill/result.json").read_text())["artifacts"]["checkpoint"]
     assert Path(star["artifacts"]["checkpoint"]) == (tmp_path / "runs/si/distill" / start).resolve()
     assert (Path("runs/si/star") / star["artifacts"]["checkpoint"]).is_dir()  # as a later stage reads it
