@@ -6,7 +6,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ponder.errors import PonderError
 from ponder.recipes.schema import Recipe, Stage
+
+
+class StageError(PonderError, ValueError):
+    """A stage that cannot go on with what it was given (every prompt an eval question, no trace left to select),
+    said in one line that names the stage and the setting to change: `ponder run` prints no traceback for it."""
 
 
 @dataclass
@@ -69,7 +75,7 @@ class StageContext:
             return rows, 0
         kept, dropped = decontaminate(rows, opts.decontaminate, opts.ngram)
         if not kept:
-            raise ValueError(f"stage {stage.name!r}: decontamination dropped all {dropped} prompts (ngram: 0?)")
+            raise StageError(f"stage {stage.name!r}: decontamination dropped all {dropped} prompts (ngram: 0?)")
         return kept, dropped
 
     def checkpoint(self, ref: str) -> str:

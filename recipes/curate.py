@@ -12,6 +12,7 @@ import collections
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ponder.recipes.context import StageError
 from ponder.recipes.kind import StageKind
 from ponder.recipes.schema import DECONTAMINATE_HELP, DIFFICULTY_HELP, NGRAM_HELP, check_difficulty
 
@@ -155,7 +156,7 @@ def main(ctx) -> dict:
         dropped = {k: v for k, v in counts.items() if k.startswith("dropped_") and v}
         hint = "; templated questions share n-grams with every eval question: set `ngram: 0`" if opts.ngram else ""
         hint = hint if counts.get("dropped_contaminated") == counts["after_quality"] else ""
-        raise ValueError(
+        raise StageError(
             f"stage {ctx.stage.name!r}: nothing left to select from a pool of {len(pool)} ({dropped}){hint}"
         )
     counts["selected_domains"] = len({r["domain"] for r in chosen})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ponder.recipes.context import StageError
 from ponder.recipes.kind import StageKind
 from ponder.recipes.schema import DECONTAMINATE_HELP, DIFFICULTY_HELP, NGRAM_HELP, LoraSettings, check_difficulty
 from ponder.recipes.sft import DEFAULTS
@@ -122,7 +123,7 @@ def main(ctx) -> dict:
     artifacts = save_dataset(datasets.Dataset.from_list(kept_all), ctx.workdir) if kept_all else {}
     inside = Path(current).is_relative_to(ctx.workdir)  # stage-relative: the folder is renamed when done
     if not inside and not Path(current).is_dir():  # a hub id or packaged model: no folder to name
-        raise ValueError(
+        raise StageError(
             f"stage {ctx.stage.name!r}: round 1 kept no verified sample, so nothing was trained from {current!r} "
             "(raise samples or temperature, or start from a model that solves some problems)"
         )

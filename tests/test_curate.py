@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ponder.data.tasks import get_task
+from ponder.recipes.cli import main as cli_main
 from ponder.recipes.runner import run_recipe
 from ponder.recipes.schema import load_recipe
 
@@ -275,7 +277,7 @@ stages:
     assert 0 < m["selected"] <= min(10, m["after_difficulty"])
 
 
-def test_templated_questions_are_decontaminated_by_exact_match(write_recipe):
+def test_templated_questions_are_decontaminated_by_exact_match(write_recipe, capsys):
     from ponder.data.curation import contaminated
 
     eval_questions = [r["prompt"] for r in get_task("word_problems").rows(20, seed=10_000)]
@@ -294,9 +296,12 @@ def test_templated_questions_are_decontaminated_by_exact_match(write_recipe):
         decontaminate: [{task: word_problems, size: 20, seed: 10000}]
     """
     path = write_recipe(recipe)
-    with pytest.raises(
-        ValueError, match=r"nothing left to select from a pool of 200 .*dropped_contaminated.*ngram: 0"
-    ):
-        run_recipe(load_recipe(path))
+    # `ponder run` says it in one line that names the stage and the fix, with no traceback, and exits 2
+    assert cli_main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and re.fullmatch(
+        r"ponder: error: stage 'curate': nothing left to select from a pool of 200 .*dropped_contaminated.*ngram: 0`",
+        err.strip().splitlines()[-1],
+    )
     metrics = run_recipe(load_recipe(path, ["stages.curate.ngram=0"]))["curate"]["metrics"]
     assert metrics["selected"] == 50 and metrics["dropped_contaminated"] < 5
