@@ -61,7 +61,6 @@ class StageContext:
         `answer` where there is one), else `size` rows of each of its `tasks`, drawn with the recipe's seed + 1 (eval
         sets use the seed); without the eval questions its `decontaminate:` names. Returns the rows and how many
         decontamination dropped."""
-        from ponder.data.curation import decontaminate
         from ponder.data.tasks import task_rows
         from ponder.recipes.kind import stage_kind
 
@@ -71,11 +70,19 @@ class StageContext:
             rows = self.dataset(required, tuple({"answer"} - set(required))).to_list()
         else:
             rows = task_rows(opts.tasks, opts.size, self.recipe.seed + 1, opts.difficulty)
-        if not opts.decontaminate:  # RL prompts that are eval questions would score the eval on what RL trained
+        return self.without_eval_questions(rows)
+
+    def without_eval_questions(self, rows: list[dict]) -> tuple[list[dict], int]:
+        """`rows` less those whose prompt is a question of an eval set the stage's `decontaminate:` names (training
+        on them would score the eval on what was trained), and how many were dropped; none left is an error."""
+        from ponder.data.curation import decontaminate
+
+        opts = self.stage.options
+        if not opts.decontaminate:
             return rows, 0
         kept, dropped = decontaminate(rows, opts.decontaminate, opts.ngram)
         if not kept:
-            raise StageError(f"stage {stage.name!r}: decontamination dropped all {dropped} prompts (ngram: 0?)")
+            raise StageError(f"stage {self.stage.name!r}: decontamination dropped all {dropped} prompts (ngram: 0?)")
         return kept, dropped
 
     def checkpoint(self, ref: str) -> str:

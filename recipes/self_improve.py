@@ -46,7 +46,6 @@ class Options:
 def main(ctx) -> dict:
     import datasets
 
-    from ponder.data.curation import decontaminate
     from ponder.data.loading import save_dataset
     from ponder.data.tasks import task_rows
     from ponder.inference.sampling import accuracy, sample_and_verify
@@ -61,9 +60,7 @@ def main(ctx) -> dict:
         for r in task_rows(opts.tasks, opts.heldout_size, recipe.seed + 3, opts.difficulty)
         if r["id"] not in problems
     ]  # held out = never trained on
-    problems, dropped = list(problems.values()), 0
-    if opts.decontaminate:  # problems that are eval questions would score the eval on what the rounds trained
-        problems, dropped = decontaminate(problems, opts.decontaminate, opts.ngram)
+    problems, dropped = ctx.without_eval_questions(list(problems.values()))
     metrics = {"problems": len(problems), "heldout": len(heldout), "dropped_contaminated": dropped}
     current = ctx.model_source()
     if current.startswith("tiny:"):
