@@ -1,7 +1,7 @@
 """DAPO's dynamic sampling on the default recipe: held-out accuracy at equal numbers of completions generated.
 
     python bench/dynamic_sampling.py [--seeds 0 1 2] [--paths default fp32_avx2] [--max-draws 3] [--name NAME]
-        [--append]
+        [--set stages.grpo.dynamic_sampling.skip_known=0.9] [--append]
 
 Per seed and numeric path: `ponder run configs/tiny/reasoner.yaml` with GRPO as shipped (a checkpoint kept every
 5 steps), then the same run folder again with `stages.grpo.dynamic_sampling={max_draws: N}`: curate and distill are
@@ -9,6 +9,7 @@ reused, so both GRPO runs start from the same distilled model (a paired comparis
 held-out greedy accuracy (eval_grpo's 200 questions and settings, `common.greedy_pass`) of the last checkpoint
 within 25/50/100% of the completions the shipped GRPO generates (100 steps x 32), and of its final model (100
 steps; dynamic sampling has generated more by then); the share of steps and of groups with signal; GRPO's seconds.
+`--set` adds `ponder run` overrides to the dynamic run only (e.g. pre-rollout filtering), recorded as `overrides`.
 Writes bench/results/NAME.json (default dynamic_sampling): every run, then per path and variant each figure's
 mean +- SE over seeds, and the paired differences (dynamic - shipped); `--append` adds the runs to NAME.json's.
 """
@@ -56,19 +57,20 @@ def grpo_figures(run: Path, budget: int) -> dict:
         "final_completions": total,
         "steps_with_signal": metrics["steps_with_signal"],
         "groups_with_signal": metrics["groups_with_signal"],
+        "prompts_skipped": metrics.get("prompts_skipped", 0),
         "grpo_seconds": round(result["seconds"], 1),
         "groups_with_signal_curve": [[h["step"], round(h["groups_with_signal"], 4)] for h in logs],
     }
 
 
-def run(seed: int, path: str, out: Path, max_draws: int) -> dict:
+def run(seed: int, path: str, out: Path, max_draws: int, extra: tuple = ()) -> dict:
     shipped_dir, dynamic_dir = out / "shipped", out / "dynamic"
     wall, results = run_recipe_process(RECIPE, seed, path, shipped_dir, ("distill", "grpo"), tuple(SAVE))
     budget = 100 * 32
     shipped = grpo_figures(shipped_dir / "tiny-reasoner", budget)
     shutil.copytree(shipped_dir, dynamic_dir)
     shutil.rmtree(dynamic_dir / "tiny-reasoner" / "grpo")
-    overrides = (*SAVE, f"stages.grpo.dynamic_sampling={{max_draws: {max_draws}}}")
+    overrides = (*SAVE, f"stages.grpo.dynamic_sampling={{max_draws: {max_draws}}}", *extra)
     run_recipe_process(RECIPE, seed, path, dynamic_dir, ("distill", "grpo"), overrides)
     dynamic = grpo_figures(dynamic_dir / "tiny-reasoner", budget)
     return {
@@ -112,6 +114,7 @@ def summary(runs: list[dict]) -> dict:
                 "steps_with_signal": spread([x["steps_with_signal"] for x in v]),
                 "groups_with_signal": spread([x["groups_with_signal"] for x in v]),
                 "grpo_seconds": spread([x["grpo_seconds"] for x in v]),
+                "prompts_skipped": spread([x.get("prompts_skipped", 0) for x in v]),
             }
         figures["paired_dynamic_minus_shipped"] = paired_at_shares(
             [r["dynamic"] for r in mine], [r["shipped"] for r in mine]
@@ -125,14 +128,18 @@ def main():
     parser = sweep_parser(["default", "fp32_avx2"], __doc__)
     parser.add_argument("--max-draws", type=int, default=3)
     parser.add_argument("--name", default="dynamic_sampling")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a `ponder run` override for the dynamic run"
+    )
     parser.add_argument("--append", action="store_true", help="add the runs to NAME.json's earlier ones")
     args = parser.parse_args()
-    earlier = json.loads((RESULTS / f"{args.name}.json").read_text())["runs"] if args.append else []
-    runs = earlier + sweep(lambda seed, path, out: run(seed, path, out, args.max_draws), args)
-    write_results(
-        args.name,
-        {"machine": machine(), "recipe": RECIPE, "max_draws": args.max_draws, "runs": runs, "summary": summary(runs)},
-    )
+    earlier = json.loads((RESULTS / f"{args.name}.json").read_text()) if args.append else {"runs": []}
+    if args.append and (earlier["max_draws"], earlier.get("overrides", [])) != (args.max_draws, args.set):
+        ran = f"max_draws {earlier['max_draws']} with {earlier.get('overrides', [])}"
+        sys.exit(f"{args.name}.json ran {ran}: --append needs the same --max-draws and --set")
+    runs = earlier["runs"] + sweep(lambda seed, path, out: run(seed, path, out, args.max_draws, tuple(args.set)), args)
+    results = {"machine": machine(), "recipe": RECIPE, "max_draws": args.max_draws, "overrides": args.set}
+    write_results(args.name, {**results, "runs": runs, "summary": summary(runs)})
 
 
 if __name__ == "__main__":

@@ -50,7 +50,8 @@ class LcpoSettings:
 @dataclass
 class DynamicSamplingSettings:
     """DAPO's dynamic sampling (verl's `algorithm.filter_groups`): every optimizer step is made of groups with
-    signal, as far as `max_draws` generation rounds allow."""
+    signal, as far as `max_draws` generation rounds allow; optionally with GRESO's pre-rollout filtering
+    (`skip_known`), which skips prompts known to lack signal before generating for them."""
 
     max_draws: int = field(
         default=3,
@@ -67,12 +68,23 @@ class DynamicSamplingSettings:
             "reward weights' magnitudes (float noise such as 1.2e-7 is no signal)."
         },
     )
+    skip_known: float = field(
+        default=0.0,
+        metadata={
+            "help": "Pre-rollout filtering (GRESO): a prompt whose last group had no signal is skipped before any "
+            "generation, with this probability, each time it is drawn again (the step's own batch and the fresh "
+            "draws); a fresh prompt takes its place. 0 = off (DAPO: every drawn prompt is generated); 0.9 = skip 9 "
+            "in 10, so a known prompt can still come back. Logged: `dynamic_sampling/prompts_skipped`."
+        },
+    )
 
     def __post_init__(self):
         if not isinstance(self.max_draws, int) or self.max_draws < 1:
             raise ValueError(f"max_draws={self.max_draws!r}: give an integer >= 1 (1 = drop nothing, only log)")
         if not 0 < self.signal_rtol < 1:
             raise ValueError(f"signal_rtol={self.signal_rtol!r}: give a value in (0, 1), e.g. 1.0e-4")
+        if isinstance(self.skip_known, bool) or not 0 <= self.skip_known <= 1:
+            raise ValueError(f"skip_known={self.skip_known!r}: give a probability in [0, 1], e.g. 0.9 (0 = off)")
 
 
 @dataclass

@@ -134,3 +134,32 @@ def test_a_completion_without_a_verdict_is_left_out_not_scored_wrong(write_recip
     unverified = [a for n, a in rows if n % 3 == 0]
     assert unverified and all(a == 0.0 for a in unverified) and any(a != 0 for n, a in rows if n % 3)
     assert m["verifier_timeouts"] == len(unverified)
+
+
+def test_prompts_known_to_lack_signal_are_skipped_before_generation(write_recipe, tmp_path, monkeypatch):
+    """`skip_known: 1.0` (GRESO's pre-rollout filtering): once a prompt's group has had no signal, the prompt is never
+    generated again (a fresh one takes its place, in the step's own batch and in the draws); every step still trains
+    16 rows, and the skips are logged per step and in result.json."""
+    rounds = []  # per generation round: [(prompt, had signal)] per group
+    real = grpo_trainer.PonderGRPOTrainer._scored_round
+
+    def spy(self, inputs):
+        batch, signal = real(self, inputs)
+        group = self.num_generations
+        rounds.append([(inputs[g * group]["prompt"], has) for g, has in enumerate(signal.tolist())])
+        return batch, signal
+
+    monkeypatch.setattr(grpo_trainer.PonderGRPOTrainer, "_scored_round", spy)
+    seen = spy_loss_batches(monkeypatch)
+    overrides = ["stages.rl.size=16", "stages.rl.dynamic_sampling.skip_known=1.0"]
+    m = run_recipe(load_recipe(write_recipe(RECIPE), overrides))["rl"]["metrics"]
+    known = set()
+    for groups in rounds:
+        assert not known & {prompt for prompt, _ in groups}, "a prompt known to lack signal was generated again"
+        known |= {prompt for prompt, has in groups if not has}
+        known -= {prompt for prompt, has in groups if has}
+    assert known
+    assert len(seen) == 3 and all(len(batch["advantages"]) == 16 for batch in seen)
+    history = json.loads((tmp_path / "runs/ds/rl/log_history.json").read_text())
+    skipped = [h["dynamic_sampling/prompts_skipped"] for h in history if "dynamic_sampling/prompts_skipped" in h]
+    assert len(skipped) == 3 and m["prompts_skipped"] == sum(skipped) > 0

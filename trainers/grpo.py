@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,11 @@ class PonderGRPOTrainer(GRPOTrainer):
       `max_draws` generation rounds a step; the batch keeps its size (if the rounds run out, the best of the rest
       fill it, with zero advantage). Logged per step: `dynamic_sampling/groups_drawn`, `.../groups_kept`,
       `.../groups_dropped`.
+    - **Pre-rollout filtering** (`dynamic_sampling.skip_known`, GRESO): the trainer remembers which prompts' last
+      group had no signal; drawn again (in the step's own batch or a fresh draw), such a prompt is skipped with that
+      probability before anything is generated for it, and a fresh prompt takes its place (at most one pass over
+      the training set per draw: when every prompt is known, known ones are generated). Logged per step:
+      `dynamic_sampling/prompts_skipped`.
     - **Answers without a verdict**: a reward that returns nan for a completion (the verifier ran out of time, see
       `ponder.rewards.math_answers`) makes that completion unscorable: out of its group's baseline, advantage 0,
       counted as `verifier_timeouts`; never scored as wrong.
@@ -46,6 +53,8 @@ class PonderGRPOTrainer(GRPOTrainer):
         self.signal_totals = Counter()  # over the run: groups, signal groups, steps, steps with signal, ...
         self._fresh_order, self._fresh_seed = [], self.args.seed + 7919 * self.accelerator.process_index
         self._round_timeouts = 0
+        self._without_signal, self._skipped = set(), 0  # prompts whose last group had no signal; skips this step
+        self._skip_draws = random.Random(self._fresh_seed)
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
         own = (
@@ -100,8 +109,10 @@ class PonderGRPOTrainer(GRPOTrainer):
             return super()._generate_and_score_completions(inputs)
         group = self.num_generations
         needed = len(inputs) // group
-        rounds = [self._scored_round(inputs)]
         settings = self.dynamic_sampling
+        if settings is not None and settings.skip_known:
+            inputs = self._without_known(inputs)
+        rounds = [self._scored_round(inputs)]
         while settings is not None and len(rounds) < settings.max_draws:
             kept = sum(int(signal.sum()) for _, signal in rounds)
             drawn = sum(len(signal) for _, signal in rounds)
@@ -125,9 +136,11 @@ class PonderGRPOTrainer(GRPOTrainer):
         weights = self.reward_weights.to(self._round_rewards.device)
         summed = (self._round_rewards * weights).nansum(dim=1)
         summed[torch.isnan(self._round_rewards).all(dim=1)] = torch.nan
-        signal = groups_with_signal(summed, self.num_generations, self.signal_tolerance)
+        everywhere = groups_with_signal(summed, self.num_generations, self.signal_tolerance)
+        if self.dynamic_sampling is not None and self.dynamic_sampling.skip_known:
+            self._remember(inputs, summed, everywhere)
         start = self.accelerator.process_index * len(inputs) // self.num_generations
-        signal = signal[start : start + len(inputs) // self.num_generations].to(batch["advantages"].device)
+        signal = everywhere[start : start + len(inputs) // self.num_generations].to(batch["advantages"].device)
         advantages = batch["advantages"]
         rows = signal.repeat_interleave(self.num_generations).to(advantages.dtype)
         batch["advantages"] = advantages * rows.reshape(-1, *[1] * (advantages.dim() - 1))
@@ -135,18 +148,58 @@ class PonderGRPOTrainer(GRPOTrainer):
         self._metrics["train"]["verifier_timeouts"].append(float(self._round_timeouts))
         return batch, signal
 
+    def _remember(self, inputs: list[dict], summed: torch.Tensor, signal: torch.Tensor):
+        """Note, over all processes, which prompts' groups just had no signal (a group with fewer than two scored
+        completions tells nothing and is not noted) and forget those that had some."""
+        from accelerate.utils import gather_object
+
+        group = self.num_generations
+        keys = gather_object([prompt_key(inputs[start]) for start in range(0, len(inputs), group)])
+        scored = (~torch.isnan(summed.view(-1, group))).sum(dim=1) >= 2
+        for key, has, judged in zip(keys, signal.tolist(), scored.tolist()):
+            if has:
+                self._without_signal.discard(key)
+            elif judged:
+                self._without_signal.add(key)
+
     def _fresh_rows(self, groups: int) -> list[dict]:
         """`groups` prompts from the training set (a seeded shuffle per process, cycled), each repeated per
-        generation: the groups dynamic sampling draws in place of dropped ones."""
+        generation: the groups dynamic sampling draws in place of dropped (or skipped) ones. With `skip_known`, a
+        prompt known to lack signal is passed over (as `_skip` decides), for at most one pass over the set."""
         dataset = self.train_dataset
-        rows = []
+        rows, passed = [], 0
         while len(rows) < groups:
             if not self._fresh_order:
                 generator = torch.Generator().manual_seed(self._fresh_seed)
                 self._fresh_seed += 1
                 self._fresh_order = torch.randperm(len(dataset), generator=generator).tolist()
-            rows.append(dataset[self._fresh_order.pop()])
+            row = dataset[self._fresh_order.pop()]
+            if passed < len(dataset) and self._skip(row):
+                passed += 1
+                continue
+            rows.append(row)
         return [dict(row) for row in rows for _ in range(self.num_generations)]
+
+    def _without_known(self, inputs: list[dict]) -> list[dict]:
+        """The step's own batch with each group whose prompt `_skip` passes over replaced by a fresh one (one draw
+        for them all)."""
+        group = self.num_generations
+        groups = [inputs[start : start + group] for start in range(0, len(inputs), group)]
+        skipped = [index for index, rows in enumerate(groups) if self._skip(rows[0])]
+        fresh = self._fresh_rows(len(skipped)) if skipped else []
+        for n, index in enumerate(skipped):
+            groups[index] = fresh[n * group : (n + 1) * group]
+        return [row for rows in groups for row in rows]
+
+    def _skip(self, row: dict) -> bool:
+        """Whether to skip `row` before generating: its prompt's last group had no signal and the `skip_known`
+        coin says skip (counted in this step's `prompts_skipped`)."""
+        settings = self.dynamic_sampling
+        if settings is None or not settings.skip_known or prompt_key(row) not in self._without_signal:
+            return False
+        skip = self._skip_draws.random() < settings.skip_known
+        self._skipped += skip
+        return skip
 
     def _max_over_processes(self, value: int) -> int:
         if self.accelerator.num_processes == 1:
@@ -155,11 +208,12 @@ class PonderGRPOTrainer(GRPOTrainer):
 
     def _log_groups(self, rounds, kept: int, needed: int):
         """Per step: the share of the batch's groups with signal (and, with dynamic sampling, groups drawn / kept /
-        dropped), summed over processes; run totals in `signal_totals`."""
+        dropped, prompts skipped), summed over processes; run totals in `signal_totals`."""
         drawn = sum(len(signal) for _, signal in rounds)
         signal_drawn = sum(int(signal.sum()) for _, signal in rounds)
-        counts = torch.tensor([needed, kept, drawn, signal_drawn], device=self.accelerator.device)
-        needed, kept, drawn, signal_drawn = self.accelerator.gather(counts).view(-1, 4).sum(dim=0).tolist()
+        counts = torch.tensor([needed, kept, drawn, signal_drawn, self._skipped], device=self.accelerator.device)
+        needed, kept, drawn, signal_drawn, skipped = self.accelerator.gather(counts).view(-1, 5).sum(dim=0).tolist()
+        self._skipped = 0
         metrics = self._metrics["train"]
         metrics["groups_with_signal"].append(kept / needed)
         if self.dynamic_sampling is not None:
@@ -167,22 +221,27 @@ class PonderGRPOTrainer(GRPOTrainer):
             metrics["dynamic_sampling/groups_kept"].append(float(kept))
             metrics["dynamic_sampling/groups_dropped"].append(float(drawn - kept))
             metrics["dynamic_sampling/rounds"].append(float(len(rounds)))
+            if self.dynamic_sampling.skip_known:
+                metrics["dynamic_sampling/prompts_skipped"].append(float(skipped))
         totals = self.signal_totals
         totals["groups"] += needed
         totals["groups_with_signal"] += kept
         totals["groups_drawn"] += drawn
         totals["groups_drawn_with_signal"] += signal_drawn
+        totals["prompts_skipped"] += skipped
         totals["steps"] += 1
         totals["steps_with_signal"] += int(kept > 0)
 
     def signal_metrics(self) -> dict:
-        """Run totals for result.json: shares of groups and steps with signal, draws, verifier timeouts."""
+        """Run totals for result.json: shares of groups and steps with signal, draws, prompts skipped, verifier
+        timeouts."""
         t = self.signal_totals
         return {
             "groups_with_signal": t["groups_with_signal"] / max(t["groups"], 1),
             "steps_with_signal": t["steps_with_signal"] / max(t["steps"], 1),
             "groups_drawn": t["groups_drawn"],
             "groups_drawn_with_signal": t["groups_drawn_with_signal"],
+            "prompts_skipped": t["prompts_skipped"],
             "verifier_timeouts": t["verifier_timeouts"],
         }
 
@@ -204,6 +263,12 @@ class PonderGRPOTrainer(GRPOTrainer):
         if exact:
             inputs = keep_rows(inputs)
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+
+def prompt_key(row: dict) -> str:
+    """A training row's prompt as a hashable key (text, or chat messages as JSON)."""
+    prompt = row["prompt"]
+    return prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True, default=str)
 
 
 def groups_with_signal(rewards: torch.Tensor, group: int, tolerance: float) -> torch.Tensor:
@@ -290,7 +355,7 @@ class GRPORequest:
     lcpo: object  # LcpoSettings, or None
     out_dir: Path
     rollout: str = "ponder"  # ponder (ponder.inference.rollout) or trl (TRL's own generate)
-    dynamic_sampling: object = None  # DynamicSamplingSettings (max_draws, signal_rtol), or None = off
+    dynamic_sampling: object = None  # DynamicSamplingSettings (max_draws, signal_rtol, skip_known), or None = off
 
 
 def train_grpo(ctx, request: GRPORequest) -> dict:
