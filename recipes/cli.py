@@ -78,16 +78,22 @@ def cmd_validate(args) -> int:
 
 
 def option_lines(options, prefix: str = "") -> list[str]:
-    """Each option of a stage (nested settings too): its value in this recipe and its help text."""
+    """Each option of a stage (nested settings too; those of a setting the recipe leaves off, indented, with the
+    defaults they take when it is set): its value in this recipe and its help text."""
     import dataclasses
+    import typing
 
     lines = []
+    hints = typing.get_type_hints(type(options)) if dataclasses.is_dataclass(options) else {}
     for f in dataclasses.fields(options):
         value = getattr(options, f.name)
+        nested = [t for t in typing.get_args(hints.get(f.name)) if dataclasses.is_dataclass(t)]
         if dataclasses.is_dataclass(value):
             lines += option_lines(value, f"{prefix}{f.name}.")
             continue
         lines.append(f"{prefix + f.name:<28} {value!r:<32} # {f.metadata.get('help', '')}".rstrip(" #"))
+        if value is None and nested:  # off here: its settings with the defaults they take when it is set
+            lines += [f"  {line}" for line in option_lines(nested[0](), f"{prefix}{f.name}.")]
     return lines
 
 

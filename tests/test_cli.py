@@ -52,6 +52,17 @@ def test_show_prints_the_edited_value(form, capsys):
     assert re.search(r"^max_steps +7 +# trainer:$", out, flags=re.M), out
 
 
+def test_help_fields_lists_the_settings_of_an_option_left_off(capsys):
+    """`ponder show --help-fields`: dynamic sampling is off in the default recipe, yet its settings (skip_known
+    included) are listed with the defaults they take and their help; set, they show the recipe's values."""
+    assert main(["show", REASONER, "grpo", "--help-fields"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^dynamic_sampling +None +# DAPO's dynamic sampling", out, flags=re.M), out
+    assert re.search(r"^  dynamic_sampling\.skip_known +0\.0 +# Pre-rollout filtering \(GRESO\)", out, flags=re.M), out
+    assert main(["show", REASONER, "grpo", "--help-fields", "stages.grpo.dynamic_sampling={skip_known: 0.9}"]) == 0
+    assert re.search(r"^dynamic_sampling\.skip_known +0\.9 +# Pre-rollout", capsys.readouterr().out, flags=re.M)
+
+
 @pytest.mark.parametrize("form", FORMS)
 def test_validate_refuses_a_bad_edit_by_its_key_and_passes_a_good_one(form, capsys):
     edit = FORMS[form]

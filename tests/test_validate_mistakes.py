@@ -43,6 +43,7 @@ MISTAKES = [
     ("stages.distill.trainer.max_stepps=5", "stages.distill.trainer.max_stepps", "did you mean 'max_steps'"),
     ("stages.distill.trainer.output_dir=x", "stages.distill.trainer.output_dir", "set by ponder"),
     ("stages.grpo.trainer.loss_type=dapoo", "stages.grpo.trainer.loss_type", "did you mean 'dapo'"),
+    ("stages.grpo.dynamic_sampling={skip_known: 1.5}", "stages.grpo.dynamic_sampling", "skip_known=1.5"),
     ("stages.eval_base.trainer={max_steps: 1}", "stages.eval_base.trainer", "trains nothing"),
     ("stages.grpo.launcher={type: mpi}", "stages.grpo.launcher", "choose single, torchrun or accelerate"),
     ("stages.eval_base.launcher={type: torchrun, num_processes: 2}", "stages.eval_base.launcher", "trains nothing"),
