@@ -112,26 +112,44 @@ def test_benchmarks_doc_names_every_script_and_every_committed_result():
 
 
 def test_readme_quotes_the_dynamic_sampling_bench():
-    """The dynamic sampling row: the default path's signal shares, the paired difference at equal completions and the
-    accuracies after 100 steps, as bench/dynamic_sampling.py summarised them over its seeds."""
-    bench = json.loads((RESULTS / "dynamic_sampling.json").read_text())
-    quote = row("dynamic_sampling.json")
-    summary = bench["summary"]["default"]
-    shipped, dynamic = summary["shipped"], summary["dynamic"]
-    paired = summary["paired_dynamic_minus_shipped"]["accuracy_at_1.0"]
-    seeds = len([r for r in bench["runs"] if r["path"] == "default"])
-    assert f"default path, {seeds} seeds" in quote and bench["max_draws"] == 3 and "`max_draws: 3`" in quote
+    """The dynamic sampling row: steps with signal as shipped, with dynamic sampling and with pre-rollout filtering on
+    both paths, the paired differences at equal completions and the accuracies after 100 steps, as
+    bench/dynamic_sampling.py summarised them (dynamic_sampling.json, dynamic_sampling_skip_known.json)."""
+    plain = json.loads((RESULTS / "dynamic_sampling.json").read_text())
+    skip = json.loads((RESULTS / "dynamic_sampling_skip_known.json").read_text())
+    assert plain["max_draws"] == skip["max_draws"] == 3
+    assert skip["overrides"] == ["stages.grpo.dynamic_sampling.skip_known=0.9"]
+    quote = row("dynamic_sampling_skip_known.json")
+    assert "`max_draws: 3`" in quote and "`skip_known: 0.9`" in quote and "dynamic_sampling.json" in quote
+    for bench in (plain, skip):
+        assert f"default path, {len([r for r in bench['runs'] if r['path'] == 'default'])} seeds" in quote
+    docs = (ROOT / "docs/results.md").read_text()
+    for path in ("default", "fp32_avx2"):  # the same distilled models: the shipped arms agree but for seconds
+        figures = [{k: v for k, v in b["summary"][path]["shipped"].items() if "accuracy" in k} for b in (plain, skip)]
+        assert figures[0] == figures[1] and len(figures[0]) == 4
+        x = skip["summary"][path]["dynamic"]
+        cells = [f"{x[k]['mean']:.3f} +- {x[k]['se']:.3f}" for k in ("accuracy_at_1.0", "final_accuracy")]
+        assert f"| {path} (3) | dynamic_sampling {{max_draws: 3, skip_known: 0.9}} | " in docs and all(
+            c in docs for c in cells + [f"{x['steps_with_signal']['mean']:.3f} +- {x['steps_with_signal']['se']:.3f}"]
+        )
 
-    def change(key: str) -> str:
-        return f"{shipped[key]['mean']:.3f} -> {dynamic[key]['mean']:.3f}"
+    def steps(path: str) -> str:
+        s = [plain["summary"][path]["shipped"], plain["summary"][path]["dynamic"], skip["summary"][path]["dynamic"]]
+        return " -> ".join(f"{x['steps_with_signal']['mean']:.3f}" for x in s)
 
-    signal = f"groups with signal {change('groups_with_signal')}, steps with signal {change('steps_with_signal')}"
-    assert signal in quote and f"greedy at equal completions {paired['mean']:+.3f} +- {paired['se']:.3f}" in quote
-    fp32 = bench["summary"]["fp32_avx2"]["paired_dynamic_minus_shipped"]["accuracy_at_1.0"]
-    assert f"(fp32/AVX2: {fp32['mean']:+.3f} +- {fp32['se']:.3f})" in quote
-    runs = [r for r in bench["runs"] if r["path"] == "default"]
+    assert f"steps with signal {steps('default')} (fp32/AVX2 {steps('fp32_avx2')})" in quote
+    paired = [b["summary"]["default"]["paired_dynamic_minus_shipped"]["accuracy_at_1.0"] for b in (plain, skip)]
+    equal = " and ".join(f"{p['mean']:+.3f} +- {p['se']:.3f}" for p in paired)
+    assert f"greedy at equal completions {equal}" in quote
+    final = [
+        b["summary"]["default"][arm]["final_accuracy"]["mean"]
+        for b, arm in ((plain, "shipped"), (plain, "dynamic"), (skip, "dynamic"))
+    ]
+    runs = [r for b in (plain, skip) for r in b["runs"] if r["path"] == "default"]
     ratio = sum(r["dynamic"]["final_completions"] for r in runs) / sum(r["shipped"]["final_completions"] for r in runs)
-    assert f"after 100 steps {change('final_accuracy')} at {ratio:.1f}x the completions" in quote
+    assert (
+        f"after 100 steps {final[0]:.3f} -> {final[1]:.3f} and {final[2]:.3f} at {ratio:.1f}x the completions" in quote
+    )
 
 
 def test_readme_and_results_quote_the_onpolicy_distillation_bench():
