@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import random
 from collections import Counter
@@ -55,6 +54,8 @@ class PonderGRPOTrainer(GRPOTrainer):
         self._round_timeouts = 0
         self._without_signal, self._skipped = set(), 0  # prompts whose last group had no signal; skips this step
         self._skip_draws = random.Random(self._fresh_seed)
+        skipping = dynamic_sampling is not None and dynamic_sampling.skip_known
+        self._prompts = self.train_dataset["prompt"] if skipping else None  # one column read, not a row per skip
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
         own = (
@@ -154,7 +155,7 @@ class PonderGRPOTrainer(GRPOTrainer):
         from accelerate.utils import gather_object
 
         group = self.num_generations
-        keys = gather_object([prompt_key(inputs[start]) for start in range(0, len(inputs), group)])
+        keys = gather_object([inputs[start]["prompt"] for start in range(0, len(inputs), group)])
         scored = (~torch.isnan(summed.view(-1, group))).sum(dim=1) >= 2
         for key, has, judged in zip(keys, signal.tolist(), scored.tolist()):
             if has:
@@ -173,11 +174,11 @@ class PonderGRPOTrainer(GRPOTrainer):
                 generator = torch.Generator().manual_seed(self._fresh_seed)
                 self._fresh_seed += 1
                 self._fresh_order = torch.randperm(len(dataset), generator=generator).tolist()
-            row = dataset[self._fresh_order.pop()]
-            if passed < len(dataset) and self._skip(row):
+            index = self._fresh_order.pop()
+            if passed < len(dataset) and self._prompts is not None and self._skip(self._prompts[index]):
                 passed += 1
                 continue
-            rows.append(row)
+            rows.append(dataset[index])
         return [dict(row) for row in rows for _ in range(self.num_generations)]
 
     def _without_known(self, inputs: list[dict]) -> list[dict]:
@@ -185,19 +186,18 @@ class PonderGRPOTrainer(GRPOTrainer):
         for them all)."""
         group = self.num_generations
         groups = [inputs[start : start + group] for start in range(0, len(inputs), group)]
-        skipped = [index for index, rows in enumerate(groups) if self._skip(rows[0])]
+        skipped = [index for index, rows in enumerate(groups) if self._skip(rows[0]["prompt"])]
         fresh = self._fresh_rows(len(skipped)) if skipped else []
         for n, index in enumerate(skipped):
             groups[index] = fresh[n * group : (n + 1) * group]
         return [row for rows in groups for row in rows]
 
-    def _skip(self, row: dict) -> bool:
-        """Whether to skip `row` before generating: its prompt's last group had no signal and the `skip_known`
-        coin says skip (counted in this step's `prompts_skipped`)."""
-        settings = self.dynamic_sampling
-        if settings is None or not settings.skip_known or prompt_key(row) not in self._without_signal:
+    def _skip(self, prompt: str) -> bool:
+        """Whether to skip `prompt` (rendered, as in the training set) before generating: its last group had no
+        signal and the `skip_known` coin says skip (counted in this step's `prompts_skipped`)."""
+        if prompt not in self._without_signal:
             return False
-        skip = self._skip_draws.random() < settings.skip_known
+        skip = self._skip_draws.random() < self.dynamic_sampling.skip_known
         self._skipped += skip
         return skip
 
@@ -263,12 +263,6 @@ class PonderGRPOTrainer(GRPOTrainer):
         if exact:
             inputs = keep_rows(inputs)
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-
-
-def prompt_key(row: dict) -> str:
-    """A training row's prompt as a hashable key (text, or chat messages as JSON)."""
-    prompt = row["prompt"]
-    return prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True, default=str)
 
 
 def groups_with_signal(rewards: torch.Tensor, group: int, tolerance: float) -> torch.Tensor:
