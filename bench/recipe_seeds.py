@@ -1,13 +1,16 @@
 """A whole recipe over seeds: every stage's figures with their mean, standard error and range.
 
     python bench/recipe_seeds.py configs/tiny/full.yaml full_recipe [--seeds 0 1 2] [--paths default fp32_avx2]
-        [--compare eval_grpo:eval_sft ...] [--set stages.sft.trainer.max_steps=60 ...] [--append]
+        [--compare eval_grpo:eval_sft ...] [--set stages.sft.trainer.max_steps=60 ...] [--stages curate sft ...]
+        [--append]
 
 Each run is `ponder run RECIPE seed=S` in its own process (`common.run_recipe_process`; the fp32_avx2 path turns
 bf16 off on every training stage). Writes bench/results/NAME.json: per run its wall time and peak RSS, every stage's
 numeric metrics, seconds and peak memory, and each training stage's curves (loss; GRPO's reward and completion
 length); per numeric path and stage, each figure's mean, standard error (n - 1), min and max over seeds. `--set`
-passes `ponder run` overrides to every run (a variant of the recipe, recorded in the JSON as `overrides`).
+passes `ponder run` overrides to every run (a variant of the recipe, recorded in the JSON as `overrides`);
+`--stages` runs only the named stages, in the recipe's order (a copy of the recipe beside it, recorded as `stages`):
+an arm of a long recipe measured alone, whose kept stages before the first one dropped are the recipe's own runs.
 `--append` adds the runs to NAME.json's earlier ones (more seeds, or another path, of the same recipe and
 overrides) and summarizes them all; every run records the machine it ran on and the commit it ran from
 (`git describe --dirty`: a snapshot worktree of a commit keeps its long runs apart from ongoing edits).
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -72,15 +76,19 @@ def main():
         metavar="KEY=VALUE",
         help="a `ponder run` override for every run (a variant of the recipe)",
     )
+    parser.add_argument(
+        "--stages", nargs="+", metavar="STAGE", help="run only these stages of the recipe (in the recipe's order)"
+    )
     parser.add_argument("--append", action="store_true", help="add the runs to NAME.json's earlier ones")
     args = parser.parse_args()
-    recipe, name, overrides = args.recipe, args.name, args.overrides
+    recipe, name, overrides, kept = args.recipe, args.name, args.overrides, args.stages
     pairs = [tuple(p.split(":")) for p in args.compare]
-    done, host, code = (earlier_runs(name, recipe, overrides) if args.append else []), machine(), commit()
-    training = tuple(s.name for s in load_recipe(recipe).stages if s.kind in TRAINING_KINDS)
+    done, host, code = (earlier_runs(name, recipe, overrides, kept) if args.append else []), machine(), commit()
+    runnable = only_stages(recipe, kept) if kept else recipe
+    training = tuple(s.name for s in load_recipe(runnable).stages if s.kind in TRAINING_KINDS)
 
     def run(seed: int, path: str, out: Path) -> dict:
-        wall, results = run_recipe_process(recipe, seed, path, out, training, tuple(overrides))
+        wall, results = run_recipe_process(runnable, seed, path, out, training, tuple(overrides))
         stages = {
             stage: {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             | {"stage_seconds": r["seconds"], "peak_memory_mb": r["peak_memory_mb"]}
@@ -100,18 +108,40 @@ def main():
             }
         )
         # Written after every run: a sweep stopped early keeps the runs it finished (`runs` says which).
-        figures = {"machine": host, "recipe": recipe, "overrides": overrides, "runs": done}
-        write_results(name, figures | {"summary": summarize(done, pairs)})
+        figures = {"machine": host, "recipe": recipe, "overrides": overrides} | ({"stages": kept} if kept else {})
+        write_results(name, figures | {"runs": done, "summary": summarize(done, pairs)})
         return done[-1]
 
-    sweep(run, args)
+    try:
+        sweep(run, args)
+    finally:
+        if kept:
+            Path(runnable).unlink()
 
 
-def earlier_runs(name: str, recipe: str, overrides: list[str]) -> list[dict]:
-    """The runs of RESULTS/NAME.json, which must have run `recipe` with the same `overrides` (`--append`)."""
+def only_stages(recipe: str, kept: list[str]) -> str:
+    """A copy of `recipe` with only the `kept` stages, written beside it (its relative paths still resolve); the
+    caller removes it. An unknown name stops the bench naming the recipe's stages."""
+    import yaml
+
+    config = yaml.safe_load(Path(recipe).read_text())
+    names = [s["name"] for s in config["stages"]]
+    if set(kept) - set(names):
+        raise SystemExit(f"--stages: {sorted(set(kept) - set(names))} not in {recipe}; its stages: {names}")
+    config["stages"] = [s for s in config["stages"] if s["name"] in kept]
+    beside = Path(recipe).parent
+    with tempfile.NamedTemporaryFile("w", dir=beside, prefix=".stages-", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+    return f.name
+
+
+def earlier_runs(name: str, recipe: str, overrides: list[str], kept: list[str] | None = None) -> list[dict]:
+    """The runs of RESULTS/NAME.json, which must have run `recipe` with the same `overrides` and `stages`
+    (`--append`)."""
     earlier = json.loads((RESULTS / f"{name}.json").read_text())
-    if (earlier["recipe"], earlier["overrides"]) != (recipe, overrides):
-        raise SystemExit(f"--append: {name}.json ran {earlier['recipe']} with {earlier['overrides']}, not this run's")
+    ran = (earlier["recipe"], earlier["overrides"], earlier.get("stages"))
+    if ran != (recipe, overrides, kept):
+        raise SystemExit(f"--append: {name}.json ran {ran[0]} with {ran[1]} (stages {ran[2]}), not this run's")
     return earlier["runs"]
 
 

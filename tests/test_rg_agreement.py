@@ -232,6 +232,29 @@ def test_recipe_seeds_append_takes_only_the_same_recipe_and_overrides(tmp_path, 
     assert (gain["mean"], gain["min"], gain["max"]) == (pytest.approx(0.2), pytest.approx(0.1), pytest.approx(0.3))
 
 
+def test_recipe_seeds_runs_an_arm_of_a_recipe_alone(tmp_path, monkeypatch):
+    """`--stages` writes a copy of the recipe beside it with only the named stages, in the recipe's order, that
+    loads as a recipe; an unknown stage is refused naming the recipe's stages; `--append` to a JSON of other stages
+    is refused."""
+    import recipe_seeds
+
+    from ponder.recipes.schema import load_recipe
+
+    source = ROOT / "configs/smollm2-135m/rg-onpolicy.yaml"
+    recipe = tmp_path / source.name
+    recipe.write_text(source.read_text())
+    copy = Path(recipe_seeds.only_stages(str(recipe), ["eval_onpolicy", "curate", "sft", "teacher", "onpolicy"]))
+    assert copy.parent == tmp_path and copy != recipe
+    assert [s.name for s in load_recipe(copy).stages] == ["curate", "sft", "teacher", "onpolicy", "eval_onpolicy"]
+    with pytest.raises(SystemExit, match=r"\['nosuch'\] not in .*its stages: \['curate', 'sft', 'teacher'"):
+        recipe_seeds.only_stages(str(recipe), ["curate", "nosuch"])
+    monkeypatch.setattr(recipe_seeds, "RESULTS", tmp_path)
+    (tmp_path / "arm.json").write_text(json.dumps({"recipe": "r.yaml", "overrides": [], "stages": ["a"], "runs": []}))
+    assert recipe_seeds.earlier_runs("arm", "r.yaml", [], ["a"]) == []
+    with pytest.raises(SystemExit, match=r"\(stages \['a'\]\), not this run's"):
+        recipe_seeds.earlier_runs("arm", "r.yaml", [], ["a", "b"])
+
+
 def test_recipe_seeds_command_line_helps_and_names_what_is_missing():
     """`bench/recipe_seeds.py --help` prints its usage (it used to stop with an IndexError), and a command line
     without a NAME, or with a numeric path that does not exist, is refused naming it."""
