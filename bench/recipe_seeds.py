@@ -9,19 +9,19 @@ bf16 off on every training stage). Writes bench/results/NAME.json: per run its w
 numeric metrics, seconds and peak memory, and each training stage's curves (loss; GRPO's reward and completion
 length); per numeric path and stage, each figure's mean, standard error (n - 1), min and max over seeds. `--set`
 passes `ponder run` overrides to every run (a variant of the recipe, recorded in the JSON as `overrides`);
-`--stages` runs only the named stages, in the recipe's order (a copy of the recipe beside it, recorded as `stages`):
+`--stages` runs only the named stages, in the recipe's order (one `stages=[...]` override, recorded as `stages`):
 an arm of a long recipe measured alone, whose kept stages before the first one dropped are the recipe's own runs.
-`--append` adds the runs to NAME.json's earlier ones (more seeds, or another path, of the same recipe and
-overrides) and summarizes them all; every run records the machine it ran on and the commit it ran from
+`--append` adds the runs to NAME.json's earlier ones (more seeds, or another path, of the same recipe text,
+overrides and stages) and summarizes them all; every run records the machine it ran on and the commit it ran from
 (`git describe --dirty`: a snapshot worktree of a commit keeps its long runs apart from ongoing edits).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -81,14 +81,20 @@ def main():
     )
     parser.add_argument("--append", action="store_true", help="add the runs to NAME.json's earlier ones")
     args = parser.parse_args()
-    recipe, name, overrides, kept = args.recipe, args.name, args.overrides, args.stages
+    recipe, name, overrides = args.recipe, args.name, args.overrides
     pairs = [tuple(p.split(":")) for p in args.compare]
-    done, host, code = (earlier_runs(name, recipe, overrides, kept) if args.append else []), machine(), commit()
-    runnable = only_stages(recipe, kept) if kept else recipe
-    training = tuple(s.name for s in load_recipe(runnable).stages if s.kind in TRAINING_KINDS)
+    kept, only = only_stages(recipe, args.stages) if args.stages else (None, [])
+    names = [s.name for s in load_recipe(recipe, [*only, *overrides]).stages]  # refused here, not after a run
+    unknown = sorted({stage for pair in pairs for stage in pair} - set(names))
+    if unknown:
+        raise SystemExit(f"--compare: {unknown} not among the stages run: {names}")
+    text = hashlib.sha256(Path(recipe).read_bytes()).hexdigest()[:16]
+    done = earlier_runs(name, recipe, overrides, kept, text) if args.append else []
+    host, code = machine(), commit()
+    training = tuple(s.name for s in load_recipe(recipe, only).stages if s.kind in TRAINING_KINDS)
 
     def run(seed: int, path: str, out: Path) -> dict:
-        wall, results = run_recipe_process(runnable, seed, path, out, training, tuple(overrides))
+        wall, results = run_recipe_process(recipe, seed, path, out, training, (*only, *overrides))
         stages = {
             stage: {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             | {"stage_seconds": r["seconds"], "peak_memory_mb": r["peak_memory_mb"]}
@@ -108,40 +114,39 @@ def main():
             }
         )
         # Written after every run: a sweep stopped early keeps the runs it finished (`runs` says which).
-        figures = {"machine": host, "recipe": recipe, "overrides": overrides} | ({"stages": kept} if kept else {})
+        figures = {"machine": host, "recipe": recipe, "recipe_sha256": text, "overrides": overrides}
+        figures |= {"stages": kept} if kept else {}
         write_results(name, figures | {"runs": done, "summary": summarize(done, pairs)})
         return done[-1]
 
-    try:
-        sweep(run, args)
-    finally:
-        if kept:
-            Path(runnable).unlink()
+    sweep(run, args)
 
 
-def only_stages(recipe: str, kept: list[str]) -> str:
-    """A copy of `recipe` with only the `kept` stages, written beside it (its relative paths still resolve); the
-    caller removes it. An unknown name stops the bench naming the recipe's stages."""
+def only_stages(recipe: str, names: list[str]) -> tuple[list[str], list[str]]:
+    """The `names` of `recipe`'s stages in the recipe's order, and the override that keeps only them (the recipe's
+    own file, so its relative paths resolve as in a whole run). An unknown name stops the bench naming the stages."""
     import yaml
 
-    config = yaml.safe_load(Path(recipe).read_text())
-    names = [s["name"] for s in config["stages"]]
-    if set(kept) - set(names):
-        raise SystemExit(f"--stages: {sorted(set(kept) - set(names))} not in {recipe}; its stages: {names}")
-    config["stages"] = [s for s in config["stages"] if s["name"] in kept]
-    beside = Path(recipe).parent
-    with tempfile.NamedTemporaryFile("w", dir=beside, prefix=".stages-", suffix=".yaml", delete=False) as f:
-        yaml.safe_dump(config, f, sort_keys=False)
-    return f.name
+    stages = yaml.safe_load(Path(recipe).read_text())["stages"]
+    every = [s["name"] for s in stages]
+    if set(names) - set(every):
+        raise SystemExit(f"--stages: {sorted(set(names) - set(every))} not in {recipe}; its stages: {every}")
+    kept = [s for s in stages if s["name"] in names]
+    return [s["name"] for s in kept], [f"stages={json.dumps(kept)}"]
 
 
-def earlier_runs(name: str, recipe: str, overrides: list[str], kept: list[str] | None = None) -> list[dict]:
-    """The runs of RESULTS/NAME.json, which must have run `recipe` with the same `overrides` and `stages`
-    (`--append`)."""
+def earlier_runs(name: str, recipe: str, overrides: list[str], kept: list[str] | None, text: str) -> list[dict]:
+    """The runs of RESULTS/NAME.json, which must have run `recipe` (the same text, where the JSON records it) with the
+    same `overrides` and `stages` (`--append`)."""
     earlier = json.loads((RESULTS / f"{name}.json").read_text())
     ran = (earlier["recipe"], earlier["overrides"], earlier.get("stages"))
     if ran != (recipe, overrides, kept):
-        raise SystemExit(f"--append: {name}.json ran {ran[0]} with {ran[1]} (stages {ran[2]}), not this run's")
+        stages = f" (stages {ran[2]})" if ran[2] or kept else ""
+        raise SystemExit(f"--append: {name}.json ran {ran[0]} with {ran[1]}{stages}, not this run's")
+    if earlier.get("recipe_sha256", text) != text:
+        raise SystemExit(
+            f"--append: {recipe} has changed since {name}.json ran it (sha256 {earlier['recipe_sha256']})"
+        )
     return earlier["runs"]
 
 

@@ -46,8 +46,13 @@ def cmd_ls(args) -> int:
 
 
 def is_edit(argument: str) -> bool:
-    """A KEY=VALUE argument (not a recipe file whose name holds an `=`)."""
-    return "=" in argument and not Path(argument).exists()
+    """A KEY=VALUE argument (not a recipe file whose name holds an `=`; a name too long for a file is an edit)."""
+    if "=" not in argument:
+        return False
+    try:
+        return not Path(argument).exists()
+    except OSError:  # ENAMETOOLONG: a long inline value, e.g. stages=[...]
+        return True
 
 
 def recipe_edits(positional: list[str], flags: list[str]) -> list[str]:

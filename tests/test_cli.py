@@ -75,6 +75,14 @@ def test_validate_refuses_a_bad_edit_by_its_key_and_passes_a_good_one(form, caps
     assert capsys.readouterr().out.startswith(f"ok    {REASONER}")
 
 
+def test_validate_takes_an_edit_too_long_to_be_a_file_name(capsys):
+    """A long inline value (a stage given whole, 300+ characters) is an edit: checking whether it names a file used to
+    stop `ponder validate` with OSError (File name too long)."""
+    long_help = "x" * 300
+    assert main(["validate", REASONER, f"description={long_help}"]) == 0
+    assert capsys.readouterr().out.startswith(f"ok    {REASONER}")
+
+
 def test_edits_keep_their_order_within_a_form_and_a_key_given_both_ways_is_refused(stand_in_runner, capsys):
     assert main(["run", REASONER, f"{STEPS}=5", f"{STEPS}=6", "--set", f"{STEPS}=8", "--set", f"{STEPS}=9"]) == 2
     assert capsys.readouterr().err == (

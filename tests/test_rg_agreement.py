@@ -2,6 +2,7 @@
 quotes is what this computes, and where they differ is by design (numerically equal rewrites ponder accepts,
 prose around a number ponder refuses), never on the gold itself or on a wrong answer."""
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -13,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from rg_agreement import agreement  # noqa: E402
+
+from ponder.errors import PonderError  # noqa: E402
 
 GAINS = ("accuracy@inf", "accuracy@inf_leg_counting")  # the arithmetic_steps variant's quoted figures
 TABLE_KEYS = ("accuracy@inf", "accuracy@inf_chain_sum", "accuracy@inf_leg_counting", "pass@1", "pass@8")
@@ -216,43 +219,69 @@ def test_results_quote_the_committed_zero_legs_samples():
 
 def test_recipe_seeds_append_takes_only_the_same_recipe_and_overrides(tmp_path, monkeypatch):
     """`bench/recipe_seeds.py --append` (how seeds 1-2 joined a 1-digit seed-0 JSON) adds runs to an earlier JSON
-    only when it ran the same recipe with the same overrides, and the summary is then over all runs."""
+    only when it ran the same recipe text with the same overrides and stages, and the summary is then over all
+    runs."""
     import recipe_seeds
 
     monkeypatch.setattr(recipe_seeds, "RESULTS", tmp_path)
     seed0 = {"seed": 0, "path": "default", "stages": {"eval_sft": {"acc": 0.2}, "eval_grpo": {"acc": 0.3}}}
-    earlier = {"recipe": "r.yaml", "overrides": ["a=1"], "runs": [seed0]}
+    earlier = {"recipe": "r.yaml", "recipe_sha256": "abc", "overrides": ["a=1"], "runs": [seed0]}
     (tmp_path / "sweep.json").write_text(json.dumps(earlier))
-    runs = recipe_seeds.earlier_runs("sweep", "r.yaml", ["a=1"])
+    runs = recipe_seeds.earlier_runs("sweep", "r.yaml", ["a=1"], None, "abc")
     assert runs == [seed0]
-    with pytest.raises(SystemExit, match=r"sweep.json ran r.yaml with \['a=1'\]"):
-        recipe_seeds.earlier_runs("sweep", "r.yaml", ["a=2"])
+    with pytest.raises(SystemExit, match=r"sweep.json ran r.yaml with \['a=1'\], not"):
+        recipe_seeds.earlier_runs("sweep", "r.yaml", ["a=2"], None, "abc")
+    with pytest.raises(SystemExit, match=r"sweep.json ran r.yaml with \['a=1'\] \(stages None\), not"):
+        recipe_seeds.earlier_runs("sweep", "r.yaml", ["a=1"], ["eval_sft"], "abc")
+    with pytest.raises(SystemExit, match=r"r.yaml has changed since sweep.json ran it \(sha256 abc\)"):
+        recipe_seeds.earlier_runs("sweep", "r.yaml", ["a=1"], None, "abd")
     seed1 = {"seed": 1, "path": "default", "stages": {"eval_sft": {"acc": 0.2}, "eval_grpo": {"acc": 0.5}}}
     gain = recipe_seeds.summarize(runs + [seed1], [("eval_grpo", "eval_sft")])["default"]["eval_grpo-eval_sft"]["acc"]
     assert (gain["mean"], gain["min"], gain["max"]) == (pytest.approx(0.2), pytest.approx(0.1), pytest.approx(0.3))
 
 
 def test_recipe_seeds_runs_an_arm_of_a_recipe_alone(tmp_path, monkeypatch):
-    """`--stages` writes a copy of the recipe beside it with only the named stages, in the recipe's order, that
-    loads as a recipe; an unknown stage is refused naming the recipe's stages; `--append` to a JSON of other stages
-    is refused."""
+    """`--stages` runs the named stages in the recipe's order through one `stages=` override of the recipe itself
+    (no copy to leak), records them and the recipe's hash in the JSON, and refuses before any run a stage the recipe
+    lacks, a kept stage whose `init:` was dropped, and a `--compare` on a stage not run."""
+    import common
     import recipe_seeds
 
-    from ponder.recipes.schema import load_recipe
+    recipe = "configs/smollm2-135m/rg-onpolicy.yaml"
+    arm = ["eval_onpolicy", "curate", "sft", "teacher", "onpolicy"]  # any order: the recipe's is kept
+    ran = []
 
-    source = ROOT / "configs/smollm2-135m/rg-onpolicy.yaml"
-    recipe = tmp_path / source.name
-    recipe.write_text(source.read_text())
-    copy = Path(recipe_seeds.only_stages(str(recipe), ["eval_onpolicy", "curate", "sft", "teacher", "onpolicy"]))
-    assert copy.parent == tmp_path and copy != recipe
-    assert [s.name for s in load_recipe(copy).stages] == ["curate", "sft", "teacher", "onpolicy", "eval_onpolicy"]
-    with pytest.raises(SystemExit, match=r"\['nosuch'\] not in .*its stages: \['curate', 'sft', 'teacher'"):
-        recipe_seeds.only_stages(str(recipe), ["curate", "nosuch"])
-    monkeypatch.setattr(recipe_seeds, "RESULTS", tmp_path)
-    (tmp_path / "arm.json").write_text(json.dumps({"recipe": "r.yaml", "overrides": [], "stages": ["a"], "runs": []}))
-    assert recipe_seeds.earlier_runs("arm", "r.yaml", [], ["a"]) == []
-    with pytest.raises(SystemExit, match=r"\(stages \['a'\]\), not this run's"):
-        recipe_seeds.earlier_runs("arm", "r.yaml", [], ["a", "b"])
+    def fake_run(path, seed, numerics, out, training, overrides):
+        ran.append((path, overrides))
+        (out / "x").mkdir()
+        return 1.0, {"eval_onpolicy": {"metrics": {"accuracy@inf": 0.5}, "seconds": 2.0, "peak_memory_mb": 3.0}}
+
+    for module in (common, recipe_seeds):
+        monkeypatch.setattr(module, "RESULTS", tmp_path)
+    monkeypatch.setattr(recipe_seeds, "run_recipe_process", fake_run)
+    monkeypatch.setattr(recipe_seeds, "machine", lambda: {"cpu_count": 2})
+    monkeypatch.chdir(ROOT)
+    argv = [recipe, "arm", "--seeds", "0", "--stages", *arm]
+    monkeypatch.setattr(sys, "argv", ["recipe_seeds.py", *argv])
+    recipe_seeds.main()
+    written = json.loads((tmp_path / "arm.json").read_text())
+    kept = ["curate", "sft", "teacher", "onpolicy", "eval_onpolicy"]
+    assert written["stages"] == kept and written["runs"][0]["stages"]["eval_onpolicy"]["accuracy@inf"] == 0.5
+    ((path, overrides),) = ran
+    assert path == recipe and overrides[0].startswith("stages=")
+    assert [s["name"] for s in json.loads(overrides[0].removeprefix("stages="))] == kept
+    assert written["recipe_sha256"] == hashlib.sha256((ROOT / recipe).read_bytes()).hexdigest()[:16]
+    assert not list((ROOT / "configs").rglob(".*.yaml"))
+    refused = {
+        "nosuch": ([*kept, "nosuch"], r"\['nosuch'\] not in .*its stages: \['curate', 'sft', 'teacher'"),
+        "init dropped": (["curate", "onpolicy"], r"init"),
+        "compare": ([*kept, "--compare", "eval_onpolicy:eval_sft"], r"\['eval_sft'\] not among the stages run"),
+    }
+    for stages, match in refused.values():
+        monkeypatch.setattr(sys, "argv", ["recipe_seeds.py", recipe, "arm2", "--seeds", "0", "--stages", *stages])
+        with pytest.raises((SystemExit, PonderError), match=match):
+            recipe_seeds.main()
+    assert len(ran) == 1 and not (tmp_path / "arm2.json").exists()
 
 
 def test_recipe_seeds_command_line_helps_and_names_what_is_missing():
