@@ -84,14 +84,15 @@ def main():
     recipe, name, overrides = args.recipe, args.name, args.overrides
     pairs = [tuple(p.split(":")) for p in args.compare]
     kept, only = only_stages(recipe, args.stages) if args.stages else (None, [])
-    names = [s.name for s in load_recipe(recipe, [*only, *overrides]).stages]  # refused here, not after a run
+    stages = load_recipe(recipe, [*only, *overrides]).stages  # a mistake refused here, not after a run
+    names = [s.name for s in stages]
     unknown = sorted({stage for pair in pairs for stage in pair} - set(names))
     if unknown:
         raise SystemExit(f"--compare: {unknown} not among the stages run: {names}")
     text = hashlib.sha256(Path(recipe).read_bytes()).hexdigest()[:16]
     done = earlier_runs(name, recipe, overrides, kept, text) if args.append else []
     host, code = machine(), commit()
-    training = tuple(s.name for s in load_recipe(recipe, only).stages if s.kind in TRAINING_KINDS)
+    training = tuple(s.name for s in stages if s.kind in TRAINING_KINDS)
 
     def run(seed: int, path: str, out: Path) -> dict:
         wall, results = run_recipe_process(recipe, seed, path, out, training, (*only, *overrides))
