@@ -446,11 +446,42 @@ def test_readme_and_results_quote_dynamic_sampling_on_the_plain_recipe():
     assert x["accuracy@inf"]["min"] > 0 and "the +0.10 goal not met" in row
     assert not (x["accuracy@inf"]["mean"] >= 0.10 and x["accuracy@inf"]["mean"] > 2 * x["accuracy@inf"]["se"])
     grpo = [r["stages"]["grpo"] for r in runs]
-    drawn = sum(g["groups_drawn_with_signal"] for g in grpo) / sum(g["groups_drawn"] for g in grpo)
-    minutes = [round(r["wall_seconds"] / 60) for r in runs]
-    assert f"{drawn:.0%} of groups drawn had signal; {min(minutes)}-{max(minutes)} min a seed" in row
+    control = load("smollm2_rg_reasoner_10prompts_seeds.json")["runs"]  # its rollouts without the filter
+    minutes = [round(r["wall_seconds"] / 60) for r in runs + control]
+    assert f"the gain is the rollouts'; {min(minutes)}-{max(minutes)} min a seed" in row
     docs = text("docs/results.md")
     assert f"GRPO - SFT {pm(x['accuracy@inf'])} (per seed {seed_gains(runs)}: every seed up" in docs
     assert f"sampled pass@1 {pm(x['pass@1'])}, pass@8 {pm(x['pass@8'])}" in docs
     signal = ", ".join(f"{g['groups_drawn_with_signal']} of {g['groups_drawn']}" for g in grpo[:2])
     assert f"{signal} and {grpo[2]['groups_drawn_with_signal']} of {grpo[2]['groups_drawn']} groups drawn" in docs
+
+
+def test_results_quote_the_same_rollouts_without_the_filter():
+    """#45: dynamic sampling's rollouts spent without its filter (10 prompts x 8 a step, every group trained on): the
+    same cold starts seed for seed, so the gains pair; docs/results.md (item 13) and README's row quote the JSON."""
+    control = load("smollm2_rg_reasoner_10prompts_seeds.json")
+    dynamic = {r["seed"]: r for r in load("smollm2_rg_reasoner_dynamic_sampling_seeds.json")["runs"]}
+    assert control["overrides"] == ["stages.grpo.trainer.gradient_accumulation_steps=40"]
+    runs = control["runs"]
+    assert [r["seed"] for r in runs] == [0, 1, 2] and {r["path"] for r in runs} == {"default"}
+    cold = ("accuracy@inf", "pass@1", "pass@8")
+    for r in runs:  # the same cold start: the two arms differ in GRPO alone
+        assert all(r["stages"]["eval_sft"][k] == dynamic[r["seed"]]["stages"]["eval_sft"][k] for k in cold), r["seed"]
+    x = control["summary"]["default"]["eval_grpo-eval_sft"]
+    grpo = [r["stages"]["grpo"] for r in runs]
+    assert all(g["groups_drawn"] == 320 and g["prompts_skipped"] == 0 for g in grpo)
+    gap = [
+        dynamic[r["seed"]]["stages"]["eval_grpo"]["accuracy@inf"] - r["stages"]["eval_grpo"]["accuracy@inf"]
+        for r in runs
+    ]
+    mean = sum(gap) / 3
+    se = (sum((g - mean) ** 2 for g in gap) / 2 / 3) ** 0.5
+    docs = text("docs/results.md")
+    assert f"GRPO - SFT {pm(x['accuracy@inf'])} (per seed {seed_gains(runs)})" in docs
+    assert f"sampled pass@1 {pm(x['pass@1'])}, pass@8 {pm(x['pass@8'])}" in docs
+    assert f"Dynamic sampling - this, paired: {mean:+.3f} +- {se:.3f}" in docs
+    signal = ", ".join(f"{g['groups_drawn_with_signal']}" for g in grpo)
+    assert f"{signal} of the 320 groups drawn had signal" in docs
+    row = readme_row("smollm2_rg_reasoner_10prompts_seeds.json").replace("**", "")
+    assert f"the same rollouts without the filter {pm(x['accuracy@inf'])}: the gain is the rollouts'" in row
+    assert abs(mean) < 2 * se  # "the filter adds nothing measurable at equal rollouts"
