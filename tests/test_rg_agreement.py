@@ -460,8 +460,7 @@ def test_readme_and_results_quote_dynamic_sampling_on_the_plain_recipe():
 def exact_pm(values: list[float]) -> str:
     """Mean +- standard error of per-seed values, rounded once (the summary's 4-decimal mean can round a 3rd digit
     the other way: 0.14453125 -> 0.1445 -> 0.144)."""
-    mean = statistics.fmean(values)
-    return f"{mean:+.3f} +- {statistics.stdev(values) / len(values) ** 0.5:.3f}"
+    return pm({"mean": statistics.fmean(values), "se": statistics.stdev(values) / len(values) ** 0.5})
 
 
 def test_results_quote_the_same_rollouts_without_the_filter():
@@ -492,7 +491,7 @@ def test_results_quote_the_same_rollouts_without_the_filter():
     tasks = ", ".join(f"{t} {exact_pm(gains(f'accuracy@inf_{t}'))}" for t in ("chain_sum", "leg_counting"))
     assert f"{tasks}; sampled pass@1 {exact_pm(gains('pass@1'))}, pass@8 {exact_pm(gains('pass@8'))}" in docs
     assert f"Dynamic sampling - this, paired: {paired} ({', '.join(short(g) for g in gap)})" in docs
-    assert abs(statistics.fmean(gap)) < 2 * statistics.stdev(gap) / 3**0.5  # "no measurable difference"
+    assert abs(statistics.fmean(gap)) < 2 * statistics.stdev(gap) / len(gap) ** 0.5  # "no measurable difference"
     signal = ", ".join(f"{g['groups_drawn_with_signal']}" for g in grpo)
     assert f"{signal} of the 320 groups drawn had signal" in docs
     seconds = ", ".join(f"{g['stage_seconds']:.0f}" for g in grpo)
