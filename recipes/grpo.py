@@ -145,6 +145,18 @@ def check(stage, recipe, error):
         )
     if generations < 2:
         raise error("trainer.num_generations", "GRPO compares completions within a group: use >= 2")
+    accumulation, iterations = t.get("gradient_accumulation_steps", 1), t.get("num_iterations", 1)
+    per_generation = batch // (per_device * processes)
+    clip = [knob for knob in ("epsilon", "epsilon_high", "delta") if knob in t]
+    if clip and accumulation % (per_generation * iterations) == 0:  # TRL's test for computing old log-probs
+        raise error(
+            f"trainer.{clip[0]}",
+            f"{clip[0]}={t[clip[0]]} never acts: every rollout batch is trained on by one optimizer step "
+            f"(steps_per_generation {per_generation} x num_iterations {iterations} divides "
+            f"gradient_accumulation_steps {accumulation}), so every importance ratio is 1 and nothing is clipped; "
+            f"for DAPO's several updates per rollout batch set steps_per_generation to {2 * accumulation} (or "
+            f"num_iterations: 2), or drop {clip[0]}",
+        )
     if stage.options.dynamic_sampling is not None and (per_device * steps) % generations:
         raise error(
             "dynamic_sampling",

@@ -163,3 +163,17 @@ def test_prompts_known_to_lack_signal_are_skipped_before_generation(write_recipe
     history = json.loads((tmp_path / "runs/ds/rl/log_history.json").read_text())
     skipped = [h["dynamic_sampling/prompts_skipped"] for h in history if "dynamic_sampling/prompts_skipped" in h]
     assert len(skipped) == 3 and m["prompts_skipped"] == sum(skipped) > 0
+
+
+def test_two_updates_per_rollout_batch_train_against_the_generating_policy(write_recipe, tmp_path, monkeypatch):
+    """`steps_per_generation: 2` with clip-higher, as docs/recipes.md's DAPO block: one generation of 32 rows (with
+    its dynamic-sampling rounds) feeds two optimizer steps of 16, each carrying the generating policy's log-probs,
+    so the second step's importance ratios differ from 1 and `epsilon_high` can clip them."""
+    seen = spy_loss_batches(monkeypatch)
+    overrides = ["stages.rl.trainer.steps_per_generation=2", "stages.rl.trainer.epsilon_high=0.28"]
+    m = run_recipe(load_recipe(write_recipe(RECIPE), overrides))["rl"]["metrics"]
+    assert m["global_step"] == 3 and len(seen) == 3 and all(len(batch["advantages"]) == 16 for batch in seen)
+    assert all(batch.get("old_per_token_logps") is not None for batch in seen)
+    history = json.loads((tmp_path / "runs/ds/rl/log_history.json").read_text())
+    drawn = [h["dynamic_sampling/groups_drawn"] for h in history if "dynamic_sampling/groups_drawn" in h]
+    assert len(drawn) == 2 and all(d > 8 for d in drawn)  # two generations (steps 1 and 3), even groups replaced

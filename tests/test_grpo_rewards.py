@@ -57,6 +57,22 @@ def test_validate_explains_batch_not_divisible_by_generations(write_recipe):
     assert "stages.rl.trainer" in message and "generation batch 6" in message and "num_generations 4" in message
 
 
+@pytest.mark.parametrize("knob", ["epsilon_high", "epsilon", "delta"])
+def test_validate_refuses_a_clip_bound_that_never_acts(write_recipe, knob):
+    """With one optimizer step per rollout batch TRL never computes old log-probs: every ratio is 1, no clip acts."""
+    batch8 = "stages.rl.trainer.per_device_train_batch_size=8"
+    for inert in ([], ["stages.rl.trainer.gradient_accumulation_steps=2", "stages.rl.trainer.steps_per_generation=2"]):
+        with pytest.raises(RecipeError) as info:
+            load_recipe(write_recipe(GRPO), [batch8, f"stages.rl.trainer.{knob}=0.28", *inert])
+        message = str(info.value)
+        assert f"stages.rl.trainer.{knob}" in message and "every importance ratio is 1" in message, message
+    for acting in ("steps_per_generation=2", "num_iterations=2", "generation_batch_size=16"):
+        recipe = load_recipe(
+            write_recipe(GRPO), [batch8, f"stages.rl.trainer.{knob}=0.28", f"stages.rl.trainer.{acting}"]
+        )
+        assert recipe.stage("rl").trainer[knob] == 0.28
+
+
 def test_validate_rejects_unknown_reward_and_bad_params(write_recipe):
     batch8 = "stages.rl.trainer.per_device_train_batch_size=8"
     with pytest.raises(RecipeError, match="unknown reward 'acuracy'"):

@@ -208,6 +208,7 @@ def test_valid_choices_pass(loss_type, capsys):
         "loss_type": loss_type,
         "importance_sampling_level": "sequence",
         "epsilon_high": 0.28,
+        "steps_per_generation": 2,  # two optimizer steps per rollout batch, so the clip bound acts
         "mask_truncated_completions": True,
         "beta": 0.0,
         "scale_rewards": "none",
