@@ -145,18 +145,7 @@ def check(stage, recipe, error):
         )
     if generations < 2:
         raise error("trainer.num_generations", "GRPO compares completions within a group: use >= 2")
-    accumulation, iterations = t.get("gradient_accumulation_steps", 1), t.get("num_iterations", 1)
-    per_generation = batch // (per_device * processes)
-    clip = [knob for knob in ("epsilon", "epsilon_high", "delta") if knob in t]
-    if clip and accumulation % (per_generation * iterations) == 0:  # TRL's test for computing old log-probs
-        raise error(
-            f"trainer.{clip[0]}",
-            f"{clip[0]}={t[clip[0]]} never acts: every rollout batch is trained on by one optimizer step "
-            f"(steps_per_generation {per_generation} x num_iterations {iterations} divides "
-            f"gradient_accumulation_steps {accumulation}), so every importance ratio is 1 and nothing is clipped; "
-            f"for DAPO's several updates per rollout batch set steps_per_generation to {2 * accumulation} (or "
-            f"num_iterations: 2), or drop {clip[0]}",
-        )
+    check_clip(t, per_device * processes, error)
     if stage.options.dynamic_sampling is not None and (per_device * steps) % generations:
         raise error(
             "dynamic_sampling",
@@ -164,6 +153,47 @@ def check(stage, recipe, error):
             f"{steps} = {per_device * steps}) must hold whole groups of num_generations {generations} to drop and "
             f"replace them: make it a multiple of {generations}",
         )
+
+
+# The losses whose importance ratio is clipped to [1 - epsilon, 1 + epsilon_high] (TRL 1.16's compute_loss); cispo
+# caps the ratio at epsilon_high itself, which acts at ratio 1, and sapo and vespo use no epsilon
+RATIO_CLIPPED = ("grpo", "bnpo", "dr_grpo", "dapo", "luspo")
+
+
+def check_clip(t: dict, rows_per_step: int, error):
+    """Refuse a clip bound that can never act: when each rollout batch is trained on by one optimizer step, TRL
+    takes the old log-probabilities as the current ones (or computes them from the same weights, with vLLM's
+    importance-sampling correction), so every ratio is 1. `rows_per_step`: per-device batch x processes."""
+    generation_batch, steps = t.get("generation_batch_size"), t.get("steps_per_generation")
+    if generation_batch and steps:
+        raise error("trainer.steps_per_generation", "give generation_batch_size or steps_per_generation, not both")
+    if (generation_batch or rows_per_step) % rows_per_step:
+        raise error(
+            "trainer.generation_batch_size",
+            f"generation_batch_size {generation_batch} is not a multiple of per_device_train_batch_size x "
+            f"processes ({rows_per_step})",
+        )
+    accumulation, iterations = t.get("gradient_accumulation_steps", 1), t.get("num_iterations", 1)
+    per_generation = (generation_batch or 0) // rows_per_step or steps or accumulation
+    bounds = [k for k in ("epsilon", "epsilon_high") if t.get(k) is not None]
+    bounds += ["delta"] if t.get("delta") is not None and t["delta"] >= 1 else []  # below 1 it acts at ratio 1
+    if not bounds or t.get("loss_type", "dapo") not in RATIO_CLIPPED or accumulation % (per_generation * iterations):
+        return  # TRL computes old log-probs when steps_per_generation x num_iterations does not divide accumulation
+    knob = bounds[0]
+    fix = (
+        f"generation_batch_size: {2 * accumulation * rows_per_step}"
+        if generation_batch
+        else f"steps_per_generation: {2 * accumulation}"
+    )
+    if accumulation % (per_generation * 2 * iterations):
+        fix += f" (or num_iterations: {2 * iterations})"
+    raise error(
+        f"trainer.{knob}",
+        f"{knob}={t[knob]} never acts: every rollout batch is trained on by one optimizer step (steps_per_generation "
+        f"{per_generation} x num_iterations {iterations} divides gradient_accumulation_steps {accumulation}), so "
+        f"every importance ratio is 1 and nothing is clipped; for DAPO's several updates per rollout batch set {fix}, "
+        f"or drop {knob}",
+    )
 
 
 def main(ctx) -> dict:

@@ -167,8 +167,8 @@ def test_prompts_known_to_lack_signal_are_skipped_before_generation(write_recipe
 
 def test_two_updates_per_rollout_batch_train_against_the_generating_policy(write_recipe, tmp_path, monkeypatch):
     """`steps_per_generation: 2` with clip-higher, as docs/recipes.md's DAPO block: one generation of 32 rows (with
-    its dynamic-sampling rounds) feeds two optimizer steps of 16, each carrying the generating policy's log-probs,
-    so the second step's importance ratios differ from 1 and `epsilon_high` can clip them."""
+    its dynamic-sampling rounds) feeds two optimizer steps of 16, each batch carrying the log-probs computed when it
+    was generated (without them TRL would take the current ones as old: every ratio 1, nothing for the clip)."""
     seen = spy_loss_batches(monkeypatch)
     overrides = ["stages.rl.trainer.steps_per_generation=2", "stages.rl.trainer.epsilon_high=0.28"]
     m = run_recipe(load_recipe(write_recipe(RECIPE), overrides))["rl"]["metrics"]

@@ -59,18 +59,42 @@ def test_validate_explains_batch_not_divisible_by_generations(write_recipe):
 
 @pytest.mark.parametrize("knob", ["epsilon_high", "epsilon", "delta"])
 def test_validate_refuses_a_clip_bound_that_never_acts(write_recipe, knob):
-    """With one optimizer step per rollout batch TRL never computes old log-probs: every ratio is 1, no clip acts."""
-    batch8 = "stages.rl.trainer.per_device_train_batch_size=8"
-    for inert in ([], ["stages.rl.trainer.gradient_accumulation_steps=2", "stages.rl.trainer.steps_per_generation=2"]):
+    """With one optimizer step per rollout batch TRL never computes old log-probs: every ratio is 1, no clip acts.
+    TRL's test is whether steps_per_generation x num_iterations divides gradient_accumulation_steps."""
+    trainer = "stages.rl.trainer."
+    value = [f"{trainer}per_device_train_batch_size=8", f"{trainer}{knob}=1.28"]
+    inert = {  # settings -> the fix the message names
+        (): "steps_per_generation: 2 (or num_iterations: 2)",
+        ("gradient_accumulation_steps=4", "steps_per_generation=2"): "steps_per_generation: 8, or",
+        ("gradient_accumulation_steps=4", "steps_per_generation=2", "num_iterations=2"): "8 (or num_iterations: 4)",
+        ("gradient_accumulation_steps=2", "generation_batch_size=16"): "generation_batch_size: 32 (or num_iterations",
+    }
+    for settings, fix in inert.items():
         with pytest.raises(RecipeError) as info:
-            load_recipe(write_recipe(GRPO), [batch8, f"stages.rl.trainer.{knob}=0.28", *inert])
+            load_recipe(write_recipe(GRPO), [*value, *(trainer + s for s in settings)])
         message = str(info.value)
-        assert f"stages.rl.trainer.{knob}" in message and "every importance ratio is 1" in message, message
-    for acting in ("steps_per_generation=2", "num_iterations=2", "generation_batch_size=16"):
-        recipe = load_recipe(
-            write_recipe(GRPO), [batch8, f"stages.rl.trainer.{knob}=0.28", f"stages.rl.trainer.{acting}"]
+        assert f"{trainer}{knob}" in message and "every importance ratio is 1" in message and fix in message, message
+    acting = [
+        ("steps_per_generation=2",),
+        ("num_iterations=2",),
+        ("generation_batch_size=16",),
+        ("gradient_accumulation_steps=3", "steps_per_generation=2"),  # 2 does not divide 3: old log-probs computed
+        ("loss_type=cispo",),  # cispo caps the ratio at epsilon_high itself, which acts at ratio 1
+    ]
+    for settings in acting:
+        recipe = load_recipe(write_recipe(GRPO), [*value, *(trainer + s for s in settings)])
+        assert recipe.stage("rl").trainer[knob] == 1.28
+
+
+def test_validate_refuses_what_trl_refuses_of_the_generation_batch(write_recipe):
+    batch8 = "stages.rl.trainer.per_device_train_batch_size=8"
+    with pytest.raises(RecipeError, match="stages.rl.trainer.steps_per_generation.*not both"):
+        load_recipe(
+            write_recipe(GRPO),
+            [batch8, "stages.rl.trainer.steps_per_generation=2", "stages.rl.trainer.generation_batch_size=16"],
         )
-        assert recipe.stage("rl").trainer[knob] == 0.28
+    with pytest.raises(RecipeError, match="stages.rl.trainer.generation_batch_size.*not a multiple"):
+        load_recipe(write_recipe(GRPO), [batch8, "stages.rl.trainer.generation_batch_size=12"])
 
 
 def test_validate_rejects_unknown_reward_and_bad_params(write_recipe):
