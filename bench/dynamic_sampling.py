@@ -8,7 +8,8 @@ Per seed and numeric path: `ponder run configs/tiny/reasoner.yaml` with GRPO as 
 reused, so both GRPO runs start from the same distilled model (a paired comparison). For each GRPO run: the
 held-out greedy accuracy (eval_grpo's 200 questions and settings, `common.greedy_pass`) of the last checkpoint
 within 25/50/100% of the completions the shipped GRPO generates (100 steps x 32), and of its final model (100
-steps; dynamic sampling has generated more by then); the share of steps and of groups with signal; GRPO's seconds.
+steps; dynamic sampling has generated more by then; the distilled model where no checkpoint fits a share, as
+with a large `--max-draws`); the share of steps and of groups with signal; GRPO's seconds.
 `--set` adds `ponder run` overrides to the dynamic run only (e.g. pre-rollout filtering), recorded as `overrides`.
 Writes bench/results/NAME.json (default dynamic_sampling): every run, then per path and variant each figure's
 mean +- SE over seeds, and the paired differences (dynamic - shipped); `--append` adds the runs to NAME.json's.
@@ -41,11 +42,12 @@ def grpo_figures(run: Path, budget: int) -> dict:
     logs = [h for h in json.loads((run / "grpo" / "log_history.json").read_text()) if "groups_with_signal" in h]
     args = json.loads((run / "grpo" / "trainer_args.json").read_text())
     per_step = args["per_device_train_batch_size"] * args.get("gradient_accumulation_steps", 1)
-    generated, total = {}, 0
+    generated, total = {0: 0}, 0  # step 0: the distilled model, the last one within a share no checkpoint fits
     for h in logs:
         total += h.get("dynamic_sampling/groups_drawn", per_step / args["num_generations"]) * args["num_generations"]
         generated[h["step"]] = total
     saved = {int(p.name.split("-")[1]): p for p in (run / "grpo" / "trainer").glob("checkpoint-*")}
+    saved[0] = run / "distill" / "checkpoint"
     at = {}
     for share in SHARES:
         step = max(s for s in saved if generated[s] <= share * budget + 1e-6)
