@@ -505,3 +505,38 @@ def test_results_quote_the_same_rollouts_without_the_filter():
     assert f"greedy {pm(with_filter['accuracy@inf'])} over the cold start with it, {greedy} with 10 prompts" in recipes
     row = readme_row("smollm2_rg_reasoner_10prompts_seeds.json").replace("**", "")
     assert f"without the filter at equal rollouts {greedy} (paired gap {paired}: none measured)" in row
+
+
+def test_results_quote_two_updates_per_rollout_batch():
+    """#45 item 14: item 13's rollouts trained as two optimizer steps each (clip-higher acting), seed 1: the same cold
+    start as item 13's seed 1, and docs/results.md's figures are the JSON's, each beside item 13's."""
+    pilot = load("smollm2_rg_reasoner_10prompts_2updates_seeds.json")
+    (run,) = pilot["runs"]
+    (control,) = [r for r in load("smollm2_rg_reasoner_10prompts_seeds.json")["runs"] if r["seed"] == run["seed"] == 1]
+    assert "stages.grpo.trainer.steps_per_generation=40" in pilot["overrides"]
+    assert "stages.grpo.trainer.epsilon_high=0.28" in pilot["overrides"]
+    assert run["stages"]["eval_sft"] == {
+        **control["stages"]["eval_sft"],
+        **{k: run["stages"]["eval_sft"][k] for k in ("stage_seconds", "peak_memory_mb")},
+    }  # the same cold start, but for its time and memory
+
+    def gain(r: dict, key: str) -> str:
+        return short(r["stages"]["eval_grpo"][key] - r["stages"]["eval_sft"][key])
+
+    docs = text("docs/results.md")
+    sft, grpo = run["stages"]["eval_sft"]["accuracy@inf"], run["stages"]["eval_grpo"]["accuracy@inf"]
+    assert f"Greedy GRPO - SFT {gain(run, 'accuracy@inf')}, the same as item 13's seed 1 ({sft} -> {grpo}" in docs
+    assert gain(run, "accuracy@inf") == gain(control, "accuracy@inf")
+    tasks = [
+        f"{t} {gain(run, f'accuracy@inf_{t}')} vs {gain(control, f'accuracy@inf_{t}')}"
+        for t in ("chain_sum", "leg_counting")
+    ]
+    assert f"in both; {', '.join(tasks)})" in docs
+    p1, p8 = (f"{run['stages']['eval_grpo'][k] - run['stages']['eval_sft'][k]:+.3f}" for k in ("pass@1", "pass@8"))
+    c1 = f"{control['stages']['eval_grpo']['pass@1'] - control['stages']['eval_sft']['pass@1']:+.3f}"
+    assert f"sampled pass@1 {p1} (item 13: {c1}), pass@8 {p8} (item 13: 0)" in docs
+    seconds = [r["stages"]["grpo"]["stage_seconds"] for r in (run, control)]
+    longer = f"{100 * (seconds[0] / seconds[1] - 1):.0f}% longer"
+    assert f"GRPO took {seconds[0]:.0f} s against {seconds[1]:.0f} s ({longer}" in docs
+    assert f"wall {run['wall_seconds'] / 60:.1f} min; peak RSS {run['peak_memory_mb']:.0f} MiB" in docs
+    assert f"({control['peak_memory_mb']:.0f} in item 13's seed 1)" in docs
