@@ -228,3 +228,40 @@ def test_readme_and_results_quote_the_smollm2_onpolicy_seeds():
         assert run["stages"]["onpolicy"]["stage_seconds"] < share * grpo["grpo"]["stage_seconds"]
     for run in bench["runs"]:
         assert run["stages"]["eval_sft"]["accuracy@inf"] == rl[run["seed"]]["stages"]["eval_sft"]["accuracy@inf"]
+
+
+def test_results_quote_the_larger_draw_cap():
+    """docs/results.md's `max_draws: 10` table: every cell is dynamic_sampling_draws10.json's summary, its shipped
+    arm the earlier benches' (the same distilled models), and the per-seed steps with signal are the runs'."""
+    bench = json.loads((RESULTS / "dynamic_sampling_draws10.json").read_text())
+    earlier = json.loads((RESULTS / "dynamic_sampling_skip_known.json").read_text())
+    assert bench["max_draws"] == 10 and bench["overrides"] == earlier["overrides"]
+    s, before = bench["summary"]["default"], earlier["summary"]["default"]["shipped"]
+    assert {k: v for k, v in s["shipped"].items() if "accuracy" in k} == {
+        k: v for k, v in before.items() if "accuracy" in k
+    }
+
+    def cell(x: dict, sign: str = "") -> str:
+        return f"{x['mean']:{sign}.3f} +- {x['se']:.3f}"
+
+    runs = [r for r in bench["runs"] if r["path"] == "default"]
+    shares = ("accuracy_at_0.25", "accuracy_at_0.5", "accuracy_at_1.0")
+    completions = [r["dynamic"]["final_completions"] for r in runs]
+    seconds = [r["dynamic"]["grpo_seconds"] for r in runs]
+    x = s["dynamic"]
+    dynamic = [cell(x[k]) for k in shares] + [
+        f"{cell(x['final_accuracy'])} ({min(completions):,.0f}-{max(completions):,.0f})",
+        cell(x["steps_with_signal"]),
+        cell(x["groups_with_signal"]),
+        f"{min(seconds)}-{max(seconds)}",
+    ]
+    docs = (ROOT / "docs/results.md").read_text()
+    prefix = f"| default ({len(runs)}) | dynamic_sampling {{max_draws: 10, skip_known: 0.9}} | "
+    assert prefix + " | ".join(dynamic) + " |" in docs
+    paired = " | ".join(cell(s["paired_dynamic_minus_shipped"][k], "+") for k in shares)
+    assert f"| default ({len(runs)}) | paired - shipped | {paired} |" in docs
+    steps = ", ".join(f"{r['dynamic']['steps_with_signal']}" for r in runs)
+    assert f"Steps with signal {steps}** (seeds 0, 1, 2; {x['steps_with_signal']['mean']:.3f}" in docs
+    ratios = [r["dynamic"]["final_completions"] / r["shipped"]["final_completions"] for r in runs]
+    assert f"at {min(ratios):.1f}-{max(ratios):.1f}x the completions" in docs
+    assert all(r["dynamic"]["final_accuracy"] == 1.0 for r in runs) and "Every seed ends at 1.000" in docs
