@@ -263,5 +263,20 @@ def test_results_quote_the_larger_draw_cap():
     steps = ", ".join(f"{r['dynamic']['steps_with_signal']}" for r in runs)
     assert f"Steps with signal {steps}** (seeds 0, 1, 2; {x['steps_with_signal']['mean']:.3f}" in docs
     ratios = [r["dynamic"]["final_completions"] / r["shipped"]["final_completions"] for r in runs]
-    assert f"at {min(ratios):.1f}-{max(ratios):.1f}x the completions" in docs
+    assert f"at {min(ratios):.1f}-{max(ratios):.1f}x the shipped run's completions" in " ".join(docs.split())
     assert all(r["dynamic"]["final_accuracy"] == 1.0 for r in runs) and "Every seed ends at 1.000" in docs
+    assert all(r["commit"] == "339ad80" for r in runs) and "(snapshot of 339ad80, CPU alone;" in docs
+    docs_line = " ".join(docs.split())
+    skipped = [r["dynamic"]["prompts_skipped"] for r in runs]
+    assert f"({skipped[1]:,} and {skipped[2]:,} prompts skipped a run; seed 0: {skipped[0]:,})" in docs_line
+    shipped = ", ".join(f"{r['shipped']['final_accuracy']:.3f}" for r in runs)
+    assert f"(as shipped {shipped};" in docs_line
+    three = earlier["summary"]["default"]["dynamic"]["final_accuracy"]
+    assert f"with `max_draws: 3` and the same filter {cell(three)}" in docs_line
+    times = [r["dynamic"]["grpo_seconds"] / r["shipped"]["grpo_seconds"] for r in runs]
+    assert f"{min(times):.1f}-{max(times):.1f}x its GRPO seconds" in docs_line
+    met = [r["seed"] for r in runs if r["dynamic"]["steps_with_signal"] >= 0.9]
+    assert met == [0] and "the 0.9 goal is met on seed 0 alone" in docs_line
+    assert all(r["dynamic"]["accuracy_at_share"]["0.25"]["step"] == 0 for r in runs)  # "no checkpoint fits"
+    shipped_row = [cell(s["shipped"][k]) for k in (*shares, "final_accuracy")]
+    assert f"| default ({len(runs)}) | as shipped | {' | '.join(shipped_row[:3])} | {shipped_row[3]} (3,200) |" in docs
