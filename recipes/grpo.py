@@ -133,8 +133,18 @@ def check(stage, recipe, error):
     t = stage.trainer
     processes = stage.launcher.num_processes
     per_device = t.get("per_device_train_batch_size", 8)
-    steps = t.get("steps_per_generation") or t.get("gradient_accumulation_steps", 1)
-    batch = t.get("generation_batch_size") or per_device * processes * steps
+    generation_batch, steps = t.get("generation_batch_size"), t.get("steps_per_generation")
+    if generation_batch and steps:
+        raise error("trainer.steps_per_generation", "give generation_batch_size or steps_per_generation, not both")
+    if (generation_batch or 0) % (per_device * processes):
+        raise error(
+            "trainer.generation_batch_size",
+            f"generation_batch_size {generation_batch} is not a multiple of per_device_train_batch_size x "
+            f"processes ({per_device * processes})",
+        )
+    # TRL's steps_per_generation: micro-batches per rollout batch, given or derived
+    steps = (generation_batch or 0) // (per_device * processes) or steps or t.get("gradient_accumulation_steps", 1)
+    batch = per_device * processes * steps
     generations = t.get("num_generations", 8)
     if batch % generations:
         raise error(
@@ -145,7 +155,7 @@ def check(stage, recipe, error):
         )
     if generations < 2:
         raise error("trainer.num_generations", "GRPO compares completions within a group: use >= 2")
-    check_clip(t, per_device * processes, error)
+    check_clip(t, steps, error)
     if stage.options.dynamic_sampling is not None and (per_device * steps) % generations:
         raise error(
             "dynamic_sampling",
@@ -160,39 +170,26 @@ def check(stage, recipe, error):
 RATIO_CLIPPED = ("grpo", "bnpo", "dr_grpo", "dapo", "luspo")
 
 
-def check_clip(t: dict, rows_per_step: int, error):
+def check_clip(t: dict, steps: int, error):
     """Refuse a clip bound that can never act: when each rollout batch is trained on by one optimizer step, TRL
     takes the old log-probabilities as the current ones (or computes them from the same weights, with vLLM's
-    importance-sampling correction), so every ratio is 1. `rows_per_step`: per-device batch x processes."""
-    generation_batch, steps = t.get("generation_batch_size"), t.get("steps_per_generation")
-    if generation_batch and steps:
-        raise error("trainer.steps_per_generation", "give generation_batch_size or steps_per_generation, not both")
-    if (generation_batch or rows_per_step) % rows_per_step:
-        raise error(
-            "trainer.generation_batch_size",
-            f"generation_batch_size {generation_batch} is not a multiple of per_device_train_batch_size x "
-            f"processes ({rows_per_step})",
-        )
+    importance-sampling correction), so every ratio is 1. `steps`: TRL's steps_per_generation."""
     accumulation, iterations = t.get("gradient_accumulation_steps", 1), t.get("num_iterations", 1)
-    per_generation = (generation_batch or 0) // rows_per_step or steps or accumulation
     bounds = [k for k in ("epsilon", "epsilon_high") if t.get(k) is not None]
     bounds += ["delta"] if t.get("delta") is not None and t["delta"] >= 1 else []  # below 1 it acts at ratio 1
-    if not bounds or t.get("loss_type", "dapo") not in RATIO_CLIPPED or accumulation % (per_generation * iterations):
+    if not bounds or t.get("loss_type", "dapo") not in RATIO_CLIPPED or accumulation % (steps * iterations):
         return  # TRL computes old log-probs when steps_per_generation x num_iterations does not divide accumulation
     knob = bounds[0]
-    fix = (
-        f"generation_batch_size: {2 * accumulation * rows_per_step}"
-        if generation_batch
-        else f"steps_per_generation: {2 * accumulation}"
-    )
-    if accumulation % (per_generation * 2 * iterations):
+    rows = t["generation_batch_size"] // steps if t.get("generation_batch_size") else 0
+    fix = f"generation_batch_size: {2 * accumulation * rows}" if rows else f"steps_per_generation: {2 * accumulation}"
+    if accumulation % (steps * 2 * iterations):
         fix += f" (or num_iterations: {2 * iterations})"
     raise error(
         f"trainer.{knob}",
         f"{knob}={t[knob]} never acts: every rollout batch is trained on by one optimizer step (steps_per_generation "
-        f"{per_generation} x num_iterations {iterations} divides gradient_accumulation_steps {accumulation}), so "
-        f"every importance ratio is 1 and nothing is clipped; for DAPO's several updates per rollout batch set {fix}, "
-        f"or drop {knob}",
+        f"{steps} x num_iterations {iterations} divides gradient_accumulation_steps {accumulation}), so every "
+        f"importance ratio is 1 and nothing is clipped; for DAPO's several updates per rollout batch set {fix}, or "
+        f"drop {knob}",
     )
 
 

@@ -105,3 +105,13 @@ def test_validate_rejects_unknown_reward_and_bad_params(write_recipe):
         load_recipe(write_recipe(GRPO), [batch8, "stages.rl.rewards=[{name: cosine, params: {max_lenn: 64}}]"])
     recipe = load_recipe(write_recipe(GRPO), [batch8])
     assert recipe.stage("rl").options.rewards[1].params == {"max_len": 64}
+
+
+def test_dynamic_sampling_counts_the_rollout_batch_generation_batch_size_sets(write_recipe):
+    """generation_batch_size 12 over micro-batches of 6 is a rollout batch of 12 = 3 whole groups of 4, so dynamic
+    sampling can drop and replace them; a batch of 6 per micro-batch alone would split a group."""
+    rl = "stages.rl."
+    base = [f"{rl}trainer.per_device_train_batch_size=6", f"{rl}dynamic_sampling={{max_draws: 2}}"]
+    assert load_recipe(write_recipe(GRPO), [*base, f"{rl}trainer.generation_batch_size=12"]).stage("rl")
+    with pytest.raises(RecipeError, match="stages.rl.trainer"):
+        load_recipe(write_recipe(GRPO), base)  # a rollout batch of 6: not whole groups of 4
