@@ -230,6 +230,68 @@ def test_readme_and_results_quote_the_smollm2_onpolicy_seeds():
         assert run["stages"]["eval_sft"]["accuracy@inf"] == rl[run["seed"]]["stages"]["eval_sft"]["accuracy@inf"]
 
 
+def test_results_quote_sampling_at_temperature_one():
+    """docs/results.md's temperature-1.0 table: every cell is grpo_temperature1.json's or
+    dynamic_sampling_temperature1.json's summary, their shipped arms the same runs, the per-seed figures the runs'."""
+    alone = json.loads((RESULTS / "grpo_temperature1.json").read_text())
+    filtered = json.loads((RESULTS / "dynamic_sampling_temperature1.json").read_text())
+    temperature = "stages.grpo.trainer.temperature=1.0"
+    assert alone["max_draws"] == 1 and alone["overrides"] == [temperature]
+    assert filtered["max_draws"] == 3 and filtered["overrides"] == [
+        temperature,
+        "stages.grpo.dynamic_sampling.skip_known=0.9",
+    ]
+    a, f = alone["summary"]["default"], filtered["summary"]["default"]
+    shares = ("accuracy_at_0.25", "accuracy_at_0.5", "accuracy_at_1.0")
+    assert [a["shipped"][k] for k in (*shares, "final_accuracy")] == [
+        f["shipped"][k] for k in (*shares, "final_accuracy")
+    ]
+
+    def cell(x: dict, sign: str = "") -> str:
+        return f"{x['mean']:{sign}.3f} +- {x['se']:.3f}"
+
+    def cells(bench: dict, variant: str) -> str:
+        runs = [r[variant] for r in bench["runs"] if r["path"] == "default"]
+        x = bench["summary"]["default"][variant]
+        completions = [r["final_completions"] for r in runs]
+        seconds = [r["grpo_seconds"] for r in runs]
+        return " | ".join(
+            [cell(x[k]) for k in shares]
+            + [
+                f"{cell(x['final_accuracy'])} ({min(completions):,.0f}-{max(completions):,.0f})".replace(
+                    "(3,200-3,200)", "(3,200)"
+                )
+            ]
+            + [cell(x["steps_with_signal"]), cell(x["groups_with_signal"]), f"{min(seconds)}-{max(seconds)}"]
+        )
+
+    docs = (ROOT / "docs/results.md").read_text()
+    assert f"| default (3) | as shipped (temperature 0.7) | {cells(alone, 'shipped')} |" in docs
+    assert f"| default (3) | temperature 1.0 | {cells(alone, 'dynamic')} |" in docs
+    label = "temperature 1.0, dynamic_sampling {max_draws: 3, skip_known: 0.9}"
+    assert f"| default (3) | {label} | {cells(filtered, 'dynamic')} |" in docs
+    for bench in (a, f):
+        paired = " | ".join(cell(bench["paired_dynamic_minus_shipped"][k], "+") for k in shares)
+        assert f"| default (3) | paired - shipped | {paired} |" in docs
+    line = " ".join(docs.split())
+    runs = alone["runs"]
+    assert (
+        all(r["commit"] == "a6b090d" for r in runs + filtered["runs"]) and "(snapshot of a6b090d, CPU alone)" in line
+    )
+    steps = ", ".join(f"{r['shipped']['steps_with_signal']} -> {r['dynamic']['steps_with_signal']}" for r in runs)
+    assert f"(every seed: steps {steps})" in line
+    distilled = ", ".join(str(r["distill_accuracy"]) for r in runs)
+    assert f"(greedy {distilled} for seeds 0, 1, 2," in line
+    ratios = [r["dynamic"]["grpo_seconds"] / r["shipped"]["grpo_seconds"] - 1 for r in runs]
+    assert f"GRPO {min(ratios):.0%}-{max(ratios):.0%} longer in seconds".replace("%-", "-") in line
+    steps = ", ".join(f"{r['dynamic']['steps_with_signal']:g}" for r in filtered["runs"])
+    assert f"With the filter on top, steps with signal {steps}** ({cell(f['dynamic']['steps_with_signal'])};" in line
+    times = [r["dynamic"]["final_completions"] / r["shipped"]["final_completions"] for r in filtered["runs"]]
+    assert f"at {min(times):.1f}-{max(times):.1f}x the completions" in line
+    gflops = sorted({alone["machine"]["fp32_matmul_gflops"], filtered["machine"]["fp32_matmul_gflops"]})
+    assert f"fp32 matmul {gflops[0]:.0f}-{gflops[1]:.0f} GFLOP/s" in line
+
+
 def test_results_quote_the_larger_draw_cap():
     """docs/results.md's `max_draws: 10` table: every cell is dynamic_sampling_draws10.json's summary, its shipped
     arm the earlier benches' (the same distilled models), and the per-seed steps with signal are the runs'."""
