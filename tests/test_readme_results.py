@@ -265,31 +265,90 @@ def test_results_quote_sampling_at_temperature_one():
             + [cell(x["steps_with_signal"]), cell(x["groups_with_signal"]), f"{min(seconds)}-{max(seconds)}"]
         )
 
+    for bench in (alone, filtered):
+        assert [r["seed"] for r in bench["runs"]] == [0, 1, 2] and {r["path"] for r in bench["runs"]} == {"default"}
+    for x, y in zip(alone["runs"], filtered["runs"]):  # the shipped arm is the same runs again
+        assert x["distill_accuracy"] == y["distill_accuracy"]
+        assert [x["shipped"][k] for k in ("steps_with_signal", "groups_with_signal", "final_accuracy")] == [
+            y["shipped"][k] for k in ("steps_with_signal", "groups_with_signal", "final_accuracy")
+        ]
     docs = (ROOT / "docs/results.md").read_text()
-    assert f"| default (3) | as shipped (temperature 0.7) | {cells(alone, 'shipped')} |" in docs
-    assert f"| default (3) | temperature 1.0 | {cells(alone, 'dynamic')} |" in docs
+
+    def paired(bench: dict) -> str:
+        return " | ".join(cell(bench["paired_dynamic_minus_shipped"][k], "+") for k in shares)
+
+    shipped = f"| default (3) | as shipped (temperature 0.7) | {cells(alone, 'shipped')} |"
     label = "temperature 1.0, dynamic_sampling {max_draws: 3, skip_known: 0.9}"
-    assert f"| default (3) | {label} | {cells(filtered, 'dynamic')} |" in docs
-    for bench in (a, f):
-        paired = " | ".join(cell(bench["paired_dynamic_minus_shipped"][k], "+") for k in shares)
-        assert f"| default (3) | paired - shipped | {paired} |" in docs
+    assert (
+        "\n".join(
+            [
+                shipped,
+                f"| default (3) | temperature 1.0 | {cells(alone, 'dynamic')} |",
+                f"| default (3) | paired - shipped | {paired(a)} | | | | |",
+                f"| default (3) | {label} | {cells(filtered, 'dynamic')} |",
+                f"| default (3) | paired - shipped | {paired(f)} | | | | |",
+            ]
+        )
+        in docs
+    )
     line = " ".join(docs.split())
     runs = alone["runs"]
     assert (
         all(r["commit"] == "a6b090d" for r in runs + filtered["runs"]) and "(snapshot of a6b090d, CPU alone)" in line
     )
+    x = a["dynamic"]
+    headline = (
+        f"raises the steps with signal from {a['shipped']['steps_with_signal']['mean']:.3f} to "
+        f"{x['steps_with_signal']['mean']:.3f} and the groups from {a['shipped']['groups_with_signal']['mean']:.3f} "
+        f"to {x['groups_with_signal']['mean']:.3f}**"
+    )
+    assert headline in line
     steps = ", ".join(f"{r['shipped']['steps_with_signal']} -> {r['dynamic']['steps_with_signal']}" for r in runs)
     assert f"(every seed: steps {steps})" in line
     distilled = ", ".join(str(r["distill_accuracy"]) for r in runs)
-    assert f"(greedy {distilled} for seeds 0, 1, 2," in line
+    xeon = json.loads((RESULTS / "dynamic_sampling.json").read_text())
+    xeon_distilled = ", ".join(str(r["distill_accuracy"]) for r in xeon["runs"] if r["path"] == "default")
+    assert f"(greedy {distilled} for seeds 0, 1, 2, against {xeon_distilled})" in line
+    assert f"GRPO as shipped ends at {cell(a['shipped']['final_accuracy'])} here" in line
+    assert f"against {xeon['summary']['default']['shipped']['final_accuracy']['mean']:.3f} there" in line
     ratios = [r["dynamic"]["grpo_seconds"] / r["shipped"]["grpo_seconds"] - 1 for r in runs]
-    assert f"GRPO {min(ratios):.0%}-{max(ratios):.0%} longer in seconds".replace("%-", "-") in line
+    assert f"GRPO took {min(ratios):.0%}-{max(ratios):.0%} longer in seconds".replace("%-", "-") in line
+    again = [y["shipped"]["grpo_seconds"] / x["shipped"]["grpo_seconds"] - 1 for x, y in zip(runs, filtered["runs"])]
+    assert f"took {min(again):+.0%} to {max(again):+.0%} of their first time".replace("+-", "-") in line
+    gains = sorted(r["dynamic"]["steps_with_signal"] - r["shipped"]["steps_with_signal"] for r in runs)
+    xeon_gains = sorted(
+        r["dynamic"]["steps_with_signal"] - r["shipped"]["steps_with_signal"]
+        for r in xeon["runs"]
+        if r["path"] == "default"
+    )
+    assert (
+        f"+{gains[0]:.2f} to +{gains[-1]:.2f}, than every seed there, +{xeon_gains[0]:.2f} to +{xeon_gains[-1]:.2f}"
+        in line
+    )
+    xs = xeon["summary"]["default"]
+    assert (
+        f"bought {xs['shipped']['steps_with_signal']['mean']:.3f} -> {xs['dynamic']['steps_with_signal']['mean']:.3f}"
+        in line
+    )
     steps = ", ".join(f"{r['dynamic']['steps_with_signal']:g}" for r in filtered["runs"])
     assert f"With the filter on top, steps with signal {steps}** ({cell(f['dynamic']['steps_with_signal'])};" in line
     times = [r["dynamic"]["final_completions"] / r["shipped"]["final_completions"] for r in filtered["runs"]]
     assert f"at {min(times):.1f}-{max(times):.1f}x the completions" in line
+    skip_known = json.loads((RESULTS / "dynamic_sampling_skip_known.json").read_text())
+    assert f"0.7 gave {cell(skip_known['summary']['default']['dynamic']['steps_with_signal'])} on the Xeon" in line
+    quarter = [
+        {v: r[v]["accuracy_at_share"]["0.25"]["accuracy"] for v in ("dynamic", "shipped")} for r in filtered["runs"]
+    ]
+    behind = ", ".join(f"{round(q['dynamic'] - q['shipped'], 4):g}" for q in quarter)
+    assert f"behind on every seed ({behind};" in line
     gflops = sorted({alone["machine"]["fp32_matmul_gflops"], filtered["machine"]["fp32_matmul_gflops"]})
     assert f"fp32 matmul {gflops[0]:.0f}-{gflops[1]:.0f} GFLOP/s" in line
+    recipes = " ".join((ROOT / "docs/recipes.md").read_text().split())
+    assert (
+        f"from {a['shipped']['steps_with_signal']['mean']:.3f} to {x['steps_with_signal']['mean']:.3f} with no extra "
+        f"generation, and to {f['dynamic']['steps_with_signal']['mean']:.3f} with" in recipes
+    )
+    assert f"at {min(times):.1f}-{max(times):.1f}x the completions; no held-out accuracy" in recipes
 
 
 def test_results_quote_the_larger_draw_cap():
