@@ -265,9 +265,10 @@ def test_results_quote_sampling_at_temperature_one():
             + [cell(x["steps_with_signal"]), cell(x["groups_with_signal"]), f"{min(seconds)}-{max(seconds)}"]
         )
 
-    for bench in (alone, filtered):
-        assert [r["seed"] for r in bench["runs"]] == [0, 1, 2] and {r["path"] for r in bench["runs"]} == {"default"}
-    for x, y in zip(alone["runs"], filtered["runs"]):  # the shipped arm is the same runs again
+    alone_runs = [r for r in alone["runs"] if r["path"] == "default"]  # the fp32/AVX2 runs: the next test
+    for runs in (alone_runs, filtered["runs"]):
+        assert [r["seed"] for r in runs] == [0, 1, 2] and {r["path"] for r in runs} == {"default"}
+    for x, y in zip(alone_runs, filtered["runs"]):  # the shipped arm is the same runs again
         assert x["distill_accuracy"] == y["distill_accuracy"]
         assert [x["shipped"][k] for k in ("steps_with_signal", "groups_with_signal", "final_accuracy")] == [
             y["shipped"][k] for k in ("steps_with_signal", "groups_with_signal", "final_accuracy")
@@ -292,7 +293,7 @@ def test_results_quote_sampling_at_temperature_one():
         in docs
     )
     line = " ".join(docs.split())
-    runs = alone["runs"]
+    runs = alone_runs
     assert (
         all(r["commit"] == "a6b090d" for r in runs + filtered["runs"]) and "(snapshot of a6b090d, CPU alone)" in line
     )
@@ -349,6 +350,38 @@ def test_results_quote_sampling_at_temperature_one():
         f"generation, and to {f['dynamic']['steps_with_signal']['mean']:.3f} with" in recipes
     )
     assert f"at {min(times):.1f}-{max(times):.1f}x the completions; no held-out accuracy" in recipes
+
+
+def test_results_quote_sampling_at_temperature_one_on_the_fp32_path():
+    """The fp32/AVX2 rows of the temperature-1.0 table and their bullet: grpo_temperature1.json's fp32_avx2 runs."""
+    bench = json.loads((RESULTS / "grpo_temperature1.json").read_text())
+    runs = [r for r in bench["runs"] if r["path"] == "fp32_avx2"]
+    assert [r["seed"] for r in runs] == [0, 1, 2] and all(r["commit"] == "a6b090d" for r in runs)
+    s = bench["summary"]["fp32_avx2"]
+    shares = ("accuracy_at_0.25", "accuracy_at_0.5", "accuracy_at_1.0")
+
+    def cell(x: dict, sign: str = "") -> str:
+        return f"{x['mean']:{sign}.3f} +- {x['se']:.3f}"
+
+    def row(variant: str, label: str) -> str:
+        x, seconds = s[variant], [r[variant]["grpo_seconds"] for r in runs]
+        assert all(r[variant]["final_completions"] == 3200 for r in runs)
+        figures = [cell(x[k]) for k in shares] + [f"{cell(x['final_accuracy'])} (3,200)"]
+        figures += [cell(x["steps_with_signal"]), cell(x["groups_with_signal"]), f"{min(seconds)}-{max(seconds)}"]
+        return f"| fp32_avx2 (3) | {label} | {' | '.join(figures)} |"
+
+    paired = " | ".join(cell(s["paired_dynamic_minus_shipped"][k], "+") for k in shares)
+    rows = [row("shipped", "as shipped (temperature 0.7)"), row("dynamic", "temperature 1.0")]
+    docs = (ROOT / "docs/results.md").read_text()
+    assert "\n".join([*rows, f"| fp32_avx2 (3) | paired - shipped | {paired} | | | | |"]) in docs
+    line = " ".join(docs.split())
+    distilled = ", ".join(f"{r['distill_accuracy']:g}" for r in runs)
+    assert f"CPU alone; distilled {distilled}): steps with signal {cell(s['shipped']['steps_with_signal'])} ->" in line
+    steps = ", ".join(f"{r['shipped']['steps_with_signal']:g} -> {r['dynamic']['steps_with_signal']:g}" for r in runs)
+    assert f"(every seed: {steps})" in line
+    assert f"+{s['paired_dynamic_minus_shipped']['accuracy_at_0.25']['mean']:.3f}" in line
+    ends = [(r["shipped"]["final_accuracy"], r["dynamic"]["final_accuracy"]) for r in runs]
+    assert f"Seed 1 ends at {ends[1][0]:g} as shipped and {ends[1][1]:g} at temperature 1.0" in line
 
 
 def test_results_quote_the_larger_draw_cap():
