@@ -309,7 +309,12 @@ def test_results_quote_sampling_at_temperature_one():
     distilled = ", ".join(str(r["distill_accuracy"]) for r in runs)
     xeon = json.loads((RESULTS / "dynamic_sampling.json").read_text())
     xeon_distilled = ", ".join(str(r["distill_accuracy"]) for r in xeon["runs"] if r["path"] == "default")
-    assert f"(greedy {distilled} for seeds 0, 1, 2, against {xeon_distilled})" in line
+    fp32 = ", ".join(f"{r['distill_accuracy']:g}" for r in alone["runs"] if r["path"] == "fp32_avx2")
+    xeon_fp32 = ", ".join(f"{r['distill_accuracy']:g}" for r in xeon["runs"] if r["path"] == "fp32_avx2")
+    assert (
+        f"(default greedy {distilled} for seeds 0, 1, 2, against {xeon_distilled}; "
+        f"fp32/AVX2 {fp32} against {xeon_fp32})" in line
+    )
     assert f"GRPO as shipped ends at {cell(a['shipped']['final_accuracy'])} here" in line
     assert f"against {xeon['summary']['default']['shipped']['final_accuracy']['mean']:.3f} there" in line
     ratios = [r["dynamic"]["grpo_seconds"] / r["shipped"]["grpo_seconds"] - 1 for r in runs]
@@ -342,8 +347,8 @@ def test_results_quote_sampling_at_temperature_one():
     ]
     behind = ", ".join(f"{round(q['dynamic'] - q['shipped'], 4):g}" for q in quarter)
     assert f"behind on every seed ({behind};" in line
-    gflops = sorted({alone["machine"]["fp32_matmul_gflops"], filtered["machine"]["fp32_matmul_gflops"]})
-    assert f"fp32 matmul {gflops[0]:.0f}-{gflops[1]:.0f} GFLOP/s" in line
+    gflops = [alone["machine"]["fp32_matmul_gflops"], filtered["machine"]["fp32_matmul_gflops"]]
+    assert f"fp32 matmul {min(gflops):.0f}-{max(gflops):.0f} GFLOP/s in them" in line
     recipes = " ".join((ROOT / "docs/recipes.md").read_text().split())
     assert (
         f"from {a['shipped']['steps_with_signal']['mean']:.3f} to {x['steps_with_signal']['mean']:.3f} with no extra "
@@ -379,9 +384,19 @@ def test_results_quote_sampling_at_temperature_one_on_the_fp32_path():
     assert f"CPU alone; distilled {distilled}): steps with signal {cell(s['shipped']['steps_with_signal'])} ->" in line
     steps = ", ".join(f"{r['shipped']['steps_with_signal']:g} -> {r['dynamic']['steps_with_signal']:g}" for r in runs)
     assert f"(every seed: {steps})" in line
-    assert f"+{s['paired_dynamic_minus_shipped']['accuracy_at_0.25']['mean']:.3f}" in line
+    sh, dy = s["shipped"], s["dynamic"]
+    assert f"steps with signal {cell(sh['steps_with_signal'])} -> {cell(dy['steps_with_signal'])}" in line
+    assert f"groups {cell(sh['groups_with_signal'])} -> {cell(dy['groups_with_signal'])};" in line
+    paired = ", ".join(cell(s["paired_dynamic_minus_shipped"][k], "+") for k in shares)
+    assert f"held-out accuracy at equal completions {paired} (at 25% the sign opposite" in line
+    seconds = {v: [r[v]["grpo_seconds"] for r in runs] for v in ("shipped", "dynamic")}
+    low, high = {v: min(x) for v, x in seconds.items()}, {v: max(x) for v, x in seconds.items()}
+    assert f"GRPO {low['dynamic']}-{high['dynamic']} s against {low['shipped']}-{high['shipped']} s" in line
+    change = [d / b - 1 for d, b in zip(seconds["dynamic"], seconds["shipped"])]
+    assert f"({min(change):.0%} to +{max(change):.0%} seed by seed)" in line
     ends = [(r["shipped"]["final_accuracy"], r["dynamic"]["final_accuracy"]) for r in runs]
-    assert f"Seed 1 ends at {ends[1][0]:g} as shipped and {ends[1][1]:g} at temperature 1.0" in line
+    assert f"0.73) stops at {ends[1][0]:g} as shipped and {ends[1][1]:g} at temperature 1.0" in line
+    assert runs[1]["distill_accuracy"] == 0.73
 
 
 def test_results_quote_the_larger_draw_cap():
