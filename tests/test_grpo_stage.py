@@ -76,8 +76,10 @@ TINY_REASONER = Path(__file__).parent / "assets" / "tiny-reasoner"  # made by co
 
 
 def test_grpo_raises_accuracy_from_the_tiny_reasoner(write_recipe, tmp_path, monkeypatch):
-    """GRPO with LoRA from a checkpoint right about half the time, its rollouts through ponder's rollout path: the
-    accuracy reward rises across the run (mean of the last 10 steps vs the first 10), and LoRA moved."""
+    """GRPO with LoRA from a checkpoint right about half the time, its rollouts through ponder's rollout path: greedy
+    accuracy on 200 fixed held-out questions rises by more than 0.1, and LoRA moved. (The training reward's mean over
+    the first vs the last 10 steps, 80 fresh prompts each, varies with the prompts drawn: on a 2-core AMD EPYC with
+    AVX-512 BF16 it read 0.673 -> 0.688 on a run whose held-out accuracy went 0.575 -> 0.71.)"""
     from ponder.inference import rollout as engine
 
     calls = []
@@ -101,8 +103,18 @@ stages:
     history = json.loads((stage_dir / "log_history.json").read_text())
     accuracy = [h["rewards/accuracy/mean"] for h in history if "rewards/accuracy/mean" in h]
     assert len(accuracy) == 40 and len(calls) == 40  # one rollout batch per step, all through ponder's path
-    first, last = sum(accuracy[:10]) / 10, sum(accuracy[-10:]) / 10
-    assert last > first + 0.1, (first, last)
+    evals = f"""
+  - {{name: before, kind: eval, init: "{TINY_REASONER}", tasks: [running_sum], size: 200, budgets: [null],
+     min_budgets: [], samples: 1}}
+  - {{name: after, kind: eval, init: rl, tasks: [running_sum], size: 200, budgets: [null], min_budgets: [],
+     samples: 1}}
+"""
+    run_recipe(load_recipe(write_recipe(recipe + evals)))  # the finished rl stage is reused
+    before, after = (
+        json.loads((tmp_path / f"runs/rise/{name}/result.json").read_text())["metrics"]["accuracy@inf"]
+        for name in ("before", "after")
+    )
+    assert after > before + 0.1, (before, after)
     adapter = load_file(stage_dir / "adapter" / "adapter_model.safetensors")
     lora_b = [t for name, t in adapter.items() if "lora_B" in name]
     assert lora_b and all(t.abs().sum() > 0 for t in lora_b)  # lora_B starts at zero
