@@ -109,7 +109,9 @@ stages:
   - {{name: after, kind: eval, init: rl, tasks: [running_sum], size: 200, budgets: [null], min_budgets: [],
      samples: 1}}
 """
-    run_recipe(load_recipe(write_recipe(recipe + evals)))  # the finished rl stage is reused
+    trained = (stage_dir / "result.json").read_text()
+    run_recipe(load_recipe(write_recipe(recipe + evals)))
+    assert (stage_dir / "result.json").read_text() == trained  # the finished rl stage is reused, not trained again
     before, after = (
         json.loads((tmp_path / f"runs/rise/{name}/result.json").read_text())["metrics"]["accuracy@inf"]
         for name in ("before", "after")

@@ -266,8 +266,8 @@ def test_results_quote_sampling_at_temperature_one():
         )
 
     alone_runs = [r for r in alone["runs"] if r["path"] == "default"]  # the fp32/AVX2 runs: the next test
-    for runs in (alone_runs, filtered["runs"]):
-        assert [r["seed"] for r in runs] == [0, 1, 2] and {r["path"] for r in runs} == {"default"}
+    assert [r["seed"] for r in alone_runs] == [0, 1, 2] == [r["seed"] for r in filtered["runs"]]
+    assert {r["path"] for r in filtered["runs"]} == {"default"}
     for x, y in zip(alone_runs, filtered["runs"]):  # the shipped arm is the same runs again
         assert x["distill_accuracy"] == y["distill_accuracy"]
         assert [x["shipped"][k] for k in ("steps_with_signal", "groups_with_signal", "final_accuracy")] == [
